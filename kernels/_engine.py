@@ -1,0 +1,341 @@
+"""One policy along a block of return paths: market moves, flows, trades, costs, metrics.
+
+The two entry points differ only in how they call the policy: ``simulate_policy_builtin_nb``
+calls the built-in switch as a global (so it is cached), ``simulate_policy_custom_nb`` takes a
+user's compiled rule as an argument (a higher-order kernel, never cached). Every phase of a
+step is a cached leaf kernel below, shared by both loops.
+
+Order of events in step ``t`` (0-based): the market moves holdings by the step's returns;
+the scheduled external flow is paid in or out; the policy looks at the weights and may trade
+(costs are paid from the portfolio); the step's unit-value return, drawdown, wealth sketch and
+sample path are recorded.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._costs import trade_costs_nb
+from ._flows import place_flow_nb, scheduled_flow_nb
+from ._layout import (
+    A_FLOW_STEP,
+    A_NAV,
+    A_PEAK_NAV,
+    A_PRICE_INDEX,
+    A_START_WEALTH,
+    A_TRADED,
+    A_WEALTH,
+    EP_FLOW_MODE,
+    M_COSTS,
+    M_FLOWS,
+    M_GAINS,
+    M_MIN_WEALTH,
+    M_N_REBALANCES,
+    M_RUIN_YEAR,
+    M_RUINED,
+    N_ACC,
+)
+from ._policies import builtin_rebalance_nb
+from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
+
+# Trades below this fraction of wealth are rounding noise, not rebalances.
+_TRADE_TOL = 1e-12
+
+
+@njit(cache=True)
+def start_path_nb(
+    h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, hist
+):
+    """Reset the per-path arrays and record the start on the grid; returns the grid cursor."""
+    for i in range(h.size):
+        h[i] = w_init[i] * initial_wealth
+    state[:] = state0
+    acc[:] = 0.0
+    acc[A_WEALTH] = initial_wealth
+    acc[A_NAV] = 1.0
+    acc[A_PEAK_NAV] = 1.0
+    acc[A_PRICE_INDEX] = 1.0
+    acc[M_MIN_WEALTH] = initial_wealth
+    acc[M_RUIN_YEAR] = np.nan
+    if grid_steps.size > 0 and grid_steps[0] == 0:
+        hist[0, histogram_bin_nb(0.0, hist_lo, inv_width, hist.shape[1])] += 1
+        return 1
+    return 0
+
+
+@njit(cache=True, inline="always")
+def ruin_nb(t, h, steps_per_year, acc):
+    """Wealth ran out at the end of step ``t``: empty the portfolio and stop all flows."""
+    h[:] = 0.0
+    acc[A_WEALTH] = 0.0
+    if acc[M_RUINED] == 0.0:
+        acc[M_RUINED] = 1.0
+        acc[M_RUIN_YEAR] = (t + 1) / steps_per_year
+
+
+@njit(cache=True, inline="always")
+def market_step_nb(t, h, r_path, inflation_t, steps_per_year, acc):
+    """Grow holdings by the simple returns of step ``t`` (row ``t`` of ``r_path``)."""
+    wealth = acc[A_WEALTH]
+    acc[A_START_WEALTH] = wealth
+    acc[A_FLOW_STEP] = 0.0
+    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
+    if wealth <= 0.0:
+        return 0.0
+    gains = 0.0
+    wealth = 0.0
+    for i in range(h.size):
+        g = h[i] * r_path[t, i]
+        h[i] += g
+        gains += g
+        wealth += h[i]
+    acc[M_GAINS] += gains
+    acc[A_WEALTH] = wealth
+    if wealth <= 0.0:
+        # Leveraged losses beyond wealth: the shortfall is part of the market loss.
+        acc[M_GAINS] -= wealth
+        ruin_nb(t, h, steps_per_year, acc)
+        return 0.0
+    return wealth
+
+
+@njit(cache=True, inline="always")
+def flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc):
+    """Pay the step's scheduled flow; a withdrawal larger than wealth ruins the path."""
+    wealth = acc[A_WEALTH]
+    if wealth <= 0.0 or flows.shape[0] == 0:
+        return wealth
+    amount = scheduled_flow_nb(t, wealth, acc[A_PRICE_INDEX], flows, steps_per_year)
+    if amount == 0.0:
+        return wealth
+    if amount <= -wealth:
+        amount = -wealth
+        acc[M_FLOWS] += amount
+        acc[A_FLOW_STEP] = amount
+        ruin_nb(t, h, steps_per_year, acc)
+        return 0.0
+    place_flow_nb(h, amount, target, flow_mode)
+    wealth += amount
+    acc[M_FLOWS] += amount
+    acc[A_FLOW_STEP] = amount
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
+@njit(cache=True, inline="always")
+def target_row_nb(targets, t, target):
+    """Copy row ``t`` of ``targets`` into ``target`` (no array view in the step loop)."""
+    for i in range(target.size):
+        target[i] = targets[t, i]
+
+
+@njit(cache=True, inline="always")
+def weights_nb(h, wealth, w):
+    """Current weights ``h / wealth`` into ``w``."""
+    inv = 1.0 / wealth
+    for i in range(h.size):
+        w[i] = h[i] * inv
+
+
+@njit(cache=True, inline="always")
+def rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade):
+    """Trade holdings to weights ``w_new``, pay costs from the portfolio, count turnover.
+
+    After costs the holdings are exactly ``w_new`` times the remaining wealth.
+    """
+    wealth = acc[A_WEALTH]
+    traded = 0.0
+    for i in range(h.size):
+        trade[i] = w_new[i] * wealth - h[i]
+        traded += abs(trade[i])
+    if traded <= _TRADE_TOL * wealth:
+        return wealth
+    cost = trade_costs_nb(t, trade, asset_params, noise_path, acc)
+    cost = min(cost, wealth)
+    wealth -= cost
+    for i in range(h.size):
+        h[i] = w_new[i] * wealth
+    acc[M_COSTS] += cost
+    acc[A_TRADED] += 0.5 * traded / acc[A_WEALTH]
+    acc[M_N_REBALANCES] += 1.0
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
+@njit(cache=True, inline="always")
+def end_step_nb(t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, hist, keep_row):
+    """Record the step: unit-value return, minimum wealth, grid sketch, sample path."""
+    wealth = acc[A_WEALTH]
+    start = acc[A_START_WEALTH]
+    if start > 0.0:
+        record_unit_return_nb((wealth - acc[A_FLOW_STEP]) / start - 1.0, acc)
+    if wealth < acc[M_MIN_WEALTH]:
+        acc[M_MIN_WEALTH] = wealth
+    elapsed = t + 1
+    if g < grid_steps.size and grid_steps[g] == elapsed:
+        x = np.log(wealth / initial_wealth) if wealth > 0.0 else -np.inf
+        hist[g, histogram_bin_nb(x, hist_lo, inv_width, hist.shape[1])] += 1
+        g += 1
+    if keep_row.size > 0:
+        keep_row[elapsed] = wealth
+    return g
+
+
+@njit(cache=True, nogil=True)
+def simulate_policy_builtin_nb(
+    kind,
+    params,
+    state0,
+    exec_params,
+    w_init,
+    targets,
+    returns,
+    inflation,
+    noise,
+    asset_params,
+    flows,
+    tax_params,
+    initial_wealth,
+    steps_per_year,
+    goal,
+    grid_steps,
+    hist_lo,
+    hist_width,
+    out_metrics,
+    out_hist,
+    out_wealth,
+):
+    """Run the built-in policy ``kind`` along every path of a block. Numba-compiled.
+
+    Parameters
+    ----------
+    kind : int
+        One of ``layout.POLICY_*``.
+    params, state0 : ndarray of shape (n_params,), (n_state,)
+        The rule's parameters and the initial value of its per-path state.
+    exec_params : ndarray of shape (N_EXEC_PARAMS,)
+        Execution settings of the policy (flow placement, harvesting), ``layout.EP_*``.
+    w_init : ndarray of shape (n_assets,)
+        Weights held at the start (bought before the first step, at no cost).
+    targets : ndarray of shape (n_steps, n_assets)
+        Target weights per step.
+    returns : ndarray of shape (n_paths, n_steps, n_assets)
+        Simple returns per step.
+    inflation : ndarray of shape (n_paths, n_steps)
+        Inflation per step (fraction).
+    noise : ndarray of shape (n_paths, n_steps, n_noise)
+        Standard normals for execution noise (``n_noise`` may be 0).
+    asset_params : ndarray of shape (n_assets, N_ASSET_PARAMS)
+        Per-asset frictions, ``layout.AP_*``.
+    flows : ndarray of shape (n_flows, N_FLOW_FIELDS)
+        Scheduled external flows, ``layout.FL_*``.
+    tax_params : ndarray of shape (N_TAX_PARAMS,)
+        Tax settings, ``layout.TX_*``.
+    initial_wealth, steps_per_year, goal : float
+        Wealth at the start and the goal (currency); steps per year.
+    grid_steps : ndarray of shape (n_grid,), int64
+        Elapsed steps at which wealth enters the sketch (increasing).
+    hist_lo, hist_width : float
+        Left edge and width of the interior bins of log(wealth / initial_wealth).
+    out_metrics : ndarray of shape (n_paths, N_METRICS)
+        Overwritten with each path's metrics (``layout.M_*``).
+    out_hist : ndarray of shape (n_grid, n_bins), int64
+        Incremented with the paths' wealth on the grid.
+    out_wealth : ndarray of shape (n_keep, n_steps + 1)
+        Overwritten with the wealth of the first ``n_keep`` paths (``n_keep`` may be 0).
+    """
+    n_paths, n_steps, n_assets = returns.shape
+    h = np.empty(n_assets)
+    w = np.empty(n_assets)
+    w_new = np.empty(n_assets)
+    target = np.empty(n_assets)
+    trade = np.empty(n_assets)
+    state = np.empty_like(state0)
+    acc = np.empty(N_ACC)
+    no_keep = np.empty(0)
+    inv_width = 1.0 / hist_width
+    flow_mode = int(exec_params[EP_FLOW_MODE])
+    for p in range(n_paths):
+        g = start_path_nb(
+            h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
+        )
+        keep = out_wealth[p] if p < out_wealth.shape[0] else no_keep
+        if keep.size > 0:
+            keep[0] = initial_wealth
+        r_path = returns[p]
+        noise_path = noise[p]
+        for t in range(n_steps):
+            market_step_nb(t, h, r_path, inflation[p, t], steps_per_year, acc)
+            target_row_nb(targets, t, target)
+            wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
+            if wealth > 0.0:
+                weights_nb(h, wealth, w)
+                if builtin_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new):
+                    rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade)
+            g = end_step_nb(
+                t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, out_hist, keep
+            )
+        finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p])
+
+
+@njit(nogil=True)
+def simulate_policy_custom_nb(
+    rebalance_nb,
+    params,
+    state0,
+    exec_params,
+    w_init,
+    targets,
+    returns,
+    inflation,
+    noise,
+    asset_params,
+    flows,
+    tax_params,
+    initial_wealth,
+    steps_per_year,
+    goal,
+    grid_steps,
+    hist_lo,
+    hist_width,
+    out_metrics,
+    out_hist,
+    out_wealth,
+):
+    """Run a user's compiled rule ``rebalance_nb`` along every path of a block.
+
+    Same as :func:`simulate_policy_builtin_nb` with ``kind`` replaced by the rule, which has
+    the signature ``rebalance_nb(t, returns, w, wealth, target, params, state, w_new) -> bool``.
+    Numba-compiled, not cached (it takes a function).
+    """
+    n_paths, n_steps, n_assets = returns.shape
+    h = np.empty(n_assets)
+    w = np.empty(n_assets)
+    w_new = np.empty(n_assets)
+    target = np.empty(n_assets)
+    trade = np.empty(n_assets)
+    state = np.empty_like(state0)
+    acc = np.empty(N_ACC)
+    no_keep = np.empty(0)
+    inv_width = 1.0 / hist_width
+    flow_mode = int(exec_params[EP_FLOW_MODE])
+    for p in range(n_paths):
+        g = start_path_nb(
+            h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
+        )
+        keep = out_wealth[p] if p < out_wealth.shape[0] else no_keep
+        if keep.size > 0:
+            keep[0] = initial_wealth
+        r_path = returns[p]
+        noise_path = noise[p]
+        for t in range(n_steps):
+            market_step_nb(t, h, r_path, inflation[p, t], steps_per_year, acc)
+            target_row_nb(targets, t, target)
+            wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
+            if wealth > 0.0:
+                weights_nb(h, wealth, w)
+                if rebalance_nb(t, r_path, w, wealth, target, params, state, w_new):
+                    rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade)
+            g = end_step_nb(
+                t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, out_hist, keep
+            )
+        finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p])

@@ -1,0 +1,135 @@
+"""Per-path metrics and mergeable histogram sketches of wealth on a reporting grid."""
+
+import numpy as np
+from numba import njit
+
+from ._layout import (
+    A_N_R,
+    A_NAV,
+    A_PEAK_NAV,
+    A_PRICE_INDEX,
+    A_SUM_R,
+    A_SUM_R2,
+    A_TRADED,
+    A_UNDER,
+    A_UNREALISED_TAX,
+    A_WEALTH,
+    M_AFTER_TAX_WEALTH,
+    M_CAGR,
+    M_FLOWS,
+    M_GOAL_MET,
+    M_GOAL_SHORTFALL,
+    M_LOSS,
+    M_MAX_DRAWDOWN,
+    M_MAX_DRAWDOWN_DURATION,
+    M_REAL_TERMINAL_WEALTH,
+    M_RUINED,
+    M_TERMINAL_WEALTH,
+    M_TURNOVER,
+    M_VOLATILITY,
+    N_METRICS,
+)
+
+
+@njit(cache=True, inline="always")
+def histogram_bin_nb(log_value, lo, inv_width, n_bins):
+    """Bin of ``log_value`` in a histogram whose first and last bins catch the tails.
+
+    Interior bins ``1 .. n_bins - 2`` cover ``[lo, lo + (n_bins - 2) / inv_width)``; bin 0
+    holds everything below (including ruin, ``-inf``) and bin ``n_bins - 1`` everything above.
+    """
+    if not log_value >= lo:
+        return 0
+    k = int((log_value - lo) * inv_width) + 1
+    if k > n_bins - 1:
+        return n_bins - 1
+    return k
+
+
+@njit(cache=True, inline="always")
+def record_unit_return_nb(r, acc):
+    """Fold one per-step portfolio return into the unit value, drawdown and moments."""
+    nav = acc[A_NAV] * (1.0 + r)
+    acc[A_NAV] = nav
+    acc[A_SUM_R] += r
+    acc[A_SUM_R2] += r * r
+    acc[A_N_R] += 1.0
+    if nav >= acc[A_PEAK_NAV]:
+        acc[A_PEAK_NAV] = nav
+        acc[A_UNDER] = 0.0
+    else:
+        acc[A_UNDER] += 1.0
+        if acc[A_UNDER] > acc[M_MAX_DRAWDOWN_DURATION]:
+            acc[M_MAX_DRAWDOWN_DURATION] = acc[A_UNDER]
+        dd = 1.0 - nav / acc[A_PEAK_NAV]
+        if dd > acc[M_MAX_DRAWDOWN]:
+            acc[M_MAX_DRAWDOWN] = dd
+
+
+@njit(cache=True)
+def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
+    """Write the path's metrics (columns ``layout.M_*``) into ``out_row`` from ``acc``."""
+    for k in range(N_METRICS):
+        out_row[k] = acc[k]
+    years = n_steps / steps_per_year
+    wealth = acc[A_WEALTH]
+    out_row[M_TERMINAL_WEALTH] = wealth
+    out_row[M_REAL_TERMINAL_WEALTH] = wealth / acc[A_PRICE_INDEX]
+    out_row[M_AFTER_TAX_WEALTH] = wealth - acc[A_UNREALISED_TAX]
+    nav = acc[A_NAV]
+    out_row[M_CAGR] = nav ** (1.0 / years) - 1.0 if nav > 0.0 else -1.0
+    n = acc[A_N_R]
+    if n > 1.0:
+        var = (acc[A_SUM_R2] - acc[A_SUM_R] * acc[A_SUM_R] / n) / (n - 1.0)
+        out_row[M_VOLATILITY] = np.sqrt(max(var, 0.0) * steps_per_year)
+    else:
+        out_row[M_VOLATILITY] = np.nan
+    out_row[M_MAX_DRAWDOWN_DURATION] = acc[M_MAX_DRAWDOWN_DURATION] / steps_per_year
+    out_row[M_TURNOVER] = acc[A_TRADED] / years
+    out_row[M_LOSS] = 1.0 if wealth < initial_wealth + acc[M_FLOWS] else 0.0
+    out_row[M_GOAL_SHORTFALL] = max(goal - wealth, 0.0)
+    out_row[M_GOAL_MET] = 1.0 if (wealth >= goal and acc[M_RUINED] == 0.0) else 0.0
+
+
+def quantiles_from_histogram(counts, lo, width, probs):
+    """Quantiles of a histogram sketch, linearly interpolated inside bins.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (..., n_bins)
+        Bin counts; bin 0 and bin ``n_bins - 1`` hold the lower and upper tails.
+    lo, width : float
+        Left edge of bin 1 and the width of interior bins (log-wealth units).
+    probs : ndarray of shape (n_probs,)
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    ndarray of shape (..., n_probs)
+        Quantiles in the histogram's units; ``-inf`` / ``inf`` when they fall in a tail bin.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    n_bins = counts.shape[-1]
+    flat = counts.reshape(-1, n_bins)
+    out = np.empty((flat.shape[0], probs.size))
+    for row in range(flat.shape[0]):
+        c = flat[row]
+        total = c.sum()
+        cum = np.cumsum(c)
+        for j, p in enumerate(probs):
+            if total == 0:
+                out[row, j] = np.nan
+                continue
+            rank = p * total
+            k = int(np.searchsorted(cum, rank, side="left"))
+            k = min(k, n_bins - 1)
+            if k == 0:
+                out[row, j] = -np.inf if cum[0] > 0 else lo
+            elif k == n_bins - 1:
+                out[row, j] = np.inf if c[-1] > 0 else lo + (n_bins - 2) * width
+            else:
+                below = cum[k - 1]
+                frac = (rank - below) / c[k] if c[k] > 0 else 0.0
+                out[row, j] = lo + (k - 1 + frac) * width
+    return out.reshape((*counts.shape[:-1], probs.size))

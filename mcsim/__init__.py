@@ -1,0 +1,63 @@
+"""mcsim: Monte Carlo scenarios for portfolio rebalancing policies.
+
+Simulate correlated return paths from models fitted to history, run every rebalancing
+policy along the same paths with costs and taxes, and compare the outcome distributions.
+
+>>> import mcsim
+>>> scenario = mcsim.Scenario.from_toml(mcsim.default_scenario_path())  # doctest: +SKIP
+>>> result = mcsim.run(scenario, n_paths=2_000, seed=1)                  # doctest: +SKIP
+>>> result.summary.loc[("calendar_annual", "terminal_wealth")]          # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .config import DataConfig, Scenario, SimulationConfig
+from .costs import CostModel
+from .datasets import list_datasets, load_dataset, load_returns
+from .engine import prepare, regenerate_path, run
+from .errors import (
+    ConfigError,
+    ConvergenceWarning,
+    DataError,
+    McsimError,
+    ModelFitError,
+    NumericalWarning,
+)
+from .flows import CashFlow
+from .models import GaussianModel, ReturnModel
+from .policies import BuyAndHold, Calendar, CalendarThreshold, Custom, Threshold
+from .results import METRICS, SimulationResult
+from .scenarios import default_scenario_path
+from .taxes import TaxConfig
+
+__all__ = [
+    "METRICS",
+    "BuyAndHold",
+    "Calendar",
+    "CalendarThreshold",
+    "CashFlow",
+    "ConfigError",
+    "ConvergenceWarning",
+    "CostModel",
+    "Custom",
+    "DataConfig",
+    "DataError",
+    "GaussianModel",
+    "McsimError",
+    "ModelFitError",
+    "NumericalWarning",
+    "ReturnModel",
+    "Scenario",
+    "SimulationConfig",
+    "SimulationResult",
+    "TaxConfig",
+    "Threshold",
+    "__version__",
+    "default_scenario_path",
+    "list_datasets",
+    "load_dataset",
+    "load_returns",
+    "prepare",
+    "regenerate_path",
+    "run",
+]

@@ -1,0 +1,338 @@
+"""Scenarios: what to simulate, read from TOML or built in code, validated before any run."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._validation import as_float, as_int, as_str, check_keys, require
+from .costs import CostModel
+from .errors import ConfigError
+from .flows import CashFlow, flows_from_config
+from .models import ReturnModel, model_from_config
+from .policies import Policy, policy_from_config
+from .taxes import TaxConfig
+
+__all__ = ["DataConfig", "Scenario", "SimulationConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationConfig:
+    """How many paths, how long, how fine.
+
+    Parameters
+    ----------
+    n_paths : int
+        Number of simulated paths (>= 1).
+    horizon_years : float
+        Horizon in years (> 0); ``horizon_years * steps_per_year`` must be a whole number.
+    steps_per_year : int
+        Steps per year (12 = monthly).
+    block_size : int
+        Paths per random block. Block ``i`` draws from its own stream derived from
+        ``(seed, i)``, so results do not depend on workers or scheduling; changing
+        ``block_size`` changes the random numbers.
+    seed : int, optional
+        Root seed (>= 0). Without one, fresh entropy is drawn and stored in the result.
+    initial_wealth : float
+        Wealth at the start (currency, > 0).
+    goal : float, optional
+        Terminal wealth to reach (currency): gives the shortfall and success metrics.
+    keep_paths : int
+        Number of leading paths whose whole wealth path is kept (for inspection and plots).
+    """
+
+    n_paths: int = 10_000
+    horizon_years: float = 30.0
+    steps_per_year: int = 12
+    block_size: int = 1_000
+    seed: int | None = None
+    initial_wealth: float = 1_000_000.0
+    goal: float | None = None
+    keep_paths: int = 50
+
+    def __post_init__(self) -> None:
+        w = "[simulation]"
+        as_int(self.n_paths, f"{w}.n_paths", low=1)
+        as_float(self.horizon_years, f"{w}.horizon_years", low=0.0, low_open=True)
+        as_int(self.steps_per_year, f"{w}.steps_per_year", low=1, high=100_000)
+        as_int(self.block_size, f"{w}.block_size", low=1)
+        if self.seed is not None:
+            as_int(self.seed, f"{w}.seed", low=0)
+        as_float(self.initial_wealth, f"{w}.initial_wealth", low=0.0, low_open=True)
+        if self.goal is not None:
+            as_float(self.goal, f"{w}.goal", low=0.0)
+        as_int(self.keep_paths, f"{w}.keep_paths", low=0)
+        steps = self.horizon_years * self.steps_per_year
+        if abs(steps - round(steps)) > 1e-9:
+            raise ConfigError(
+                f"`{w}.horizon_years` x `steps_per_year` = {steps:g} is not a whole number of "
+                "steps; choose a horizon that is a multiple of one step."
+            )
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps over the horizon."""
+        return round(self.horizon_years * self.steps_per_year)
+
+    @property
+    def n_blocks(self) -> int:
+        """Number of random blocks."""
+        return -(-self.n_paths // self.block_size)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataConfig:
+    """Which history to fit to.
+
+    Parameters
+    ----------
+    source : str
+        A bundled dataset (``"shiller"``, ``"ff3"``, ``"damodaran"``) or a path to a CSV
+        or Parquet file (relative paths are taken from the scenario file's folder).
+    columns : list of str, optional
+        Investable series to use (default: all but the inflation column).
+    inflation : str, optional
+        Column of inflation per period, simulated jointly with the assets but not invested.
+    kind : {"returns", "prices"}
+        Whether the file holds simple returns per period or price levels.
+    start, end : str, optional
+        First and last dates to use (inclusive), such as ``"1926-07"``.
+    periods_per_year : int, optional
+        Frequency of the data when it cannot be inferred from the dates.
+    """
+
+    source: str
+    columns: Sequence[str] | None = None
+    inflation: str | None = None
+    kind: str = "returns"
+    start: str | None = None
+    end: str | None = None
+    periods_per_year: int | None = None
+    base_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        w = "[data]"
+        as_str(self.source, f"{w}.source")
+        as_str(self.kind, f"{w}.kind", choices=["returns", "prices"])
+        if self.columns is not None:
+            if not isinstance(self.columns, (list, tuple)) or not all(
+                isinstance(c, str) for c in self.columns
+            ):
+                raise ConfigError(f"`{w}.columns` must be a list of column names.")
+            if len(self.columns) == 0:
+                raise ConfigError(f"`{w}.columns` must name at least one column.")
+        if self.inflation is not None:
+            as_str(self.inflation, f"{w}.inflation")
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, (str, int)):
+                raise ConfigError(f"`{w}.{key}` must be a date such as '1926-07'; got {value!r}.")
+        if self.periods_per_year is not None:
+            as_int(self.periods_per_year, f"{w}.periods_per_year", low=1)
+
+    def resolved_source(self) -> str:
+        """The source, with a relative file path made absolute against ``base_dir``."""
+        src = self.source
+        if self.base_dir and ("/" in src or "." in src) and not Path(src).is_absolute():
+            candidate = Path(self.base_dir) / src
+            if candidate.exists():
+                return str(candidate)
+        return src
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            k: getattr(self, k)
+            for k in ("source", "columns", "inflation", "kind", "start", "end", "periods_per_year")
+        }
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items() if v is not None
+        }
+
+
+_TOP_KEYS = (
+    "name",
+    "description",
+    "simulation",
+    "data",
+    "model",
+    "portfolio",
+    "costs",
+    "flows",
+    "taxes",
+    "policies",
+    "comparison",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Scenario:
+    """Everything a run needs except the seed's entropy: validated on construction.
+
+    Build one from a TOML file with :meth:`from_toml`, from a dict with :meth:`from_dict`, or
+    in code from its parts. ``to_dict`` gives back a table that ``from_dict`` accepts.
+    """
+
+    name: str = "scenario"
+    description: str = ""
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    data: DataConfig | None = None
+    model: ReturnModel
+    target: Mapping[str, float]
+    policies: Sequence[Policy]
+    baseline: str | None = None
+    costs: CostModel = field(default_factory=CostModel)
+    flows: Sequence[CashFlow] = ()
+    taxes: TaxConfig = field(default_factory=TaxConfig)
+    source: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.policies:
+            raise ConfigError("`[[policies]]`: a scenario needs at least one policy.")
+        names = [p.name for p in self.policies]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"`[[policies]]`: policy names must be unique; repeated: {dupes}.")
+        baseline = self.baseline if self.baseline is not None else names[0]
+        if baseline not in names:
+            raise ConfigError(
+                f"`[comparison].baseline` = {baseline!r} is not a policy; choose one of {names}."
+            )
+        object.__setattr__(self, "baseline", baseline)
+        if not isinstance(self.target, Mapping) or not self.target:
+            raise ConfigError(
+                "`[portfolio].target` must be a table of asset = weight, such as "
+                "{ us_stocks_tr = 0.6, us_bonds_10y_tr = 0.4 }."
+            )
+        if self.model.needs_history and self.data is None:
+            raise ConfigError(
+                f"The {self.model.kind!r} model must be fitted to history: add a [data] section "
+                "(for example source = 'shiller') or give the model's parameters explicitly."
+            )
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Read and validate a scenario file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Scenario file {str(path)!r} does not exist.")
+        try:
+            with path.open("rb") as f:
+                table = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from e
+        return cls.from_dict(table, base_dir=path.parent)
+
+    @classmethod
+    def from_dict(cls, table: Mapping[str, Any], *, base_dir: str | Path | None = None) -> Scenario:
+        """Validate a scenario given as nested tables (the shape of the TOML file)."""
+        if not isinstance(table, Mapping):
+            raise ConfigError("A scenario must be a table of sections.")
+        check_keys(table, _TOP_KEYS, "scenario")
+        source = copy.deepcopy(dict(table))
+
+        sim = _section(table, "simulation")
+        check_keys(
+            sim, [f.name for f in SimulationConfig.__dataclass_fields__.values()], "[simulation]"
+        )
+        simulation = SimulationConfig(**sim)
+
+        data = None
+        if "data" in table:
+            d = _section(table, "data")
+            check_keys(d, [k for k in DataConfig.__dataclass_fields__ if k != "base_dir"], "[data]")
+            require(d, "source", "[data]")
+            data = DataConfig(**d, base_dir=None if base_dir is None else str(base_dir))
+
+        model = model_from_config(_section(table, "model"))
+
+        portfolio = _section(table, "portfolio")
+        check_keys(portfolio, ["target"], "[portfolio]")
+        target = require(portfolio, "target", "[portfolio]")
+
+        raw_policies = table.get("policies")
+        if not isinstance(raw_policies, list) or not raw_policies:
+            raise ConfigError(
+                "`[[policies]]` is required: add at least one, such as\n"
+                '[[policies]]\nname = "annual"\nkind = "calendar"\nevery = 12'
+            )
+        policies = [policy_from_config(p, i) for i, p in enumerate(raw_policies)]
+
+        comparison = _section(table, "comparison")
+        check_keys(comparison, ["baseline"], "[comparison]")
+        baseline = comparison.get("baseline")
+        if baseline is not None:
+            as_str(baseline, "[comparison].baseline")
+
+        costs = CostModel.from_config(_section(table, "costs"))
+        flows = flows_from_config(table.get("flows", []))
+        taxes = TaxConfig.from_config(_section(table, "taxes"))
+        return cls(
+            name=as_str(table.get("name", "scenario"), "scenario.name"),
+            description=as_str(table.get("description", ""), "scenario.description"),
+            simulation=simulation,
+            data=data,
+            model=model,
+            target=target,
+            policies=policies,
+            baseline=baseline,
+            costs=costs,
+            flows=flows,
+            taxes=taxes,
+            source=source,
+        )
+
+    def replace(self, **simulation_changes: Any) -> Scenario:
+        """A copy with some ``[simulation]`` fields changed (n_paths, seed, ...)."""
+        sim = {
+            k: getattr(self.simulation, k) for k in SimulationConfig.__dataclass_fields__
+        } | simulation_changes
+        return Scenario(
+            name=self.name,
+            description=self.description,
+            simulation=SimulationConfig(**sim),
+            data=self.data,
+            model=self.model,
+            target=self.target,
+            policies=self.policies,
+            baseline=self.baseline,
+            costs=self.costs,
+            flows=self.flows,
+            taxes=self.taxes,
+            source=self.source,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario as nested tables (JSON-able)."""
+        sim = {k: getattr(self.simulation, k) for k in SimulationConfig.__dataclass_fields__}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "simulation": {k: v for k, v in sim.items() if v is not None},
+        }
+        if self.data is not None:
+            out["data"] = self.data.to_dict()
+        out["model"] = (
+            self.model.params() if not self.model.needs_history else {"kind": self.model.kind}
+        )
+        out["portfolio"] = {"target": dict(self.target)}
+        out["costs"] = self.costs.to_dict()
+        if self.flows:
+            out["flows"] = [f.to_dict() for f in self.flows]
+        if self.taxes.enabled:
+            out["taxes"] = self.taxes.to_dict()
+        out["policies"] = [p.to_dict() for p in self.policies]
+        out["comparison"] = {"baseline": self.baseline}
+        return out
+
+
+def _section(table: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = table.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"`[{key}]` must be a table (a [{key}] section in the TOML file).")
+    return value

@@ -1,0 +1,554 @@
+"""Orchestration: scenario -> fitted model -> blocks of paths on joblib workers -> results.
+
+Randomness belongs to blocks, never to workers: block ``i`` of a run with root entropy ``e``
+draws its returns from ``default_rng(SeedSequence(e, spawn_key=(i,)))``. Block results are
+merged by position (per-path rows) and by integer addition (histograms), so a run is
+bit-identical for any ``n_jobs``, backend or order of completion, and the first ``N`` paths
+of a longer run equal a run of ``N`` paths with the same seed and block size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, parallel_config
+
+from . import __version__
+from .config import Scenario
+from .costs import CostModel
+from .datasets import infer_periods_per_year, load_returns, resample_returns
+from .errors import ConfigError, DataError
+from .flows import flows_array
+from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
+from .models import ReturnModel
+from .policies import KernelPolicy, PolicyContext
+
+__all__ = ["RunPlan", "estimate_memory", "prepare", "regenerate_path", "run"]
+
+# Histogram sketch of log(wealth / initial wealth): [-10, 10) in steps of 0.005
+# (0.5 % of wealth), plus one tail bin either side.
+HIST_LO = -10.0
+HIST_WIDTH = 0.005
+HIST_BINS = 4000 + 2
+# Paths simulated together inside a block: returns of a chunk stay within about 1 MiB.
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class RunPlan:
+    """Everything a block needs, as arrays: built once per run by :func:`prepare`."""
+
+    scenario: Scenario
+    model: ReturnModel
+    asset_names: list[str]
+    series_names: list[str]
+    inflation_index: int  # column of the inflation series among the simulated ones, or -1
+    policies: list[KernelPolicy]
+    asset_params: np.ndarray
+    flows: np.ndarray
+    tax_params: np.ndarray
+    grid_steps: np.ndarray
+    entropy: int
+    n_noise: int = 0
+    history: pd.DataFrame | None = field(default=None, repr=False)
+    history_periods_per_year: int | None = None
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.asset_names)
+
+    @property
+    def n_steps(self) -> int:
+        return self.scenario.simulation.n_steps
+
+    @property
+    def chunk_size(self) -> int:
+        per_path = self.n_steps * len(self.series_names) * 8
+        return int(max(1, min(self.scenario.simulation.block_size, _CHUNK_BYTES // per_path)))
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """First and one-past-last global path index of ``block``."""
+        sim = self.scenario.simulation
+        start = block * sim.block_size
+        return start, min(start + sim.block_size, sim.n_paths)
+
+    def block_rng(self, block: int) -> np.random.Generator:
+        """The generator of ``block``: its own stream, derived from (entropy, block)."""
+        return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(block,)))
+
+
+@dataclass(slots=True)
+class BlockResult:
+    """Output of one block: per-path metrics, wealth sketches, kept sample paths."""
+
+    block: int
+    metrics: np.ndarray  # (n_policies, n_block_paths, N_METRICS)
+    hist: np.ndarray  # (n_policies, n_grid, HIST_BINS) int64
+    wealth: np.ndarray  # (n_policies, n_keep_in_block, n_steps + 1)
+
+
+def load_history(scenario: Scenario) -> tuple[pd.DataFrame, int]:
+    """The scenario's history as simple returns per period, and its periods per year."""
+    data = scenario.data
+    assert data is not None
+    columns = None
+    if data.columns is not None:
+        columns = list(data.columns) + ([data.inflation] if data.inflation else [])
+    history = load_returns(
+        data.resolved_source(),
+        kind=data.kind,
+        columns=columns,
+        start=data.start,
+        end=data.end,
+        periods_per_year=data.periods_per_year,
+    )
+    if data.inflation is not None and data.inflation not in history.columns:
+        raise DataError(
+            f"`[data].inflation` = {data.inflation!r} is not a column of the data; columns: "
+            f"{', '.join(map(str, history.columns))}."
+        )
+    ppy = data.periods_per_year or history.attrs.get("periods_per_year")
+    if ppy is None:
+        ppy = infer_periods_per_year(history.index)
+    steps = scenario.simulation.steps_per_year
+    if ppy > steps and ppy % steps == 0:
+        history = resample_returns(history, steps)
+        ppy = steps
+    return history, int(ppy)
+
+
+def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None) -> RunPlan:
+    """Validate the scenario against its data, fit the model and build kernel arrays.
+
+    Every check that can fail does so here, before any path is simulated.
+    """
+    sim = scenario.simulation
+    model = scenario.model
+    history = None
+    history_ppy = None
+    if scenario.data is not None:
+        history, history_ppy = load_history(scenario)
+        if model.needs_history:
+            try:
+                model.fit(history, periods_per_year=history_ppy)
+            except DataError:
+                raise
+            except (ValueError, np.linalg.LinAlgError) as e:
+                raise DataError(f"Fitting the {model.kind!r} model failed: {e}") from e
+    model.check_fitted()
+    series = model.series_names
+    inflation_name = scenario.data.inflation if scenario.data is not None else None
+    inflation_index = series.index(inflation_name) if inflation_name in series else -1
+    assets = [s for s in series if s != inflation_name]
+    unknown = [k for k in scenario.target if k not in assets]
+    if unknown:
+        raise ConfigError(
+            f"`[portfolio].target` names {unknown[0]!r}, which the model does not simulate; "
+            f"assets are: {', '.join(assets)}."
+        )
+    from ._validation import as_weights
+
+    target = as_weights(scenario.target, "[portfolio].target", assets)
+
+    mu, cov = _model_moments(model, series, assets)
+    ctx = PolicyContext(
+        asset_names=assets,
+        steps_per_year=sim.steps_per_year,
+        n_steps=sim.n_steps,
+        target=target,
+        mu=mu,
+        cov=cov,
+    )
+    policies = [p.to_kernel(ctx) for p in scenario.policies]
+    vol_step = (
+        np.sqrt(np.diag(cov) / sim.steps_per_year) if cov is not None else np.zeros(len(assets))
+    )
+    asset_params = scenario.costs.asset_params(assets, vol_step)
+    if isinstance(seed, np.random.SeedSequence):
+        entropy = int(seed.entropy)
+    elif seed is not None:
+        entropy = int(seed)
+    elif sim.seed is not None:
+        entropy = int(sim.seed)
+    else:
+        entropy = int(np.random.SeedSequence().entropy)
+    grid = np.unique(
+        np.append(np.arange(0, sim.n_steps + 1, sim.steps_per_year), sim.n_steps)
+    ).astype(np.int64)
+    return RunPlan(
+        scenario=scenario,
+        model=model,
+        asset_names=assets,
+        series_names=series,
+        inflation_index=inflation_index,
+        policies=policies,
+        asset_params=asset_params,
+        flows=flows_array(scenario.flows, sim.steps_per_year),
+        tax_params=scenario.taxes.tax_params(sim.steps_per_year),
+        grid_steps=grid,
+        entropy=entropy,
+        n_noise=_n_noise(scenario.costs, len(assets)),
+        history=history,
+        history_periods_per_year=history_ppy,
+    )
+
+
+def _n_noise(costs: CostModel, n_assets: int) -> int:
+    return 0
+
+
+def _model_moments(
+    model: ReturnModel, series: list[str], assets: list[str]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    mu = getattr(model, "mu_", None)
+    cov = getattr(model, "cov_", None)
+    if mu is None or cov is None:
+        return None, None
+    idx = [series.index(a) for a in assets]
+    return np.asarray(mu)[idx], np.asarray(cov)[np.ix_(idx, idx)]
+
+
+def simulate_block(plan: RunPlan, block: int) -> BlockResult:
+    """Simulate one block: its returns, then every policy along the same returns."""
+    sim = plan.scenario.simulation
+    start, stop = plan.block_range(block)
+    n_block = stop - start
+    n_steps = plan.n_steps
+    n_pol = len(plan.policies)
+    n_keep = max(0, min(sim.keep_paths, stop) - start)
+    metrics = np.empty((n_pol, n_block, layout.N_METRICS))
+    hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    wealth = np.zeros((n_pol, n_keep, n_steps + 1))
+    rng = plan.block_rng(block)
+    chunk = plan.chunk_size
+    n_series = len(plan.series_names)
+    buf = np.empty((chunk, n_steps, n_series))
+    noise_buf = np.empty((chunk, n_steps, plan.n_noise))
+    for c0 in range(0, n_block, chunk):
+        m = min(chunk, n_block - c0)
+        series = buf[:m]
+        plan.model.simulate_into(rng, series, sim.steps_per_year)
+        returns, inflation = _split_series(series, plan.inflation_index)
+        noise = noise_buf[:m]
+        keep_lo, keep_hi = min(c0, n_keep), min(c0 + m, n_keep)
+        for k, pol in enumerate(plan.policies):
+            _run_policy(
+                plan,
+                pol,
+                returns,
+                inflation,
+                noise,
+                metrics[k, c0 : c0 + m],
+                hist[k],
+                wealth[k, keep_lo:keep_hi],
+            )
+    return BlockResult(block=block, metrics=metrics, hist=hist, wealth=wealth)
+
+
+def _split_series(series: np.ndarray, inflation_index: int) -> tuple[np.ndarray, np.ndarray]:
+    if inflation_index < 0:
+        return series, np.zeros(series.shape[:2])
+    keep = [i for i in range(series.shape[2]) if i != inflation_index]
+    return np.ascontiguousarray(series[:, :, keep]), np.ascontiguousarray(
+        series[:, :, inflation_index]
+    )
+
+
+def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out_wealth) -> None:
+    sim = plan.scenario.simulation
+    goal = np.inf if sim.goal is None else float(sim.goal)
+    args = (
+        pol.params,
+        pol.state0,
+        pol.exec_params,
+        pol.w_init,
+        pol.targets,
+        returns,
+        inflation,
+        noise,
+        plan.asset_params,
+        plan.flows,
+        plan.tax_params,
+        float(sim.initial_wealth),
+        float(sim.steps_per_year),
+        goal,
+        plan.grid_steps,
+        HIST_LO,
+        HIST_WIDTH,
+        out_metrics,
+        out_hist,
+        out_wealth,
+    )
+    if pol.rebalance_nb is None:
+        simulate_policy_builtin_nb(pol.kind, *args)
+    else:
+        simulate_policy_custom_nb(pol.rebalance_nb, *args)
+
+
+def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:
+    """The simulated returns of one path, regenerated alone from its block's stream.
+
+    Returns a DataFrame of shape (n_steps, n_series) of simple returns per step.
+    """
+    sim = plan.scenario.simulation
+    if not 0 <= path < sim.n_paths:
+        raise ConfigError(f"`path` must be in [0, {sim.n_paths}); got {path}.")
+    block, offset = divmod(path, sim.block_size)
+    rng = plan.block_rng(block)
+    out = np.empty((offset + 1, plan.n_steps, len(plan.series_names)))
+    plan.model.simulate_into(rng, out, sim.steps_per_year)
+    return pd.DataFrame(out[offset], columns=plan.series_names).rename_axis("step")
+
+
+def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
+    """Peak bytes a run of ``plan`` needs, to refuse one that would not fit."""
+    sim = plan.scenario.simulation
+    n_pol = len(plan.policies)
+    per_path_table = sim.n_paths * n_pol * layout.N_METRICS * 8
+    n_grid = plan.grid_steps.size
+    per_block = (
+        sim.block_size * n_pol * layout.N_METRICS * 8
+        + n_pol * n_grid * HIST_BINS * 8
+        + plan.chunk_size * plan.n_steps * (len(plan.series_names) + plan.n_noise + 1) * 8
+        + n_pol * min(sim.keep_paths, sim.block_size) * (plan.n_steps + 1) * 8
+    )
+    # The labelled per-path table is built once the run is done: count it twice.
+    return 2 * per_path_table + max(1, n_jobs) * 2 * per_block + n_pol * n_grid * HIST_BINS * 8
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux /proc/meminfo), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_memory(plan: RunPlan, n_jobs: int, max_memory: int | None) -> int:
+    need = estimate_memory(plan, n_jobs)
+    limit = max_memory if max_memory is not None else available_memory()
+    if limit is not None and need > 0.9 * limit:
+        sim = plan.scenario.simulation
+        raise ConfigError(
+            f"This run needs about {need / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB is "
+            f"available: {sim.n_paths:,} paths x {len(plan.policies)} policies of per-path "
+            "results. Lower `[simulation].n_paths`, run fewer policies at once, or lower "
+            "`--jobs`."
+        )
+    return need
+
+
+def _run_key(plan: RunPlan) -> str:
+    payload = {
+        "scenario": plan.scenario.to_dict(),
+        "model": plan.model.params(),
+        "entropy": str(plan.entropy),
+        "version": __version__,
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class _Checkpoint:
+    """Finished blocks on disk, so a killed run started again resumes where it stopped."""
+
+    def __init__(self, root: Path, plan: RunPlan) -> None:
+        self.dir = Path(root) / f"run-{_run_key(plan)}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, block: int) -> Path:
+        return self.dir / f"block_{block:06d}.npz"
+
+    def load(self, block: int) -> BlockResult | None:
+        p = self.path(block)
+        if not p.exists():
+            return None
+        try:
+            with np.load(p) as z:
+                return BlockResult(block, z["metrics"], z["hist"], z["wealth"])
+        except (OSError, ValueError, KeyError):
+            p.unlink(missing_ok=True)
+            return None
+
+    def save(self, res: BlockResult) -> None:
+        tmp = self.dir / f".block_{res.block:06d}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, metrics=res.metrics, hist=res.hist, wealth=res.wealth)
+        os.replace(tmp, self.path(res.block))
+
+    def remove(self) -> None:
+        for p in self.dir.glob("*.npz"):
+            p.unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass
+
+
+def run(
+    scenario: Scenario,
+    *,
+    n_jobs: int = 1,
+    seed: int | np.random.SeedSequence | None = None,
+    n_paths: int | None = None,
+    progress: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    backend: str | None = None,
+    max_memory: int | None = None,
+):
+    """Simulate every policy of ``scenario`` along the same paths.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    n_jobs : int
+        Workers (joblib); -1 for all cores. Results do not depend on it.
+    seed : int or SeedSequence, optional
+        Overrides ``[simulation].seed``. Without either, fresh entropy is drawn and stored
+        in the result (``result.entropy``) so the run can be replayed.
+    n_paths : int, optional
+        Overrides ``[simulation].n_paths``.
+    progress : bool
+        Show a progress bar (on stderr).
+    checkpoint_dir : path, optional
+        Folder for finished blocks: a run killed and started again with the same arguments
+        resumes from them and ends with the same numbers. Removed when the run completes.
+    backend : str, optional
+        joblib backend ("threading", "loky", "dask", ...). Default: threads (the kernels
+        release the GIL).
+    max_memory : int, optional
+        Bytes the run may use (default: the memory available now).
+
+    Returns
+    -------
+    SimulationResult
+    """
+    from .results import SimulationResult
+
+    if n_paths is not None:
+        scenario = scenario.replace(n_paths=n_paths)
+    t0 = time.perf_counter()
+    plan = prepare(scenario, seed=seed)
+    t_prepare = time.perf_counter() - t0
+    n_jobs = _resolve_jobs(n_jobs)
+    _check_memory(plan, n_jobs, max_memory)
+
+    sim = scenario.simulation
+    n_pol = len(plan.policies)
+    metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
+    hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    wealth = np.zeros((n_pol, min(sim.keep_paths, sim.n_paths), plan.n_steps + 1))
+
+    ckpt = _Checkpoint(Path(checkpoint_dir), plan) if checkpoint_dir is not None else None
+    todo = []
+    resumed = 0
+    for b in range(sim.n_blocks):
+        res = ckpt.load(b) if ckpt is not None else None
+        if (
+            res is not None
+            and res.metrics.shape[1] == plan.block_range(b)[1] - plan.block_range(b)[0]
+        ):
+            _merge(plan, res, metrics, hist, wealth)
+            resumed += 1
+        else:
+            todo.append(b)
+
+    # Compile (or load from cache) in this thread before workers start.
+    t1 = time.perf_counter()
+    _warm_up(plan)
+    t_compile = time.perf_counter() - t1
+
+    bar = _progress_bar(sim.n_blocks, resumed, sim.n_paths) if progress else None
+    t2 = time.perf_counter()
+    for res in _execute(plan, todo, n_jobs, backend):
+        if ckpt is not None:
+            ckpt.save(res)
+        _merge(plan, res, metrics, hist, wealth)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    t_sim = time.perf_counter() - t2
+    if ckpt is not None:
+        ckpt.remove()
+    timings = {
+        "prepare_s": t_prepare,
+        "compile_s": t_compile,
+        "simulate_s": t_sim,
+        "blocks_resumed": resumed,
+        "n_jobs": n_jobs,
+    }
+    return SimulationResult(plan=plan, metrics=metrics, hist=hist, wealth=wealth, timings=timings)
+
+
+def _resolve_jobs(n_jobs: int) -> int:
+    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ConfigError(f"`n_jobs` must be a positive integer or -1 (all cores); got {n_jobs!r}.")
+    return os.cpu_count() or 1 if n_jobs == -1 else n_jobs
+
+
+def _warm_up(plan: RunPlan) -> None:
+    """Compile every kernel of the run on one tiny path (the numba cache makes this fast)."""
+    sim = plan.scenario.simulation
+    rng = np.random.default_rng(0)
+    series = np.empty((1, plan.n_steps, len(plan.series_names)))
+    plan.model.simulate_into(rng, series, sim.steps_per_year)
+    returns, inflation = _split_series(series, plan.inflation_index)
+    noise = np.zeros((1, plan.n_steps, plan.n_noise))
+    for pol in plan.policies:
+        _run_policy(
+            plan,
+            pol,
+            returns,
+            inflation,
+            noise,
+            np.empty((1, layout.N_METRICS)),
+            np.zeros((plan.grid_steps.size, HIST_BINS), dtype=np.int64),
+            np.zeros((0, plan.n_steps + 1)),
+        )
+
+
+def _execute(
+    plan: RunPlan, blocks: list[int], n_jobs: int, backend: str | None
+) -> Iterator[BlockResult]:
+    if not blocks:
+        return iter(())
+    if n_jobs == 1 and backend is None:
+        return (simulate_block(plan, b) for b in blocks)
+    if backend is None:
+        parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")
+        return parallel(delayed(simulate_block)(plan, b) for b in blocks)
+
+    def gen() -> Iterator[BlockResult]:
+        with parallel_config(backend=backend, n_jobs=n_jobs):
+            parallel = Parallel(return_as="generator_unordered")
+            yield from parallel(delayed(simulate_block)(plan, b) for b in blocks)
+
+    return gen()
+
+
+def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth) -> None:
+    start, stop = plan.block_range(res.block)
+    metrics[:, start:stop] = res.metrics
+    hist += res.hist
+    if res.wealth.shape[1]:
+        wealth[:, start : start + res.wealth.shape[1]] = res.wealth
+
+
+def _progress_bar(n_blocks: int, done: int, n_paths: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n_blocks, initial=done, unit="block", desc=f"{n_paths:,} paths", leave=False)

@@ -1,0 +1,36 @@
+"""Exceptions and warnings raised by mcsim."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConvergenceWarning",
+    "DataError",
+    "McsimError",
+    "ModelFitError",
+    "NumericalWarning",
+]
+
+
+class McsimError(Exception):
+    """Base class of every error mcsim raises on purpose."""
+
+
+class ConfigError(McsimError, ValueError):
+    """A scenario or an argument has a wrong value; the message names the field and the fix."""
+
+
+class DataError(McsimError, ValueError):
+    """Historical data cannot be used; the message names the column and row and the fix."""
+
+
+class ModelFitError(McsimError, RuntimeError):
+    """A model could not be fitted to the data given."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped before converging; the message says what to try."""
+
+
+class NumericalWarning(UserWarning):
+    """A result may be numerically unreliable; the message says what to check."""

@@ -1,0 +1,24 @@
+"""Return models: fitted to history or given explicitly, simulated in numba kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._validation import as_str
+from .base import ReturnModel, psd_cholesky
+from .gaussian import GaussianModel
+
+MODELS: dict[str, type[ReturnModel]] = {
+    "gaussian": GaussianModel,
+    "lognormal": GaussianModel,
+}
+
+
+def model_from_config(section: Mapping[str, Any], where: str = "[model]") -> ReturnModel:
+    """Build the model named by ``section["kind"]`` from its scenario section."""
+    kind = as_str(section.get("kind", "gaussian"), f"{where}.kind", choices=sorted(MODELS))
+    return MODELS[kind].from_config(section, where)
+
+
+__all__ = ["MODELS", "GaussianModel", "ReturnModel", "model_from_config", "psd_cholesky"]

@@ -1,0 +1,54 @@
+"""Rebalancing policies: what a user names in a scenario, turned into kernel inputs.
+
+Each policy is a frozen dataclass. :meth:`Policy.to_kernel` resolves it against the run
+(asset names, steps per year, the scenario's target) into a :class:`KernelPolicy`: the
+integer kind of a built-in rule (or a user's compiled rule), its float64 parameters, the
+initial value of its per-path state, and the target weights per step. Adding a policy means
+one kernel rule and one class registered in :data:`POLICIES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._validation import as_str
+from ..errors import ConfigError
+from .base import KernelPolicy, Policy, PolicyContext
+from .custom import Custom, load_function
+from .rules import BuyAndHold, Calendar, CalendarThreshold, Threshold
+
+__all__ = [
+    "POLICIES",
+    "BuyAndHold",
+    "Calendar",
+    "CalendarThreshold",
+    "Custom",
+    "KernelPolicy",
+    "Policy",
+    "PolicyContext",
+    "Threshold",
+    "load_function",
+    "policy_from_config",
+]
+
+POLICIES: dict[str, type[Policy]] = {
+    cls.kind: cls for cls in (BuyAndHold, Calendar, Threshold, CalendarThreshold, Custom)
+}
+
+
+def policy_from_config(section: Mapping[str, Any], index: int) -> Policy:
+    """Build a policy from one ``[[policies]]`` table of a scenario."""
+    where = f"[[policies]] #{index + 1}"
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"`{where}` must be a table with `name` and `kind`.")
+    name = section.get("name")
+    if isinstance(name, str) and name:
+        where = f"[policies.{name}]"
+    else:
+        raise ConfigError(f"`{where}.name` is required: a unique label for the policy.")
+    kind = as_str(section.get("kind", ""), f"{where}.kind", choices=sorted(POLICIES))
+    try:
+        return POLICIES[kind].from_config(section, where)
+    except TypeError as e:
+        raise ConfigError(f"`{where}`: {e}") from e

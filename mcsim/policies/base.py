@@ -1,0 +1,149 @@
+"""The policy interface: a frozen dataclass resolved into kernel arrays."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validation import as_str, as_weights, check_keys
+from ..errors import ConfigError
+from ..kernels import layout
+
+__all__ = ["KernelPolicy", "Policy", "PolicyContext"]
+
+_FLOW_MODES = {
+    "pro_rata": layout.FLOW_PRO_RATA,
+    "target": layout.FLOW_TO_TARGET,
+    "rebalance": layout.FLOW_REBALANCE,
+}
+_FREQUENCIES = {"monthly": 12, "quarterly": 4, "semiannual": 2, "annual": 1}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyContext:
+    """What a policy needs to know about the run to build its kernel inputs."""
+
+    asset_names: list[str]
+    steps_per_year: int
+    n_steps: int
+    target: np.ndarray  # the scenario's target weights, shape (n_assets,)
+    mu: np.ndarray | None = None  # model's annual expected returns, if known
+    cov: np.ndarray | None = None  # model's annual covariance of log returns, if known
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class KernelPolicy:
+    """Arrays a policy kernel runs on."""
+
+    name: str
+    kind: int
+    params: np.ndarray
+    state0: np.ndarray
+    exec_params: np.ndarray
+    w_init: np.ndarray
+    targets: np.ndarray  # (n_steps, n_assets)
+    rebalance_nb: Callable[..., bool] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """Base of all policies.
+
+    Parameters
+    ----------
+    name : str
+        Unique label of the policy in results.
+    target : mapping of asset name to weight, optional
+        Target weights (fractions summing to 1); the scenario's ``[portfolio].target`` when
+        omitted.
+    flows : {"pro_rata", "target", "rebalance"}
+        Where external cash flows go: in proportion to current holdings, to target weights,
+        or to the most underweight assets first (cash-flow rebalancing).
+    """
+
+    kind: ClassVar[str] = ""
+    name: str
+    target: Mapping[str, float] | None = None
+    flows: str = "pro_rata"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError("A policy needs a non-empty string `name`.")
+        as_str(self.flows, f"{self._where}.flows", choices=_FLOW_MODES)
+
+    @property
+    def _where(self) -> str:
+        return f"[policies.{self.name}]"
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], where: str) -> Policy:
+        """Build the policy from its ``[[policies]]`` table."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        check_keys(section, ["kind", *names], where)
+        kwargs = {k: v for k, v in section.items() if k != "kind"}
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as a scenario table."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if callable(value):
+                value = f"{value.__module__}:{getattr(value, '__name__', repr(value))}"
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    # -- kernel inputs ---------------------------------------------------------------------
+    def resolve_target(self, ctx: PolicyContext) -> np.ndarray:
+        """Target weights (n_assets,) of this policy."""
+        if self.target is None:
+            return ctx.target
+        return as_weights(self.target, f"{self._where}.target", ctx.asset_names)
+
+    def targets(self, ctx: PolicyContext) -> np.ndarray:
+        """Target weights per step, shape (n_steps, n_assets)."""
+        return np.ascontiguousarray(
+            np.broadcast_to(self.resolve_target(ctx), (ctx.n_steps, len(ctx.asset_names)))
+        )
+
+    def exec_params(self, ctx: PolicyContext) -> np.ndarray:
+        ep = np.zeros(layout.N_EXEC_PARAMS)
+        ep[layout.EP_FLOW_MODE] = _FLOW_MODES[self.flows]
+        return ep
+
+    def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
+        """Kind, params and initial state of the rule."""
+        return layout.POLICY_BUY_AND_HOLD, np.zeros(1), np.zeros(1)
+
+    def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
+        """Weights held at the start (bought before the first step, at no cost)."""
+        return targets[0].copy()
+
+    def compiled_rule(self) -> Callable[..., bool] | None:
+        """A user's compiled rule, or None for built-in rules."""
+        return None
+
+    def to_kernel(self, ctx: PolicyContext) -> KernelPolicy:
+        """Resolve the policy against the run into kernel arrays."""
+        targets = self.targets(ctx)
+        kind, params, state0 = self.rule(ctx)
+        return KernelPolicy(
+            name=self.name,
+            kind=kind,
+            params=np.ascontiguousarray(params, dtype=np.float64),
+            state0=np.ascontiguousarray(state0, dtype=np.float64),
+            exec_params=self.exec_params(ctx),
+            w_init=np.ascontiguousarray(self.initial_weights(ctx, targets), dtype=np.float64),
+            targets=np.ascontiguousarray(targets, dtype=np.float64),
+            rebalance_nb=self.compiled_rule(),
+        )

@@ -1,0 +1,178 @@
+"""Calendar and band (threshold) rebalancing, and buy-and-hold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validation import as_float, as_int, as_str, as_vector
+from ..errors import ConfigError
+from ..kernels import layout
+from .base import _FREQUENCIES, Policy, PolicyContext
+
+__all__ = ["BuyAndHold", "Calendar", "CalendarThreshold", "Threshold"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuyAndHold(Policy):
+    """Never trade: weights drift with the market."""
+
+    kind: ClassVar[str] = "buy_and_hold"
+
+
+def _every_steps(every: Any, frequency: Any, steps_per_year: int, where: str) -> int:
+    if every is not None and frequency is not None:
+        raise ConfigError(f"Give either `{where}.every` (steps) or `{where}.frequency`, not both.")
+    if frequency is not None:
+        freq = as_str(frequency, f"{where}.frequency", choices=_FREQUENCIES)
+        n = steps_per_year / _FREQUENCIES[freq]
+        if not float(n).is_integer() or n < 1:
+            raise ConfigError(
+                f"`{where}.frequency` = {freq!r} does not fit {steps_per_year} steps per year; "
+                "give `every` in steps instead."
+            )
+        return int(n)
+    if every is None:
+        raise ConfigError(f"`{where}.every` (steps between rebalances) is required.")
+    return as_int(every, f"{where}.every", low=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calendar(Policy):
+    """Back to target every ``every`` steps (or at a named ``frequency``).
+
+    Parameters
+    ----------
+    every : int, optional
+        Steps between rebalances (12 with monthly steps = once a year).
+    frequency : {"monthly", "quarterly", "semiannual", "annual"}, optional
+        Alternative to ``every``.
+    offset : int
+        Steps before the first rebalance is due (0: the first is after ``every`` steps).
+    """
+
+    kind: ClassVar[str] = "calendar"
+    every: int | None = None
+    frequency: str | None = None
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        super(Calendar, self).__post_init__()
+        if self.every is not None:
+            as_int(self.every, f"{self._where}.every", low=1)
+        if self.frequency is not None:
+            as_str(self.frequency, f"{self._where}.frequency", choices=_FREQUENCIES)
+        if self.every is None and self.frequency is None:
+            raise ConfigError(f"`{self._where}.every` (steps between rebalances) is required.")
+        as_int(self.offset, f"{self._where}.offset", low=0)
+
+    def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
+        every = _every_steps(self.every, self.frequency, ctx.steps_per_year, self._where)
+        return layout.POLICY_CALENDAR, np.array([every, self.offset], dtype=float), np.zeros(1)
+
+
+_TRADE_TO = {
+    "target": layout.TRADE_TO_TARGET,
+    "edge": layout.TRADE_TO_EDGE,
+    "fraction": layout.TRADE_TO_FRACTION,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold(Policy):
+    """Trade when a weight leaves its band (or the portfolio drifts too far).
+
+    Parameters
+    ----------
+    band : float or mapping of asset name to float, optional
+        Absolute band: weight points either side of target (0.05 = 5 points), in [0, 1).
+    relative_band : float or mapping, optional
+        Relative band: fraction of the target weight (0.25 = 25 %). With ``band`` too, the
+        tighter applies per asset (the "5/25" rule).
+    drift : float, optional
+        Portfolio trigger: half the sum of absolute deviations from target, in [0, 1).
+    check_every : int
+        Steps between checks (1 = continuous monitoring; 3 with monthly steps = quarterly).
+    trade_to : {"target", "edge", "fraction"}
+        On a breach, trade back to target, to the band edge, or ``fraction`` of the way.
+    fraction : float
+        Share of the gap closed when ``trade_to = "fraction"``, in (0, 1].
+    min_trade : float
+        Skip asset trades smaller than this fraction of wealth.
+    """
+
+    kind: ClassVar[str] = "threshold"
+    band: float | Mapping[str, float] | None = None
+    relative_band: float | Mapping[str, float] | None = None
+    drift: float | None = None
+    check_every: int = 1
+    trade_to: str = "target"
+    fraction: float = 1.0
+    min_trade: float = 0.0
+
+    def __post_init__(self) -> None:
+        super(Threshold, self).__post_init__()
+        w = self._where
+        if self.band is None and self.relative_band is None and self.drift is None:
+            raise ConfigError(
+                f"`{w}` needs a trigger: `band` (absolute), `relative_band` or `drift`."
+            )
+        for key in ("band", "relative_band"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, Mapping):
+                as_float(value, f"{w}.{key}", low=0.0, high=1.0, high_open=True)
+        if self.drift is not None:
+            as_float(self.drift, f"{w}.drift", low=0.0, high=1.0, high_open=True)
+        as_int(self.check_every, f"{w}.check_every", low=1)
+        as_str(self.trade_to, f"{w}.trade_to", choices=_TRADE_TO)
+        as_float(self.fraction, f"{w}.fraction", low=0.0, high=1.0, low_open=True)
+        as_float(self.min_trade, f"{w}.min_trade", low=0.0, high=1.0, high_open=True)
+
+    def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
+        names = ctx.asset_names
+        n = len(names)
+        w = self._where
+        inf = np.full(n, np.inf)
+        abs_band = (
+            inf
+            if self.band is None
+            else as_vector(self.band, f"{w}.band", names, low=0.0, high=1.0)
+        )
+        rel_band = (
+            inf
+            if self.relative_band is None
+            else as_vector(self.relative_band, f"{w}.relative_band", names, low=0.0)
+        )
+        params = np.empty(layout.TH_N_FIXED + 2 * n)
+        params[layout.TH_CHECK_EVERY] = self.check_every
+        params[layout.TH_CHECK_OFFSET] = 0
+        params[layout.TH_TRADE_TO] = _TRADE_TO[self.trade_to]
+        params[layout.TH_FRACTION] = self.fraction
+        params[layout.TH_DRIFT_BAND] = np.inf if self.drift is None else self.drift
+        params[layout.TH_MIN_TRADE] = self.min_trade
+        params[layout.TH_N_FIXED : layout.TH_N_FIXED + n] = abs_band
+        params[layout.TH_N_FIXED + n :] = rel_band
+        return layout.POLICY_THRESHOLD, params, np.zeros(1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalendarThreshold(Threshold):
+    """Check the bands every ``every`` steps only; trade only when outside them."""
+
+    kind: ClassVar[str] = "calendar_threshold"
+    every: int | None = None
+    frequency: str | None = None
+
+    def __post_init__(self) -> None:
+        super(CalendarThreshold, self).__post_init__()
+        if self.every is None and self.frequency is None:
+            raise ConfigError(f"`{self._where}.every` (steps between checks) is required.")
+
+    def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
+        kind, params, state0 = super(CalendarThreshold, self).rule(ctx)
+        every = _every_steps(self.every, self.frequency, ctx.steps_per_year, self._where)
+        params[layout.TH_CHECK_EVERY] = every
+        return kind, params, state0

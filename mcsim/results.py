@@ -1,0 +1,459 @@
+"""Labelled results of a run: per-path table, summaries, paired comparison, fan chart."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .kernels import layout, quantiles_from_histogram
+
+if TYPE_CHECKING:
+    from .engine import RunPlan
+
+__all__ = ["METRICS", "MetricInfo", "SimulationResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """A per-path metric: its column in the kernel output, whether higher is better, unit."""
+
+    column: int
+    higher_is_better: bool
+    unit: str
+    description: str
+
+
+METRICS: dict[str, MetricInfo] = {
+    "terminal_wealth": MetricInfo(
+        layout.M_TERMINAL_WEALTH,
+        True,
+        "currency",
+        "Nominal wealth at the horizon, before tax on unrealised gains",
+    ),
+    "real_terminal_wealth": MetricInfo(
+        layout.M_REAL_TERMINAL_WEALTH,
+        True,
+        "currency",
+        "Terminal wealth in today's money (deflated by the path's price index)",
+    ),
+    "after_tax_wealth": MetricInfo(
+        layout.M_AFTER_TAX_WEALTH,
+        True,
+        "currency",
+        "Liquidation value after tax on unrealised gains",
+    ),
+    "cagr": MetricInfo(layout.M_CAGR, True, "fraction per year", "Annualised time-weighted return"),
+    "volatility": MetricInfo(
+        layout.M_VOLATILITY,
+        False,
+        "fraction per year",
+        "Annualised volatility of per-step portfolio returns",
+    ),
+    "max_drawdown": MetricInfo(
+        layout.M_MAX_DRAWDOWN,
+        False,
+        "fraction",
+        "Largest fall of the unit value from its running peak",
+    ),
+    "max_drawdown_duration": MetricInfo(
+        layout.M_MAX_DRAWDOWN_DURATION, False, "years", "Longest time under water"
+    ),
+    "turnover": MetricInfo(
+        layout.M_TURNOVER, False, "fraction per year", "One-way traded value over wealth, per year"
+    ),
+    "costs": MetricInfo(layout.M_COSTS, False, "currency", "All trading costs paid"),
+    "taxes": MetricInfo(layout.M_TAXES, False, "currency", "All taxes paid"),
+    "flows": MetricInfo(
+        layout.M_FLOWS, True, "currency", "Net external flows (contributions - withdrawals)"
+    ),
+    "gains": MetricInfo(layout.M_GAINS, True, "currency", "Market gains"),
+    "n_rebalances": MetricInfo(
+        layout.M_N_REBALANCES, False, "count", "Steps on which the policy traded"
+    ),
+    "min_wealth": MetricInfo(layout.M_MIN_WEALTH, True, "currency", "Lowest wealth along the path"),
+    "ruined": MetricInfo(
+        layout.M_RUINED, False, "probability", "Wealth ran out before the horizon (1) or not (0)"
+    ),
+    "ruin_year": MetricInfo(
+        layout.M_RUIN_YEAR, True, "years", "Years until wealth ran out (paths that ran out only)"
+    ),
+    "loss": MetricInfo(
+        layout.M_LOSS, False, "probability", "Terminal wealth below initial wealth plus net flows"
+    ),
+    "cost_proportional": MetricInfo(layout.M_COST_PROPORTIONAL, False, "currency", "Commissions"),
+    "cost_fixed": MetricInfo(layout.M_COST_FIXED, False, "currency", "Fixed fees per trade"),
+    "cost_spread": MetricInfo(layout.M_COST_SPREAD, False, "currency", "Half bid-ask spread"),
+    "cost_slippage": MetricInfo(layout.M_COST_SLIPPAGE, False, "currency", "Slippage"),
+    "cost_impact": MetricInfo(layout.M_COST_IMPACT, False, "currency", "Market impact"),
+    "deferred_trades": MetricInfo(
+        layout.M_DEFERRED_TRADES,
+        False,
+        "count",
+        "Steps on which a participation cap carried trades forward",
+    ),
+    "harvested_losses": MetricInfo(
+        layout.M_HARVESTED_LOSSES, True, "currency", "Losses realised by tax-loss harvesting"
+    ),
+    "realised_gains": MetricInfo(
+        layout.M_REALISED_GAINS, False, "currency", "Net capital gains realised"
+    ),
+    "dividends": MetricInfo(layout.M_DIVIDENDS, True, "currency", "Dividends received"),
+    "floor_breaches": MetricInfo(
+        layout.M_FLOOR_BREACHES, False, "count", "Steps below the CPPI floor"
+    ),
+    "goal_shortfall": MetricInfo(
+        layout.M_GOAL_SHORTFALL, False, "currency", "Shortfall of terminal wealth against the goal"
+    ),
+    "goal_met": MetricInfo(
+        layout.M_GOAL_MET,
+        True,
+        "probability",
+        "Goal reached without running out of money (1) or not (0)",
+    ),
+}
+METRIC_NAMES = list(METRICS)
+
+QUANTILES = (0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
+_Q_LABELS = [f"p{round(q * 100):02d}" for q in QUANTILES]
+# Metrics compared path by path against the baseline.
+COMPARED = (
+    "terminal_wealth",
+    "after_tax_wealth",
+    "real_terminal_wealth",
+    "cagr",
+    "volatility",
+    "max_drawdown",
+    "turnover",
+    "costs",
+    "taxes",
+)
+_Z95 = 1.959963984540054
+
+
+def cvar(values: np.ndarray, level: float, higher_is_better: bool) -> float:
+    """Mean of the worst ``level`` fraction of outcomes (expected shortfall)."""
+    x = np.sort(values[np.isfinite(values)])
+    if x.size == 0:
+        return float("nan")
+    k = max(1, int(np.ceil(level * x.size)))
+    tail = x[:k] if higher_is_better else x[-k:]
+    return float(tail.mean())
+
+
+class SimulationResult:
+    """What a run produced, as pandas objects.
+
+    Attributes
+    ----------
+    paths : DataFrame
+        One row per (policy, path), one column per metric (see :data:`METRICS`).
+    summary : DataFrame
+        Index (policy, metric); columns mean, std, se, quantiles p01..p99, cvar05.
+    comparison : DataFrame
+        Index (policy, metric); paired differences against the baseline on the same paths.
+    fan : DataFrame
+        Index (policy, year); wealth quantiles on the reporting grid, from the sketches.
+    sample_paths : DataFrame
+        Wealth of the first ``keep_paths`` paths per step; index (policy, path).
+    manifest : dict
+        Resolved scenario, seed entropy, model parameters, versions and timings.
+    """
+
+    def __init__(
+        self,
+        *,
+        plan: RunPlan,
+        metrics: np.ndarray,
+        hist: np.ndarray,
+        wealth: np.ndarray,
+        timings: dict[str, Any],
+    ) -> None:
+        self.plan = plan
+        self.scenario = plan.scenario
+        self.policy_names = [p.name for p in plan.policies]
+        self.baseline = plan.scenario.baseline
+        self.metrics_array = metrics
+        self.hist = hist
+        self.wealth_array = wealth
+        self.timings = timings
+        self.entropy = plan.entropy
+
+    def __repr__(self) -> str:
+        sim = self.scenario.simulation
+        return (
+            f"SimulationResult({self.scenario.name!r}: {sim.n_paths:,} paths x "
+            f"{sim.n_steps} steps, policies {self.policy_names}, baseline {self.baseline!r})"
+        )
+
+    # -- per-path ---------------------------------------------------------------------------
+    @cached_property
+    def paths(self) -> pd.DataFrame:
+        n_pol, n_paths, _ = self.metrics_array.shape
+        cols = [METRICS[m].column for m in METRIC_NAMES]
+        data = self.metrics_array.reshape(n_pol * n_paths, -1)[:, cols]
+        index = pd.MultiIndex.from_product(
+            [pd.Index(self.policy_names, name="policy"), pd.RangeIndex(n_paths, name="path")]
+        )
+        return pd.DataFrame(data, index=index, columns=METRIC_NAMES)
+
+    def metric(self, name: str) -> pd.DataFrame:
+        """One metric as a (path x policy) table, for paired work."""
+        if name not in METRICS:
+            raise KeyError(f"Unknown metric {name!r}; metrics: {', '.join(METRIC_NAMES)}.")
+        col = METRICS[name].column
+        return pd.DataFrame(
+            self.metrics_array[:, :, col].T,
+            columns=pd.Index(self.policy_names, name="policy"),
+        ).rename_axis("path")
+
+    # -- summaries --------------------------------------------------------------------------
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        rows = []
+        index = []
+        for k, pol in enumerate(self.policy_names):
+            for name, info in METRICS.items():
+                x = self.metrics_array[k, :, info.column]
+                finite = x[np.isfinite(x)]
+                n = finite.size
+                if n == 0:
+                    stats = [0, *[np.nan] * (3 + len(QUANTILES) + 1)]
+                else:
+                    std = float(finite.std(ddof=1)) if n > 1 else float("nan")
+                    stats = [
+                        n,
+                        float(finite.mean()),
+                        std,
+                        std / np.sqrt(n) if n > 1 else float("nan"),
+                        *np.quantile(finite, QUANTILES).tolist(),
+                        cvar(finite, 0.05, info.higher_is_better),
+                    ]
+                rows.append(stats)
+                index.append((pol, name))
+        return pd.DataFrame(
+            rows,
+            index=pd.MultiIndex.from_tuples(index, names=["policy", "metric"]),
+            columns=["count", "mean", "std", "se", *_Q_LABELS, "cvar05"],
+        )
+
+    def table(
+        self,
+        metrics: tuple[str, ...] = (
+            "terminal_wealth",
+            "cagr",
+            "volatility",
+            "max_drawdown",
+            "turnover",
+            "costs",
+            "loss",
+        ),
+    ) -> pd.DataFrame:
+        """A compact policy x metric table of means (probabilities for 0/1 metrics)."""
+        s = self.summary["mean"].unstack("metric")
+        return s.loc[self.policy_names, list(metrics)]
+
+    @cached_property
+    def comparison(self) -> pd.DataFrame:
+        base = self.policy_names.index(self.baseline)
+        rows = []
+        index = []
+        for k, pol in enumerate(self.policy_names):
+            if k == base:
+                continue
+            for name in COMPARED:
+                col = METRICS[name].column
+                d = self.metrics_array[k, :, col] - self.metrics_array[base, :, col]
+                d = d[np.isfinite(d)]
+                n = d.size
+                mean = float(d.mean()) if n else float("nan")
+                se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+                rows.append(
+                    [
+                        n,
+                        mean,
+                        se,
+                        mean - _Z95 * se,
+                        mean + _Z95 * se,
+                        float((d > 0).mean()) if n else float("nan"),
+                        float((d < 0).mean()) if n else float("nan"),
+                    ]
+                )
+                index.append((pol, name))
+        return pd.DataFrame(
+            rows,
+            index=pd.MultiIndex.from_tuples(index, names=["policy", "metric"]),
+            columns=[
+                "count",
+                "mean_diff",
+                "se",
+                "ci95_low",
+                "ci95_high",
+                "prob_higher",
+                "prob_lower",
+            ],
+        )
+
+    @cached_property
+    def fan(self) -> pd.DataFrame:
+        from .engine import HIST_LO, HIST_WIDTH
+
+        q = quantiles_from_histogram(self.hist, HIST_LO, HIST_WIDTH, np.array(QUANTILES))
+        w0 = self.scenario.simulation.initial_wealth
+        wealth = w0 * np.exp(q)
+        years = self.plan.grid_steps / self.scenario.simulation.steps_per_year
+        frames = []
+        for k, pol in enumerate(self.policy_names):
+            df = pd.DataFrame(wealth[k], columns=_Q_LABELS)
+            df.insert(0, "year", years)
+            df.insert(0, "policy", pol)
+            frames.append(df)
+        return pd.concat(frames).set_index(["policy", "year"])
+
+    @cached_property
+    def sample_paths(self) -> pd.DataFrame:
+        n_pol, n_keep, n_cols = self.wealth_array.shape
+        index = pd.MultiIndex.from_product(
+            [pd.Index(self.policy_names, name="policy"), pd.RangeIndex(n_keep, name="path")]
+        )
+        return pd.DataFrame(
+            self.wealth_array.reshape(n_pol * n_keep, n_cols),
+            index=index,
+            columns=pd.RangeIndex(n_cols, name="step"),
+        )
+
+    # -- provenance -------------------------------------------------------------------------
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        from . import __version__
+        from .engine import HIST_BINS, HIST_LO, HIST_WIDTH
+
+        sim = self.scenario.simulation
+        return {
+            "mcsim_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "scenario": self.scenario.to_dict(),
+            "seed": {
+                "given": sim.seed,
+                "entropy": str(self.entropy),
+                "rule": "block i draws from default_rng(SeedSequence(entropy, spawn_key=(i,)))",
+                "block_size": sim.block_size,
+                "n_blocks": sim.n_blocks,
+            },
+            "model": self.plan.model.params(),
+            "assets": self.plan.asset_names,
+            "inflation_series": (
+                self.plan.series_names[self.plan.inflation_index]
+                if self.plan.inflation_index >= 0
+                else None
+            ),
+            "history": _history_info(self.plan),
+            "sketch": {
+                "quantity": "log(wealth / initial_wealth)",
+                "lo": HIST_LO,
+                "width": HIST_WIDTH,
+                "bins": HIST_BINS,
+                "grid_steps": self.plan.grid_steps.tolist(),
+            },
+            "timings": self.timings,
+            "versions": _versions(),
+        }
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
+        """Write results into ``out_dir``; files appear only once all are written.
+
+        Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
+        ``comparison.csv``, ``fan.csv``, ``sample_paths.parquet``, ``manifest.json`` and
+        ``report.html``. Files are first written to a temporary folder inside ``out_dir``
+        and moved in place at the end, so a failure leaves earlier results untouched.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".mcsim-staging-", dir=out))
+        try:
+            files = self._write(staging, report=report)
+            final = {}
+            for key, p in files.items():
+                dest = out / p.name
+                os.replace(p, dest)
+                final[key] = dest
+            return final
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _write(self, d: Path, *, report: bool) -> dict[str, Path]:
+        files: dict[str, Path] = {}
+        paths = self.paths.reset_index()
+        paths["policy"] = paths["policy"].astype("category")
+        files["paths"] = d / "paths.parquet"
+        paths.to_parquet(files["paths"], index=False)
+        files["summary"] = d / "summary.csv"
+        self.summary.to_csv(files["summary"])
+        files["comparison"] = d / "comparison.csv"
+        self.comparison.to_csv(files["comparison"])
+        files["fan"] = d / "fan.csv"
+        self.fan.to_csv(files["fan"])
+        files["sample_paths"] = d / "sample_paths.parquet"
+        sp = self.sample_paths.copy()
+        sp.columns = [str(c) for c in sp.columns]
+        sp.reset_index().to_parquet(files["sample_paths"], index=False)
+        files["manifest"] = d / "manifest.json"
+        files["manifest"].write_text(json.dumps(self.manifest, indent=2, default=_json_default))
+        if report:
+            from .report import write_report
+
+            files["report"] = d / "report.html"
+            write_report(self, files["report"])
+        return files
+
+
+def _history_info(plan: RunPlan) -> dict[str, Any] | None:
+    h = plan.history
+    if h is None:
+        return None
+    return {
+        "source": plan.scenario.data.source if plan.scenario.data else None,
+        "first": str(h.index[0].date()) if len(h) else None,
+        "last": str(h.index[-1].date()) if len(h) else None,
+        "rows": len(h),
+        "periods_per_year": plan.history_periods_per_year,
+        "columns": [str(c) for c in h.columns],
+    }
+
+
+def _versions() -> dict[str, str]:
+    import joblib
+    import numba
+    import scipy
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "pandas": pd.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.integer, np.floating)):
+        return x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return str(x)
+    return str(x)
