@@ -1,4 +1,4 @@
-"""Correlated lognormal returns (geometric Brownian motion)."""
+"""Correlated lognormal returns (geometric Brownian motion), with a choice of covariance."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from .._validation import as_vector, check_correlation, check_keys
+from .._validation import as_float, as_str, as_vector, check_correlation, check_keys
 from ..errors import ConfigError
 from ..kernels import simulate_gaussian_nb
 from .base import ReturnModel, check_history, psd_cholesky
+from .estimators import ESTIMATORS, check_covariance_rank, estimate_covariance, min_rows
 
 
 class GaussianModel(ReturnModel):
@@ -26,43 +27,95 @@ class GaussianModel(ReturnModel):
     (:math:`E[W_T] = W_0 e^{\mu T}` for a single asset) and :math:`\Sigma` the annual
     covariance of log returns, with volatilities :math:`\sigma` on its diagonal.
 
+    Fitted to history (simple returns per period, ``periods_per_year`` a year), the model
+    takes the log returns ``x = log(1 + r)``, estimates their covariance per period with
+    ``estimator`` and annualises: ``Sigma = cov(x) * periods_per_year``. The expected return
+    is ``mu = mean(x) * periods_per_year + sigma**2 / 2``, so the simulated mean log return per
+    year equals the historical one whatever the estimator. When ``mu`` is given, only the
+    covariance is fitted ("capital market assumptions with historical risk").
+
     Parameters
     ----------
-    mu : array-like of shape (n_series,), optional
+    mu : array-like of shape (n_series,) or mapping of name to float, optional
         Annual expected returns (fraction per year). Given alone, the covariance is fitted to
-        history (the usual "capital market assumptions with historical risk").
+        history; a mapping is matched to the data's columns by name.
     vol : array-like of shape (n_series,), optional
-        Annual volatilities (fraction per year, >= 0).
+        Annual volatilities of log returns (fraction per year, >= 0).
     corr : array-like of shape (n_series, n_series), optional
         Correlation matrix of log returns (symmetric, positive semi-definite).
     names : sequence of str, optional
         Series names; required when all parameters are explicit.
+    estimator : {"sample", "ewma", "ledoit_wolf", "oas"}
+        Covariance estimator used by :meth:`fit` (see :mod:`mcsim.models.estimators`).
+        With explicit ``vol`` and ``corr`` it only records how those were estimated.
+    halflife : float, optional
+        Half-life of the EWMA weights in periods of the data (> 0); required with
+        ``estimator="ewma"`` and refused otherwise.
 
     Attributes
     ----------
     mu_, cov_ : ndarray
         Annual expected returns and annual covariance of log returns.
     names_ : list of str
+    fit_info_ : dict
+        How the model was fitted (rows, dates, periods per year); empty when explicit.
     """
 
     kind = "gaussian"
-    _KEYS = ("kind", "assets", "mu", "vol", "corr")
+    _KEYS: tuple[str, ...] = (
+        "kind",
+        "assets",
+        "mu",
+        "vol",
+        "corr",
+        "estimator",
+        "halflife",
+        "fit",
+    )
 
     def __init__(
         self,
-        mu: Sequence[float] | None = None,
+        mu: Sequence[float] | Mapping[str, float] | None = None,
         vol: Sequence[float] | None = None,
         corr: Sequence[Sequence[float]] | None = None,
         names: Sequence[str] | None = None,
+        *,
+        estimator: str = "sample",
+        halflife: float | None = None,
     ) -> None:
-        self.mu = None if mu is None else np.asarray(mu, dtype=float)
+        where = "[model]"
+        if isinstance(mu, Mapping):
+            names = list(names) if names is not None else list(mu)
+            mu = as_vector(dict(mu), f"{where}.mu", names)
+        self.mu = None if mu is None else np.asarray(mu, dtype=float).ravel()
         self.vol = None if vol is None else np.asarray(vol, dtype=float)
         self.corr = None if corr is None else np.asarray(corr, dtype=float)
-        self.names = None if names is None else list(names)
+        self.names = None if names is None else [str(n) for n in names]
+        self.estimator = as_str(estimator, f"{where}.estimator", choices=ESTIMATORS)
+        if halflife is not None:
+            if self.estimator != "ewma":
+                raise ConfigError(
+                    f'`{where}.halflife` applies to `estimator = "ewma"` only; got estimator '
+                    f'{self.estimator!r}. Remove `halflife` or set estimator = "ewma".'
+                )
+            halflife = as_float(halflife, f"{where}.halflife", low=0.0, low_open=True)
+        elif self.estimator == "ewma":
+            raise ConfigError(
+                f'`{where}.halflife` is required with estimator = "ewma": the half-life of the '
+                "weights in periods of the data, for example halflife = 36 (months)."
+            )
+        self.halflife = halflife
+        if self.mu is not None and self.names is not None and len(self.mu) != len(self.names):
+            raise ConfigError(
+                f"`{where}.mu` has {len(self.mu)} values but `{where}.assets` names "
+                f"{len(self.names)} series ({', '.join(self.names)})."
+            )
         self.names_: list[str] = []
+        self.fit_info_: dict[str, Any] = {}
         if self.vol is not None or self.corr is not None:
             self._set_explicit()
 
+    # -- construction ------------------------------------------------------------------------
     def _set_explicit(self) -> None:
         where = "[model]"
         if self.vol is None or self.corr is None or self.mu is None or self.names is None:
@@ -84,8 +137,12 @@ class GaussianModel(ReturnModel):
         self.names_ = names
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], where: str = "[model]") -> Self:
+    def _options(cls, section: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Keyword arguments of the constructor read from a scenario section."""
         check_keys(section, cls._KEYS, where)
+        fit = section.get("fit")
+        if fit is not None and not isinstance(fit, Mapping):
+            raise ConfigError(f"`{where}.fit` must be a table (it records how a model was fitted).")
         names = section.get("assets")
         mu = section.get("mu")
         if isinstance(mu, Mapping):
@@ -97,12 +154,37 @@ class GaussianModel(ReturnModel):
                 raise ConfigError(f"`{where}.assets` must be a list of names.")
         if mu is not None and names is not None:
             mu = as_vector(mu, f"{where}.mu", names)
+        elif mu is not None:
+            if not isinstance(mu, list):
+                raise ConfigError(
+                    f"`{where}.mu` must be a table such as {{ stocks = 0.07, bonds = 0.04 }} "
+                    f"or a list with `assets`; got {mu!r}."
+                )
+            mu = [as_float(v, f"{where}.mu[{i}]") for i, v in enumerate(mu)]
         if vol is not None:
             if names is None:
                 raise ConfigError(f"`{where}.assets` is required when `vol` is given.")
             vol = as_vector(vol, f"{where}.vol", names, low=0.0)
-        return cls(mu=mu, vol=vol, corr=corr, names=names)
+        return {
+            "mu": mu,
+            "vol": vol,
+            "corr": corr,
+            "names": names,
+            "estimator": section.get("estimator", "sample"),
+            "halflife": section.get("halflife"),
+        }
 
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], where: str = "[model]") -> Self:
+        """Build the model from its scenario section.
+
+        Keys: ``assets``, ``mu``, ``vol``, ``corr`` (explicit parameters), ``estimator``,
+        ``halflife`` and ``fit`` (a record of a previous fit, as written by :meth:`params`;
+        informational).
+        """
+        return cls(**cls._options(section, where))
+
+    # -- fitting -----------------------------------------------------------------------------
     @property
     def needs_history(self) -> bool:
         return not self.names_
@@ -111,25 +193,76 @@ class GaussianModel(ReturnModel):
     def series_names(self) -> list[str]:
         return list(self.names_)
 
-    def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
-        """Fit mean and covariance of log returns, annualised with ``periods_per_year``."""
-        n_series = returns.shape[1]
-        x = np.log1p(check_history(returns, max(n_series + 2, 12), "gaussian"))
-        cov = np.atleast_2d(np.cov(x, rowvar=False, ddof=1)) * periods_per_year
-        mu = x.mean(axis=0) * periods_per_year + 0.5 * np.diag(cov)
-        names = [str(c) for c in returns.columns]
-        if self.mu is not None:
-            if len(self.mu) != n_series:
+    def _user_mu(self, columns: list[str]) -> np.ndarray | None:
+        """The given expected returns in the data's column order (None when not given)."""
+        if self.mu is None:
+            return None
+        where = "[model]"
+        if self.names is None:
+            if len(self.mu) != len(columns):
                 raise ConfigError(
-                    f"`[model].mu` has {len(self.mu)} values but the data has {n_series} "
-                    f"columns ({', '.join(names)})."
+                    f"`{where}.mu` has {len(self.mu)} values but the data has {len(columns)} "
+                    f"columns ({', '.join(columns)}); give one per column, best as a table "
+                    "{ name = value, ... }."
                 )
-            mu = np.asarray(self.mu, dtype=float)
-        self.mu_ = mu
+            return self.mu.copy()
+        missing = [c for c in columns if c not in self.names]
+        extra = [n for n in self.names if n not in columns]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"no value for data column(s) {', '.join(map(repr, missing))}")
+            if extra:
+                parts.append(f"names {', '.join(map(repr, extra))}, not in the data")
+            raise ConfigError(
+                f"`{where}.mu` does not match the data: {'; '.join(parts)}. Give one value for "
+                f"every column of the data ({', '.join(columns)}), including an inflation column."
+            )
+        return self.mu[[self.names.index(c) for c in columns]]
+
+    def _log_history(self, returns: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        n_series = returns.shape[1] if isinstance(returns, pd.DataFrame) else 0
+        x = check_history(returns, min_rows(self.estimator, n_series), self.kind)
+        return np.log1p(x), [str(c) for c in returns.columns]
+
+    def _record_fit(self, returns: pd.DataFrame, periods_per_year: int) -> None:
+        info: dict[str, Any] = {
+            "n_obs": int(returns.shape[0]),
+            "periods_per_year": periods_per_year,
+        }
+        if isinstance(returns.index, pd.DatetimeIndex) and len(returns.index):
+            info["start"] = returns.index[0].strftime("%Y-%m-%d")
+            info["end"] = returns.index[-1].strftime("%Y-%m-%d")
+        self.fit_info_ = info
+
+    def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
+        """Fit mean and covariance of log returns, annualised with ``periods_per_year``.
+
+        Parameters
+        ----------
+        returns : pandas.DataFrame
+            Simple returns per period (fractions), one column per series.
+        periods_per_year : int
+            Periods of the data in a year (12 for monthly).
+
+        Returns
+        -------
+        self
+        """
+        x, names = self._log_history(returns)
+        mu_user = self._user_mu(names)
+        cov = estimate_covariance(x, self.estimator, self.halflife) * periods_per_year
+        check_covariance_rank(cov, names, self.estimator)
+        mu = x.mean(axis=0) * periods_per_year + 0.5 * np.diag(cov)
+        self.mu_ = mu if mu_user is None else mu_user
         self.cov_ = cov
         self.names_ = names
+        self._record_fit(returns, int(periods_per_year))
+        self.fit_info_["mu"] = "historical" if mu_user is None else "given"
+        self._inputs = None
         return self
 
+    # -- derived parameters ------------------------------------------------------------------
     @property
     def vol_(self) -> np.ndarray:
         return np.sqrt(np.diag(self.cov_))
@@ -149,6 +282,7 @@ class GaussianModel(ReturnModel):
         drift = (self.mu_ - 0.5 * np.diag(self.cov_)) * dt
         return drift, psd_cholesky(self.cov_ * dt)
 
+    # -- simulation --------------------------------------------------------------------------
     def simulate_into(self, rng: np.random.Generator, out: np.ndarray, steps_per_year: int) -> None:
         drift, chol = self._kernel_inputs(steps_per_year)
         simulate_gaussian_nb(rng, drift, chol, out)
@@ -161,10 +295,16 @@ class GaussianModel(ReturnModel):
 
     def params(self) -> dict[str, Any]:
         self.check_fitted()
-        return {
+        out: dict[str, Any] = {
             "kind": self.kind,
             "assets": self.series_names,
             "mu": self.mu_.tolist(),
             "vol": self.vol_.tolist(),
             "corr": self.corr_.tolist(),
+            "estimator": self.estimator,
         }
+        if self.halflife is not None:
+            out["halflife"] = self.halflife
+        if self.fit_info_:
+            out["fit"] = dict(self.fit_info_)
+        return out
