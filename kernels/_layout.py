@@ -51,7 +51,11 @@ A_PRICE_INDEX = N_METRICS + 8  # consumer price index of the path (starts at 1)
 A_START_WEALTH = N_METRICS + 9  # wealth at the start of the current step
 A_FLOW_STEP = N_METRICS + 10  # external flow of the current step (currency)
 A_UNREALISED_TAX = N_METRICS + 11  # tax due if the portfolio were sold at the horizon
-N_ACC = N_METRICS + 12
+A_YEAR_SHORT = N_METRICS + 12  # net short-term gains realised in the current tax year
+A_YEAR_LONG = N_METRICS + 13  # net long-term gains realised in the current tax year
+A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
+A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
+N_ACC = N_METRICS + 16
 
 # --- built-in policy kinds ------------------------------------------------------------------
 POLICY_BUY_AND_HOLD = 0
@@ -86,14 +90,23 @@ AP_ADV = 5  # average daily volume at the start (currency; inf = no impact)
 AP_PARTICIPATION = 6  # largest traded fraction of the step's volume (1 = no cap)
 AP_DIVIDEND_YIELD = 7  # dividend yield per year (fraction)
 AP_VOL_STEP = 8  # the asset's volatility over one step (fraction), for slippage
-N_ASSET_PARAMS = 9
+AP_VOL_DAILY = 9  # the asset's daily volatility (fraction), for market impact
+AP_DAYS_PER_STEP = 10  # trading days in one step (252 / steps per year)
+AP_ADV_GROWTH = 11  # 1.0 when ADV grows with the asset's price index along the path
+N_ASSET_PARAMS = 12
 
 # --- per-policy execution settings: ``exec_params`` (N_EXEC_PARAMS,) ------------------------
 EP_FLOW_MODE = 0  # how external flows are placed: one of FLOW_TO_*
 EP_HARVEST = 1  # 1.0 to harvest tax losses
 EP_HARVEST_THRESHOLD = 2  # unrealised loss (fraction of basis) that triggers a harvest
-EP_TAX_AWARE = 3  # tax-aware trading mode (0 = off)
+EP_TAX_AWARE = 3  # tax-aware trading mode: one of TAX_AWARE_*
+EP_RISK_AVERSION = 4  # risk aversion that values a trade's benefit when TAX_AWARE_DEFER
 N_EXEC_PARAMS = 8
+# With TAX_AWARE_DEFER, exec_params[N_EXEC_PARAMS:] holds the annual covariance of the assets'
+# returns, flattened row by row (n_assets * n_assets values).
+TAX_AWARE_OFF = 0
+TAX_AWARE_AVOID_SHORT_TERM = 1  # never realise short-term gains in a rebalance
+TAX_AWARE_DEFER = 2  # skip a rebalance whose estimated tax exceeds its benefit
 FLOW_PRO_RATA = 0  # in proportion to current holdings
 FLOW_TO_TARGET = 1  # in proportion to target weights
 FLOW_REBALANCE = 2  # to the most underweight assets first (cash-flow rebalancing)
@@ -113,4 +126,42 @@ INDEX_INFLATION = 2  # grows with the path's simulated price index
 
 # --- tax settings: ``tax_params`` (N_TAX_PARAMS,) --------------------------------------------
 TX_ENABLED = 0
+TX_SHORT_RATE = 1  # tax rate on short-term capital gains (fraction)
+TX_LONG_RATE = 2  # tax rate on long-term capital gains (fraction)
+TX_LONG_STEPS = 3  # steps a lot must be held for its gain to be long-term
+TX_LOT_METHOD = 4  # one of LOT_*
+TX_MAX_LOTS = 5  # lots kept per asset
+TX_LOSS_OFFSET = 6  # net capital loss deductible from other income per year (currency)
+TX_INCOME_RATE = 7  # tax rate on other income: the value of that deduction (fraction)
+TX_DIVIDEND_RATE = 8  # tax rate on dividends (fraction)
+TX_DIVIDEND_MODE = 9  # one of DIV_* (read even when taxes are off)
+TX_WASH_STEPS = 10  # steps after a harvest during which the sold security may not be bought
+TX_TRACKING_STEP = 11  # substitute's tracking error over one step (fraction)
+TX_TRACKING_NOISE = 12  # first noise column of the substitute's tracking noise
+TX_STEPS_PER_YEAR = 13  # steps per tax year
 N_TAX_PARAMS = 16
+LOT_FIFO = 0
+LOT_HIFO = 1
+LOT_TAX_MIN = 2  # losses first, then long-term gains, short-term gains last
+DIV_REINVEST = 0  # net dividends buy more of the asset that paid them
+DIV_REBALANCE = 1  # net dividends are placed like a contribution (the policy's flow mode)
+
+# --- per-asset state of a taxable account: columns of ``tax_state`` (n_assets, N_TAX_STATE) --
+# Each asset is held through two interchangeable securities ("vehicles" 0 and 1): harvesting a
+# loss sells one and buys the other, so exposure is kept and the wash-sale rule respected.
+TS_N_LOTS = 0  # number of open lots
+TS_CURRENT = 1  # vehicle that purchases go to (0 or 1)
+TS_UNITS = 2  # total units of vehicle 0 (vehicle 1 at TS_UNITS + 1)
+TS_PRICE = 4  # price index of vehicle 0 (vehicle 1 at TS_PRICE + 1); starts at 1
+TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1 at + 1)
+TS_LOSS_SALE = 8  # step of the last harvest of vehicle 0 (vehicle 1 at + 1); -inf if none
+TS_PENDING_W = 10  # target weight of a capped trade carried to the next step
+TS_DIVIDEND = 11  # dividend paid this step (currency, before tax)
+N_TAX_STATE = 12
+
+# --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS), oldest first --------------------
+LOT_UNITS = 0  # units held
+LOT_BASIS = 1  # cost basis (currency paid for the units still held)
+LOT_STEP = 2  # step bought (-1 = held at the start)
+LOT_VEHICLE = 3  # 0 or 1
+N_LOT_FIELDS = 4
