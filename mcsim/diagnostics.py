@@ -51,6 +51,7 @@ __all__ = [
     "pairwise_correlation",
     "parse_options",
     "path_statistics",
+    "return_acf",
     "skewness",
     "squared_return_acf",
     "worst_window_return",
@@ -62,6 +63,7 @@ STATISTICS: dict[str, str] = {
     "cagr": "compound annual growth rate over the whole length (fraction per year)",
     "skewness": "skewness of returns per period (biased moment ratio m3 / m2^1.5)",
     "excess_kurtosis": "excess kurtosis of returns per period (m4 / m2^2 - 3; 0 for a normal)",
+    "acf_lag1": "lag-1 autocorrelation of returns (momentum > 0, mean reversion < 0)",
     "acf_sq_lag1": "lag-1 autocorrelation of squared demeaned returns (volatility clustering)",
     "acf_sq_1_12": "mean autocorrelation of squared demeaned returns over lags 1-12",
     "worst_12m": "worst compounded return over any 12-month window (fraction)",
@@ -131,10 +133,16 @@ def cagr(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
     return np.expm1(log_growth * periods_per_year / r.shape[1])
 
 
-def _central_moments(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = r - r.mean(axis=1, keepdims=True)
+_EPS = float(np.finfo(float).resolution) * 10  # relative size of rounding noise (as SciPy)
+
+
+def _central_moments(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deviations from the mean, their squares, and a mask of (numerically) constant series."""
+    mean = r.mean(axis=1, keepdims=True)
+    d = r - mean
     d2 = d * d
-    return d, d2
+    constant = d2.mean(axis=1) <= (_EPS * mean[:, 0]) ** 2
+    return d, d2, constant
 
 
 def skewness(returns: np.ndarray) -> np.ndarray:
@@ -143,12 +151,12 @@ def skewness(returns: np.ndarray) -> np.ndarray:
     Equals ``scipy.stats.skew(r, axis=1, bias=True)`` (SciPy's default). NaN for a constant
     series. Shapes as in :func:`annualised_mean`.
     """
-    d, d2 = _central_moments(_as_paths(returns))
+    d, d2, constant = _central_moments(_as_paths(returns))
     m2 = d2.mean(axis=1)
     m3 = (d2 * d).mean(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = m3 / m2**1.5
-    return np.where(m2 > 0, out, np.nan)
+    return np.where(constant, np.nan, out)
 
 
 def excess_kurtosis(returns: np.ndarray) -> np.ndarray:
@@ -157,39 +165,52 @@ def excess_kurtosis(returns: np.ndarray) -> np.ndarray:
     Equals ``scipy.stats.kurtosis(r, axis=1, fisher=True, bias=True)`` (SciPy's default).
     NaN for a constant series. Shapes as in :func:`annualised_mean`.
     """
-    _, d2 = _central_moments(_as_paths(returns))
+    _, d2, constant = _central_moments(_as_paths(returns))
     m2 = d2.mean(axis=1)
     m4 = (d2 * d2).mean(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = m4 / (m2 * m2) - 3.0
-    return np.where(m2 > 0, out, np.nan)
+    return np.where(constant, np.nan, out)
+
+
+def _acf(x: np.ndarray, lags: Sequence[int]) -> np.ndarray:
+    c, _, flat = _central_moments(x)
+    denom = (c * c).sum(axis=1)
+    n_paths, n_steps, n_series = x.shape
+    out = np.full((n_paths, n_series, len(lags)), np.nan)
+    for i, k in enumerate(lags):  # a loop over lags; each lag is vectorised over paths
+        if 0 < k < n_steps:
+            num = np.einsum("pts,pts->ps", c[:, :-k], c[:, k:])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:, :, i] = np.where(flat, np.nan, num / denom)
+    return out
+
+
+def return_acf(returns: np.ndarray, lag: int = 1) -> np.ndarray:
+    r"""Sample autocorrelation of returns at one lag.
+
+    :math:`\rho_k = \sum_{t=1}^{n-k} d_t d_{t+k} / \sum_{t=1}^{n} d_t^2` with
+    :math:`d_t = r_t - \bar r` (``statsmodels.tsa.stattools.acf`` with ``adjusted=False``).
+    Positive when returns trend (or when prices are period averages), negative when they
+    revert. Returns an ndarray of shape (n_paths, n_series); NaN for a constant series or
+    ``lag >= n_steps``.
+    """
+    return _acf(_as_paths(returns), [lag])[:, :, 0]
 
 
 def squared_return_acf(returns: np.ndarray, lags: Sequence[int] = tuple(_ACF_LAGS)) -> np.ndarray:
     r"""Autocorrelation of squared demeaned returns at the given lags (volatility clustering).
 
-    With :math:`y_t = (r_t - \bar r)^2` and :math:`c_t = y_t - \bar y`,
-    :math:`\rho_k = \sum_{t=1}^{n-k} c_t c_{t+k} / \sum_{t=1}^{n} c_t^2`
-    (the usual sample ACF, as ``statsmodels.tsa.stattools.acf`` with ``adjusted=False``).
+    The sample ACF of :func:`return_acf` applied to :math:`y_t = (r_t - \bar r)^2`.
     Near 0 for i.i.d. returns; clearly positive when calm and turbulent periods cluster.
 
     Returns
     -------
     ndarray of shape (n_paths, n_series, n_lags)
-        NaN for a lag >= n_steps or a series whose squared returns are constant.
+        NaN for a lag >= n_steps or a series whose squared deviations are constant.
     """
-    r = _as_paths(returns)
-    n_paths, n_steps, n_series = r.shape
-    _, y = _central_moments(r)
-    c = y - y.mean(axis=1, keepdims=True)
-    denom = (c * c).sum(axis=1)
-    out = np.full((n_paths, n_series, len(lags)), np.nan)
-    for i, k in enumerate(lags):
-        if 0 < k < n_steps:
-            num = np.einsum("pts,pts->ps", c[:, :-k], c[:, k:])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[:, :, i] = np.where(denom > 0, num / denom, np.nan)
-    return out
+    _, y, _ = _central_moments(_as_paths(returns))
+    return _acf(y, lags)
 
 
 def worst_window_return(returns: np.ndarray, window: int) -> np.ndarray:
@@ -232,13 +253,13 @@ def pairwise_correlation(returns: np.ndarray) -> np.ndarray:
         NaN for a pair with a constant series.
     """
     r = _as_paths(returns)
-    d = r - r.mean(axis=1, keepdims=True)
+    d, _, constant = _central_moments(r)
     cov = np.einsum("pti,ptj->pij", d, d)
     sd = np.sqrt(np.einsum("pii->pi", cov))
     iu, ju = np.triu_indices(r.shape[2], k=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = cov[:, iu, ju] / (sd[:, iu] * sd[:, ju])
-    return out
+    return np.where(constant[:, iu] | constant[:, ju], np.nan, out)
 
 
 def compound(returns: np.ndarray, k: int) -> np.ndarray:
@@ -290,6 +311,7 @@ def path_statistics(
             f"returns have {r.shape[2]} series but {len(series_names)} names were given."
         )
     acf = squared_return_acf(r, _ACF_LAGS)
+    acf_ret = return_acf(r, 1)
     acf_mean = acf.mean(axis=2)  # NaN unless every lag 1-12 is defined
     blocks = [
         annualised_mean(r, periods_per_year),
@@ -297,6 +319,7 @@ def path_statistics(
         cagr(r, periods_per_year),
         skewness(r),
         excess_kurtosis(r),
+        acf_ret,
         acf[:, :, 0],
         acf_mean,
         worst_window_return(r, periods_per_year),
