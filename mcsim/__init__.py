@@ -24,7 +24,7 @@ from .errors import (
     NumericalWarning,
 )
 from .flows import CashFlow
-from .models import GaussianModel, ReturnModel
+from .models import GaussianModel, ReturnModel, StudentTModel
 from .policies import BuyAndHold, Calendar, CalendarThreshold, Custom, Threshold
 from .results import METRICS, SimulationResult
 from .scenarios import default_scenario_path
@@ -50,6 +50,7 @@ __all__ = [
     "Scenario",
     "SimulationConfig",
     "SimulationResult",
+    "StudentTModel",
     "TaxConfig",
     "Threshold",
     "__version__",

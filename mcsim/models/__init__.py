@@ -8,10 +8,12 @@ from typing import Any
 from .._validation import as_str
 from .base import ReturnModel, psd_cholesky
 from .gaussian import GaussianModel
+from .student_t import StudentTModel
 
 MODELS: dict[str, type[ReturnModel]] = {
     "gaussian": GaussianModel,
     "lognormal": GaussianModel,
+    "student_t": StudentTModel,
 }
 
 
@@ -21,4 +23,11 @@ def model_from_config(section: Mapping[str, Any], where: str = "[model]") -> Ret
     return MODELS[kind].from_config(section, where)
 
 
-__all__ = ["MODELS", "GaussianModel", "ReturnModel", "model_from_config", "psd_cholesky"]
+__all__ = [
+    "MODELS",
+    "GaussianModel",
+    "ReturnModel",
+    "StudentTModel",
+    "model_from_config",
+    "psd_cholesky",
+]
