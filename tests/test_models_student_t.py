@@ -185,7 +185,7 @@ def test_unknown_estimator():
         model_from_config({"kind": "student_t", "estimator": "robust"})
 
 
-# -- params and scenarios ----------------------------------------------------------------------------
+# -- params and scenarios ---------------------------------------------------------------------
 def test_params_are_json_and_round_trip():
     model = StudentTModel().fit(_history(6.0, 800, 9), periods_per_year=12)
     p = json.loads(json.dumps(model.params()))
