@@ -9,12 +9,22 @@ the path's simple returns of shape (n_steps, n_assets) (rows ``<= t`` are known)
 current weights after the step's market move and cash flow, ``wealth`` the current wealth
 (currency), ``target`` the target weights for this step, ``params`` the rule's float64
 parameters and ``state`` its per-path scratch array (reset at the start of every path). A rule
-returns True when it trades and then writes the weights to trade to into ``w_new``.
+returns True when it trades and then writes the weights to trade to into ``w_new`` (they must
+sum to one: the trade is self-financing, costs are paid afterwards). Rules must not write to
+any argument but ``state`` and ``w_new``.
+
+Band semantics (``threshold_nb``): asset ``i`` breaches when ``|w_i - target_i| > width_i``
+with ``width_i = min(abs_band_i, rel_band_i * |target_i|)``. Breaching the tighter band is the
+same event as breaching either band, so "tighter applies" and "either triggers" coincide: the
+5/25 rule is ``abs_band = 0.05, rel_band = 0.25``. The portfolio drift trigger fires when half
+the sum of ``|w_i - target_i|`` (the one-way turnover needed to get back to target) exceeds
+``drift_band``. An unset band is ``inf``.
 """
 
 import numpy as np
 from numba import njit
 
+from ._allocation import allocation_rebalance_nb, is_allocation_kind_nb
 from ._layout import (
     CAL_EVERY,
     CAL_OFFSET,
@@ -34,9 +44,13 @@ from ._layout import (
 
 @njit(cache=True, inline="always")
 def is_due_nb(t, every, offset):
-    """True when step ``t`` (0-based) ends a period of ``every`` steps, shifted by ``offset``."""
+    """True when ``t + 1`` elapsed steps is ``offset`` plus a multiple of ``every`` (> 0).
+
+    With ``offset = 0`` the rule is due after ``every``, ``2 * every``, ... steps.
+    """
     k = int(every)
-    return k > 0 and (t + 1 - int(offset)) % k == 0 and t + 1 >= int(offset)
+    elapsed = t + 1 - int(offset)
+    return k > 0 and elapsed >= 0 and elapsed % k == 0
 
 
 @njit(cache=True, inline="always")
@@ -44,25 +58,33 @@ def calendar_nb(t, returns, w, wealth, target, params, state, w_new):
     """Back to target every ``params[CAL_EVERY]`` steps."""
     if not is_due_nb(t, params[CAL_EVERY], params[CAL_OFFSET]):
         return False
-    w_new[:] = target
+    for i in range(w.size):
+        w_new[i] = target[i]
     return True
 
 
 @njit(cache=True, inline="always")
 def band_width_nb(target_i, abs_band, rel_band):
-    """Half-width of an asset's band: the tighter of the absolute and the relative band."""
-    return min(abs_band, rel_band * abs(target_i))
+    """Half-width of an asset's band: the tighter of the absolute and the relative band.
+
+    ``inf`` when neither is set (``inf * 0`` is NaN, so an unset relative band is skipped).
+    """
+    width = abs_band
+    if rel_band < np.inf:
+        r = rel_band * abs(target_i)
+        if r < width:
+            width = r
+    return width
 
 
 @njit(cache=True, inline="always")
 def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
     """Band rule: trade when a weight leaves its band or the portfolio drifts too far.
 
-    Per-asset bands are absolute (weight points) and relative (fraction of the target
-    weight); the tighter applies, so both at once give the "5/25" rule. The portfolio
-    trigger is half the sum of absolute deviations. On a breach the rule trades back to
-    target, to the band edge, or a fraction of the way; asset trades smaller than
-    ``min_trade`` (fraction of wealth) are skipped.
+    Checked when ``is_due_nb(t, check_every, check_offset)`` (``check_every = 1``:
+    continuous monitoring). On a breach the rule trades back to target, to the band edge
+    (:func:`to_band_edge_nb`), or ``fraction`` of the way; asset trades smaller than
+    ``min_trade`` (fraction of wealth) are then dropped (:func:`drop_small_trades_nb`).
     """
     if not is_due_nb(t, params[TH_CHECK_EVERY], params[TH_CHECK_OFFSET]):
         return False
@@ -70,9 +92,9 @@ def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
     breach = False
     drift = 0.0
     for i in range(n):
-        dev = w[i] - target[i]
-        drift += abs(dev)
-        if abs(dev) > band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i]):
+        dev = abs(w[i] - target[i])
+        drift += dev
+        if dev > band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i]):
             breach = True
     if 0.5 * drift > params[TH_DRIFT_BAND]:
         breach = True
@@ -86,71 +108,137 @@ def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
         for i in range(n):
             w_new[i] = w[i] + f * (target[i] - w[i])
     else:
-        w_new[:] = target
+        for i in range(n):
+            w_new[i] = target[i]
     min_trade = params[TH_MIN_TRADE]
     if min_trade > 0.0:
-        drop_small_trades_nb(w, w_new, min_trade)
+        return drop_small_trades_nb(w, w_new, min_trade)
     return True
 
 
 @njit(cache=True)
 def to_band_edge_nb(w, target, params, w_new):
-    """Move each asset outside its band to the nearest edge; the others absorb the rest.
+    """Weights on the edge of the bands nearest to ``w``, into ``w_new``. Numba-compiled.
 
-    The residual that keeps weights summing to one is shared by the assets inside their
-    bands in proportion to their room to the far edge, so no asset is pushed out of its
-    band; when no asset has room, the residual is spread in proportion to target weights.
+    1. Each asset outside its band moves to the nearest edge; the others stay.
+    2. The clamped weights rarely sum to one (they always do for two assets with equal
+       absolute bands). The residual is shared by the assets that can take it without
+       leaving their band, in proportion to their room to the far edge; an asset without a
+       band (infinite room) takes it first, in proportion to target weight. A weight that is
+       not negative is never pushed below zero. Such a share always exists because the
+       target itself is inside every band.
+    3. If the portfolio drift trigger is set and still exceeded, the weights move along the
+       straight line to target until half the sum of absolute deviations equals the drift
+       band (the edge of the drift band). Moving towards target keeps every asset in band.
+
+    Turnover: any feasible share of the residual adds the same turnover (it is bought or
+    sold by assets not trading against it), so the split only decides where it lands.
     """
     n = w.size
     residual = 1.0
     for i in range(n):
         b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
-        lo = target[i] - b
-        hi = target[i] + b
-        w_new[i] = min(max(w[i], lo), hi)
-        residual -= w_new[i]
-    if residual == 0.0:
-        return
-    room = 0.0
-    for i in range(n):
-        b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
-        if residual > 0.0:
-            r = target[i] + b - w_new[i]
+        x = w[i]
+        if x < target[i] - b:
+            x = target[i] - b
+        elif x > target[i] + b:
+            x = target[i] + b
+        w_new[i] = x
+        residual -= x
+    if residual != 0.0:
+        room = 0.0
+        n_free = 0
+        free_weight = 0.0
+        for i in range(n):
+            r = _room_nb(w, target, params, w_new, i, residual)
+            if r == np.inf:
+                n_free += 1
+                free_weight += abs(target[i])
+            elif r > 0.0:
+                room += r
+        if n_free > 0:
+            for i in range(n):
+                if _room_nb(w, target, params, w_new, i, residual) == np.inf:
+                    if free_weight > 0.0:
+                        w_new[i] += residual * abs(target[i]) / free_weight
+                    else:
+                        w_new[i] += residual / n_free
+        elif room > 0.0:
+            for i in range(n):
+                r = _room_nb(w, target, params, w_new, i, residual)
+                if r > 0.0:
+                    w_new[i] += residual * r / room
         else:
-            r = w_new[i] - (target[i] - b)
-        if np.isfinite(r) and r > 0.0:
-            room += r
-    if room >= abs(residual):
+            # Only rounding is left (room >= |residual| in exact arithmetic).
+            for i in range(n):
+                w_new[i] += residual * target[i]
+    drift_band = params[TH_DRIFT_BAND]
+    if drift_band < np.inf:
+        drift = 0.0
         for i in range(n):
-            b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
-            if residual > 0.0:
-                r = target[i] + b - w_new[i]
-            else:
-                r = w_new[i] - (target[i] - b)
-            if np.isfinite(r) and r > 0.0:
-                w_new[i] += residual * r / room
-    else:
-        for i in range(n):
-            w_new[i] += residual * target[i]
+            drift += abs(w_new[i] - target[i])
+        drift *= 0.5
+        if drift > drift_band:
+            s = drift_band / drift
+            for i in range(n):
+                w_new[i] = target[i] + s * (w_new[i] - target[i])
+
+
+@njit(cache=True, inline="always")
+def _room_nb(w, target, params, w_new, i, residual):
+    """Room of asset ``i`` to absorb ``residual`` (+ add, - remove) without leaving its band."""
+    n = w.size
+    b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+    if residual > 0.0:
+        return target[i] + b - w_new[i]
+    floor = target[i] - b
+    if floor < 0.0 and w[i] >= 0.0 and target[i] >= 0.0:
+        floor = 0.0
+    return w_new[i] - floor
 
 
 @njit(cache=True)
 def drop_small_trades_nb(w, w_new, min_trade):
-    """Cancel asset trades below ``min_trade`` and rescale the rest to keep the sum at one."""
+    """Cancel asset trades below ``min_trade``; returns True when a trade is left.
+
+    Trades are ``w_new - w`` (fractions of wealth). Cancelling a trade unbalances buys and
+    sells, so the larger side is scaled down until they match again: no trade grows or
+    changes direction, and turnover only falls. Scaling can make another trade small, so
+    this repeats (at most ``n_assets`` times). ``w_new`` is updated in place.
+    Numba-compiled.
+    """
     n = w.size
-    kept = 0.0
-    moved = 0.0
-    for i in range(n):
-        if abs(w_new[i] - w[i]) < min_trade:
-            w_new[i] = w[i]
-            kept += w[i]
-        else:
-            moved += w_new[i]
-    if moved > 0.0:
-        scale = (1.0 - kept) / moved
+    for _ in range(n + 1):
+        cancelled = False
+        buys = 0.0
+        sells = 0.0
         for i in range(n):
-            if w_new[i] != w[i]:
-                w_new[i] *= scale
+            d = w_new[i] - w[i]
+            if d != 0.0 and abs(d) < min_trade:
+                w_new[i] = w[i]
+                cancelled = True
+            elif d > 0.0:
+                buys += d
+            else:
+                sells -= d
+        if not cancelled:
+            break
+        if buys > sells:
+            s = sells / buys
+            for i in range(n):
+                d = w_new[i] - w[i]
+                if d > 0.0:
+                    w_new[i] = w[i] + s * d
+        elif sells > buys:
+            s = buys / sells
+            for i in range(n):
+                d = w_new[i] - w[i]
+                if d < 0.0:
+                    w_new[i] = w[i] + s * d
+    for i in range(n):
+        if w_new[i] != w[i]:
+            return True
+    return False
 
 
 @njit(cache=True, inline="always")
@@ -158,6 +246,8 @@ def builtin_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_n
     """Dispatch to the built-in rule ``kind`` (one of ``layout.POLICY_*``)."""
     if kind == POLICY_CALENDAR:
         return calendar_nb(t, returns, w, wealth, target, params, state, w_new)
-    if kind == POLICY_THRESHOLD:
+    elif kind == POLICY_THRESHOLD:
         return threshold_nb(t, returns, w, wealth, target, params, state, w_new)
+    elif is_allocation_kind_nb(kind):
+        return allocation_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_new)
     return False

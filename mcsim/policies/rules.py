@@ -74,6 +74,22 @@ class Calendar(Policy):
         return layout.POLICY_CALENDAR, np.array([every, self.offset], dtype=float), np.zeros(1)
 
 
+def _check_band(value: Any, field: str) -> None:
+    """A band is a number in [0, 1), or a table of such numbers per asset."""
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        if not value:
+            raise ConfigError(f"`{field}` is an empty table; give a band per asset or one number.")
+        for k, v in value.items():
+            as_float(v, f"{field}[{k}]", low=0.0, high=1.0, high_open=True)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            as_float(v, f"{field}[{i}]", low=0.0, high=1.0, high_open=True)
+    else:
+        as_float(value, field, low=0.0, high=1.0, high_open=True)
+
+
 _TRADE_TO = {
     "target": layout.TRADE_TO_TARGET,
     "edge": layout.TRADE_TO_EDGE,
@@ -90,8 +106,9 @@ class Threshold(Policy):
     band : float or mapping of asset name to float, optional
         Absolute band: weight points either side of target (0.05 = 5 points), in [0, 1).
     relative_band : float or mapping, optional
-        Relative band: fraction of the target weight (0.25 = 25 %). With ``band`` too, the
-        tighter applies per asset (the "5/25" rule).
+        Relative band: fraction of the target weight (0.25 = 25 %), in [0, 1). With ``band``
+        too, the tighter applies per asset, which is the same as "either band triggers"
+        (the "5/25" rule: ``band = 0.05, relative_band = 0.25``).
     drift : float, optional
         Portfolio trigger: half the sum of absolute deviations from target, in [0, 1).
     check_every : int
@@ -121,14 +138,17 @@ class Threshold(Policy):
                 f"`{w}` needs a trigger: `band` (absolute), `relative_band` or `drift`."
             )
         for key in ("band", "relative_band"):
-            value = getattr(self, key)
-            if value is not None and not isinstance(value, Mapping):
-                as_float(value, f"{w}.{key}", low=0.0, high=1.0, high_open=True)
+            _check_band(getattr(self, key), f"{w}.{key}")
         if self.drift is not None:
             as_float(self.drift, f"{w}.drift", low=0.0, high=1.0, high_open=True)
         as_int(self.check_every, f"{w}.check_every", low=1)
         as_str(self.trade_to, f"{w}.trade_to", choices=_TRADE_TO)
         as_float(self.fraction, f"{w}.fraction", low=0.0, high=1.0, low_open=True)
+        if self.fraction != 1.0 and self.trade_to != "fraction":
+            raise ConfigError(
+                f'`{w}.fraction` only applies with `trade_to = "fraction"`; got trade_to = '
+                f'{self.trade_to!r}. Remove `fraction` or set `trade_to = "fraction"`.'
+            )
         as_float(self.min_trade, f"{w}.min_trade", low=0.0, high=1.0, high_open=True)
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
@@ -136,15 +156,11 @@ class Threshold(Policy):
         n = len(names)
         w = self._where
         inf = np.full(n, np.inf)
-        abs_band = (
-            inf
-            if self.band is None
-            else as_vector(self.band, f"{w}.band", names, low=0.0, high=1.0)
-        )
+        abs_band = inf if self.band is None else as_vector(self.band, f"{w}.band", names)
         rel_band = (
             inf
             if self.relative_band is None
-            else as_vector(self.relative_band, f"{w}.relative_band", names, low=0.0)
+            else as_vector(self.relative_band, f"{w}.relative_band", names)
         )
         params = np.empty(layout.TH_N_FIXED + 2 * n)
         params[layout.TH_CHECK_EVERY] = self.check_every
