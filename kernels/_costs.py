@@ -1,24 +1,90 @@
-"""Trading costs of a rebalance."""
+"""Trading costs: commissions, fixed fees, spread, slippage, market impact, participation cap.
 
+Every component is a cost (>= 0, currency) paid from the portfolio and added to its own
+metric slot, so a report can show each one separately. Slippage is *adverse*: the execution
+price error is ``slippage * vol_step * |z|`` of the traded value with ``z`` a standard normal
+from the noise buffer, never a gain. Market impact follows the square-root law
+``eta * sigma_daily * sqrt(|trade| / ADV) * |trade|``, with ADV optionally growing with the
+asset's price index along the path.
+"""
+
+import numpy as np
 from numba import njit
 
 from ._layout import (
+    A_PENDING,
+    AP_ADV,
+    AP_ADV_GROWTH,
+    AP_DAYS_PER_STEP,
     AP_FIXED_FEE,
     AP_HALF_SPREAD,
+    AP_IMPACT_ETA,
+    AP_PARTICIPATION,
     AP_PROPORTIONAL,
+    AP_SLIPPAGE,
+    AP_VOL_DAILY,
+    AP_VOL_STEP,
     M_COST_FIXED,
+    M_COST_IMPACT,
     M_COST_PROPORTIONAL,
+    M_COST_SLIPPAGE,
     M_COST_SPREAD,
+    M_DEFERRED_TRADES,
+    TS_PENDING_W,
+    TS_PRICE,
 )
 
 
 @njit(cache=True, inline="always")
-def trade_costs_nb(t, trade, asset_params, noise_path, acc):
-    """Cost of the trades ``trade`` (currency per asset, + buy / - sell).
+def adv_nb(i, asset_params, tax_state):
+    """Average daily volume of asset ``i`` now (currency): grows with its price index if set."""
+    adv = asset_params[i, AP_ADV]
+    if asset_params[i, AP_ADV_GROWTH] > 0.0:
+        adv *= tax_state[i, TS_PRICE]
+    return adv
 
-    Adds each component to its slot of ``acc`` and returns the total (currency, >= 0).
-    Numba-compiled.
+
+@njit(cache=True, inline="always")
+def impact_cost_nb(amount, eta, vol_daily, adv):
+    """Square-root market impact of trading ``amount`` (currency, >= 0): ``eta s sqrt(a/V) a``."""
+    if eta <= 0.0 or amount <= 0.0 or not np.isfinite(adv):
+        return 0.0
+    return eta * vol_daily * np.sqrt(amount / adv) * amount
+
+
+@njit(cache=True, inline="always")
+def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
+    """Cost of trading ``amount`` (currency, > 0) of asset ``i`` at step ``t``.
+
+    Adds each component to its ``acc`` slot and returns the total (currency, >= 0).
+    Slippage reads ``noise_path[t, i]`` (the buffer holds one column per asset when any
+    asset has slippage). Numba-compiled.
     """
+    proportional = asset_params[i, AP_PROPORTIONAL] * amount
+    spread = asset_params[i, AP_HALF_SPREAD] * amount
+    fixed = asset_params[i, AP_FIXED_FEE]
+    slip = 0.0
+    s = asset_params[i, AP_SLIPPAGE]
+    if s > 0.0:
+        slip = s * asset_params[i, AP_VOL_STEP] * abs(noise_path[t, i]) * amount
+    impact = 0.0
+    eta = asset_params[i, AP_IMPACT_ETA]
+    if eta > 0.0:
+        impact = impact_cost_nb(
+            amount, eta, asset_params[i, AP_VOL_DAILY], adv_nb(i, asset_params, tax_state)
+        )
+    acc[M_COST_PROPORTIONAL] += proportional
+    acc[M_COST_FIXED] += fixed
+    acc[M_COST_SPREAD] += spread
+    acc[M_COST_SLIPPAGE] += slip
+    acc[M_COST_IMPACT] += impact
+    return proportional + fixed + spread + slip + impact
+
+
+@njit(cache=True, inline="always")
+def trade_costs_nb(t, trade, asset_params, noise_path, acc):
+    """Commission, fixed fee and half spread of ``trade`` (kept until the engine moves to
+    :func:`execution_costs_nb`). Numba-compiled."""
     proportional = 0.0
     fixed = 0.0
     spread = 0.0
@@ -33,3 +99,71 @@ def trade_costs_nb(t, trade, asset_params, noise_path, acc):
     acc[M_COST_FIXED] += fixed
     acc[M_COST_SPREAD] += spread
     return proportional + fixed + spread
+
+
+@njit(cache=True, inline="always")
+def execution_costs_nb(t, trade, asset_params, noise_path, tax_state, acc):
+    """Cost of the trades ``trade`` (currency per asset, + buy / - sell).
+
+    Adds each component to its slot of ``acc`` and returns the total (currency, >= 0).
+    Numba-compiled.
+    """
+    total = 0.0
+    for i in range(trade.size):
+        a = abs(trade[i])
+        if a == 0.0:
+            continue
+        total += asset_cost_nb(i, a, t, asset_params, noise_path, tax_state, acc)
+    return total
+
+
+@njit(cache=True, inline="always")
+def participation_scale_nb(trade, asset_params, tax_state):
+    """Largest fraction in (0, 1] of ``trade`` that keeps every asset within its volume cap.
+
+    The cap of asset ``i`` is ``ADV * trading days in the step * participation``. Scaling the
+    whole trade vector keeps it self-financing. Numba-compiled.
+    """
+    scale = 1.0
+    for i in range(trade.size):
+        cap = asset_params[i, AP_PARTICIPATION]
+        if not np.isfinite(cap):
+            continue
+        a = abs(trade[i])
+        if a == 0.0:
+            continue
+        limit = adv_nb(i, asset_params, tax_state) * asset_params[i, AP_DAYS_PER_STEP] * cap
+        if a > limit:
+            scale = min(scale, limit / a)
+    return scale
+
+
+@njit(cache=True, inline="always")
+def cap_trades_nb(trade, w_new, asset_params, tax_state, acc):
+    """Apply the participation cap to ``trade`` in place; carry the rest to the next step.
+
+    When the cap binds, the target weights ``w_new`` are kept in ``tax_state[:, TS_PENDING_W]``
+    and ``acc[A_PENDING]`` is set, so the next step trades toward them again (unless the
+    policy decides anew); ``M_DEFERRED_TRADES`` counts the steps on which this happened.
+    Returns the scale applied. Numba-compiled.
+    """
+    scale = participation_scale_nb(trade, asset_params, tax_state)
+    if scale < 1.0:
+        for i in range(trade.size):
+            trade[i] *= scale
+            tax_state[i, TS_PENDING_W] = w_new[i]
+        acc[A_PENDING] = 1.0
+        acc[M_DEFERRED_TRADES] += 1.0
+    else:
+        acc[A_PENDING] = 0.0
+    return scale
+
+
+@njit(cache=True, inline="always")
+def pending_weights_nb(tax_state, acc, w_new):
+    """When a capped trade is carried, write its target weights into ``w_new``; True if so."""
+    if acc[A_PENDING] <= 0.0:
+        return False
+    for i in range(w_new.size):
+        w_new[i] = tax_state[i, TS_PENDING_W]
+    return True

@@ -87,7 +87,7 @@ AP_HALF_SPREAD = 2  # half bid-ask spread as a fraction of traded value
 AP_SLIPPAGE = 3  # execution error scale, in units of the asset's volatility over the step
 AP_IMPACT_ETA = 4  # square-root impact coefficient
 AP_ADV = 5  # average daily volume at the start (currency; inf = no impact)
-AP_PARTICIPATION = 6  # largest traded fraction of the step's volume (1 = no cap)
+AP_PARTICIPATION = 6  # largest traded fraction of the step's volume (inf = no cap)
 AP_DIVIDEND_YIELD = 7  # dividend yield per year (fraction)
 AP_VOL_STEP = 8  # the asset's volatility over one step (fraction), for slippage
 AP_VOL_DAILY = 9  # the asset's daily volatility (fraction), for market impact
@@ -139,6 +139,8 @@ TX_WASH_STEPS = 10  # steps after a harvest during which the sold security may n
 TX_TRACKING_STEP = 11  # substitute's tracking error over one step (fraction)
 TX_TRACKING_NOISE = 12  # first noise column of the substitute's tracking noise
 TX_STEPS_PER_YEAR = 13  # steps per tax year
+TX_TRACK_PRICES = 14  # 1.0 when per-asset price indices are needed (taxes, dividends, ADV growth)
+TX_HAS_DIVIDENDS = 15  # 1.0 when any asset pays a dividend
 N_TAX_PARAMS = 16
 LOT_FIFO = 0
 LOT_HIFO = 1
@@ -165,3 +167,89 @@ LOT_BASIS = 1  # cost basis (currency paid for the units still held)
 LOT_STEP = 2  # step bought (-1 = held at the start)
 LOT_VEHICLE = 3  # 0 or 1
 N_LOT_FIELDS = 4
+
+# --- allocation rules (volatility target, CPPI, mean-variance, risk parity, target vol) ----
+# Kinds 20..24 (kernels/_allocation.py). In each state, slot 0 is the floor-breach count
+# (CPPI only; 0 for the others).
+POLICY_VOL_TARGET = 20
+POLICY_CPPI = 21
+POLICY_MEAN_VARIANCE = 22
+POLICY_RISK_PARITY = 23
+POLICY_TARGET_VOL = 24
+ESTIMATE_MODEL = 0  # moments of the return model (annual)
+ESTIMATE_TRAILING = 1  # sample moments of the path's trailing window
+
+# Volatility target params: [every, offset, safe, target_vol, decay, max_leverage,
+#  threshold, steps_per_year]; state: [breaches, ewma_mean, ewma_var] (per step)
+VT_EVERY = 0
+VT_OFFSET = 1
+VT_SAFE = 2  # index of the safe asset
+VT_TARGET_VOL = 3  # annual volatility target of the portfolio (fraction)
+VT_DECAY = 4  # EWMA decay per step: 0.5 ** (1 / halflife)
+VT_MAX_LEVERAGE = 5  # largest sleeve exposure (fraction of wealth)
+VT_THRESHOLD = 6  # trade only when |desired - current exposure| exceeds this
+VT_STEPS_PER_YEAR = 7
+VT_N_FIXED = 8
+VS_MEAN = 1
+VS_VAR = 2
+VS_N = 3
+
+# CPPI params: [every, offset, safe, floor, multiplier, max_exposure, floor_growth,
+#  initial_wealth, w_init[0..n_assets)]; state: [breaches, floor (currency; NaN at start)]
+CP_EVERY = 0
+CP_OFFSET = 1
+CP_SAFE = 2
+CP_FLOOR = 3  # floor as a fraction of initial wealth
+CP_MULTIPLIER = 4
+CP_MAX_EXPOSURE = 5  # cap of the sleeve exposure (fraction of wealth; inf = none)
+CP_FLOOR_GROWTH = 6  # floor growth per step (fraction); NaN = the safe asset's return
+CP_INITIAL_WEALTH = 7  # currency; NaN = recover it at the first step
+CP_N_FIXED = 8
+CS_BREACHES = 0
+CS_FLOOR = 1
+CS_N = 2
+
+# Mean-variance params: [every, offset, estimate, window, risk_aversion, turnover_penalty,
+#  steps_per_year, has_model, mu[0..n), cov[0..n*n)] (annual model moments);
+# state: [breaches, failed_solves, cached, mu_work[n], cov_work[n*n], w_sol[n], solver work]
+MV_EVERY = 0
+MV_OFFSET = 1
+MV_ESTIMATE = 2  # one of ESTIMATE_*
+MV_WINDOW = 3  # trailing window (steps)
+MV_RISK_AVERSION = 4  # lambda
+MV_TURNOVER = 5  # L1 turnover penalty kappa (annual return units)
+MV_STEPS_PER_YEAR = 6
+MV_HAS_MODEL = 7  # 1.0 when the model moments are given
+MV_N_FIXED = 8
+MS_FAILED = 1
+MS_CACHED = 2
+MS_N_FIXED = 3
+
+# Risk parity params: [every, offset, estimate, window, steps_per_year, has_model,
+#  budgets[0..n), cov[0..n*n)]; state like mean-variance's
+RP_EVERY = 0
+RP_OFFSET = 1
+RP_ESTIMATE = 2
+RP_WINDOW = 3
+RP_STEPS_PER_YEAR = 4
+RP_HAS_MODEL = 5
+RP_N_FIXED = 6
+RS_FAILED = 1
+RS_CACHED = 2
+RS_N_FIXED = 3
+
+# Target volatility params: [every, offset, safe, target_vol, max_leverage, threshold,
+#  estimate, window, steps_per_year, has_model, cov[0..n*n)];
+# state: [breaches, mu_work[n], cov_work[n*n]]
+TV_EVERY = 0
+TV_OFFSET = 1
+TV_SAFE = 2
+TV_TARGET_VOL = 3  # annual (fraction)
+TV_MAX_LEVERAGE = 4  # cap of k (the scale of the target weights)
+TV_THRESHOLD = 5
+TV_ESTIMATE = 6
+TV_WINDOW = 7
+TV_STEPS_PER_YEAR = 8
+TV_HAS_MODEL = 9
+TV_N_FIXED = 10
+TS_N_FIXED = 1

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validation import as_str, as_weights, check_keys
+from .._validation import as_float, as_str, as_weights, check_keys
 from ..errors import ConfigError
 from ..kernels import layout
 
@@ -19,6 +19,10 @@ _FLOW_MODES = {
     "pro_rata": layout.FLOW_PRO_RATA,
     "target": layout.FLOW_TO_TARGET,
     "rebalance": layout.FLOW_REBALANCE,
+}
+_TAX_AWARE = {
+    "avoid_short_term": layout.TAX_AWARE_AVOID_SHORT_TERM,
+    "defer": layout.TAX_AWARE_DEFER,
 }
 _FREQUENCIES = {"monthly": 12, "quarterly": 4, "semiannual": 2, "annual": 1}
 
@@ -63,17 +67,42 @@ class Policy:
     flows : {"pro_rata", "target", "rebalance"}
         Where external cash flows go: in proportion to current holdings, to target weights,
         or to the most underweight assets first (cash-flow rebalancing).
+    harvest : bool
+        Harvest tax losses (needs ``[taxes].enabled``): see ``docs/frictions_taxes.md``.
+    harvest_threshold : float
+        Unrealised loss of a lot, as a fraction of its cost basis, that triggers a harvest.
+    tax_aware : {"avoid_short_term", "defer"}, optional
+        Never realise short-term gains when rebalancing, or skip a rebalance whose
+        estimated tax exceeds its benefit (valued with ``risk_aversion``).
+    risk_aversion : float
+        Risk aversion that values a rebalance's benefit when ``tax_aware = "defer"``.
     """
 
     kind: ClassVar[str] = ""
     name: str
     target: Mapping[str, float] | None = None
     flows: str = "pro_rata"
+    harvest: bool = False
+    harvest_threshold: float = 0.05
+    tax_aware: str | None = None
+    risk_aversion: float = 3.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError("A policy needs a non-empty string `name`.")
         as_str(self.flows, f"{self._where}.flows", choices=_FLOW_MODES)
+        if not isinstance(self.harvest, bool):
+            raise ConfigError(f"`{self._where}.harvest` must be true or false.")
+        as_float(
+            self.harvest_threshold,
+            f"{self._where}.harvest_threshold",
+            low=0.0,
+            high=1.0,
+            high_open=True,
+        )
+        if self.tax_aware is not None:
+            as_str(self.tax_aware, f"{self._where}.tax_aware", choices=_TAX_AWARE)
+        as_float(self.risk_aversion, f"{self._where}.risk_aversion", low=0.0)
 
     @property
     def _where(self) -> str:
@@ -119,6 +148,17 @@ class Policy:
     def exec_params(self, ctx: PolicyContext) -> np.ndarray:
         ep = np.zeros(layout.N_EXEC_PARAMS)
         ep[layout.EP_FLOW_MODE] = _FLOW_MODES[self.flows]
+        ep[layout.EP_HARVEST] = float(self.harvest)
+        ep[layout.EP_HARVEST_THRESHOLD] = self.harvest_threshold
+        ep[layout.EP_TAX_AWARE] = _TAX_AWARE[self.tax_aware] if self.tax_aware else 0
+        ep[layout.EP_RISK_AVERSION] = self.risk_aversion
+        if self.tax_aware == "defer":
+            if ctx.cov is None:
+                raise ConfigError(
+                    f'`{self._where}.tax_aware = "defer"` values trades with the model\'s '
+                    'covariance, which this model does not give; use "avoid_short_term".'
+                )
+            ep = np.concatenate([ep, np.asarray(ctx.cov, dtype=np.float64).ravel()])
         return ep
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:

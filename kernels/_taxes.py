@@ -1,0 +1,663 @@
+"""A taxable account: tax lots, realised gains, yearly tax, dividends, loss harvesting.
+
+Holdings ``h`` (currency per asset) stay the engine's record of the portfolio. The tax
+account follows them: each asset has a price index per vehicle (``tax_state[:, TS_PRICE]``)
+and a list of lots (units, cost basis, step bought, vehicle), oldest first. After anything
+moves holdings (a flow, a dividend, a rebalance, the tax payment), :func:`sync_lots_nb`
+books the difference between ``h`` and the lots' value as purchases (a new lot) or sales
+(lots picked by the lot method, realising gains).
+
+Each asset is held through two interchangeable securities, "vehicles" 0 (the original) and
+1 (a substitute with the same exposure and an optional tracking error). Harvesting a loss
+sells lots of one vehicle and buys the other; purchases always go to the current vehicle,
+and a vehicle sold by a harvest is not bought again within ``TX_WASH_STEPS`` steps.
+
+Gains are short-term when a lot was held fewer than ``TX_LONG_STEPS`` steps. A tax year's
+gains are netted and taxed once at its end (:func:`year_tax_nb`); the tax is paid by selling
+pro rata, and the gains those sales realise belong to the next tax year.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._costs import asset_cost_nb, cap_trades_nb
+from ._flows import place_flow_nb
+from ._layout import (
+    A_CARRY,
+    A_PENDING,
+    A_TRADED,
+    A_UNREALISED_TAX,
+    A_WEALTH,
+    A_YEAR_LONG,
+    A_YEAR_SHORT,
+    AP_DIVIDEND_YIELD,
+    DIV_REBALANCE,
+    EP_HARVEST,
+    EP_HARVEST_THRESHOLD,
+    EP_RISK_AVERSION,
+    EP_TAX_AWARE,
+    LOT_BASIS,
+    LOT_FIFO,
+    LOT_HIFO,
+    LOT_STEP,
+    LOT_TAX_MIN,
+    LOT_UNITS,
+    LOT_VEHICLE,
+    M_COSTS,
+    M_DIVIDENDS,
+    M_GAINS,
+    M_HARVESTED_LOSSES,
+    M_REALISED_GAINS,
+    M_TAXES,
+    N_EXEC_PARAMS,
+    N_LOT_FIELDS,
+    TAX_AWARE_AVOID_SHORT_TERM,
+    TAX_AWARE_DEFER,
+    TS_CURRENT,
+    TS_LOSS_SALE,
+    TS_MAX_COST,
+    TS_N_LOTS,
+    TS_PENDING_W,
+    TS_PRICE,
+    TS_UNITS,
+    TX_DIVIDEND_MODE,
+    TX_DIVIDEND_RATE,
+    TX_ENABLED,
+    TX_HAS_DIVIDENDS,
+    TX_INCOME_RATE,
+    TX_LONG_RATE,
+    TX_LONG_STEPS,
+    TX_LOSS_OFFSET,
+    TX_LOT_METHOD,
+    TX_SHORT_RATE,
+    TX_STEPS_PER_YEAR,
+    TX_TRACK_PRICES,
+    TX_TRACKING_NOISE,
+    TX_TRACKING_STEP,
+    TX_WASH_STEPS,
+)
+
+# A lot whose remaining value is below this fraction of its value is closed (rounding dust).
+_DUST = 1e-12
+# Holdings and lots may differ by rounding; differences below this fraction of wealth are
+# not traded.
+_SYNC_TOL = 1e-10
+
+
+# --- the tax of one year -------------------------------------------------------------------
+@njit(cache=True)
+def year_tax_nb(short, long, carry, tax_params):
+    """Tax of a year with net short-term ``short`` and long-term ``long`` gains (currency).
+
+    Gains and losses are netted within and then across holding periods; losses carried
+    forward (``carry`` >= 0) offset short-term gains first, then long-term ones. A net loss
+    offsets up to ``TX_LOSS_OFFSET`` of other income (a tax saving at ``TX_INCOME_RATE``,
+    returned as a negative tax); the rest is carried forward. Returns ``(tax, new_carry)``.
+    Numba-compiled.
+    """
+    if short < 0.0 and long > 0.0:
+        m = min(-short, long)
+        short += m
+        long -= m
+    elif long < 0.0 and short > 0.0:
+        m = min(-long, short)
+        long += m
+        short -= m
+    loss = carry
+    if short < 0.0:
+        loss -= short
+        short = 0.0
+    if long < 0.0:
+        loss -= long
+        long = 0.0
+    u = min(loss, short)
+    short -= u
+    loss -= u
+    u = min(loss, long)
+    long -= u
+    loss -= u
+    tax = short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE]
+    used = min(loss, tax_params[TX_LOSS_OFFSET])
+    tax -= used * tax_params[TX_INCOME_RATE]
+    return tax, loss - used
+
+
+# --- lots ----------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def lot_value_nb(i, k, lots, tax_state):
+    """Market value of lot ``k`` of asset ``i`` (currency)."""
+    return lots[i, k, LOT_UNITS] * tax_state[i, TS_PRICE + int(lots[i, k, LOT_VEHICLE])]
+
+
+@njit(cache=True, inline="always")
+def holdings_value_nb(i, tax_state):
+    """Value of all lots of asset ``i`` (currency), from the per-vehicle unit totals."""
+    return (
+        tax_state[i, TS_UNITS] * tax_state[i, TS_PRICE]
+        + tax_state[i, TS_UNITS + 1] * tax_state[i, TS_PRICE + 1]
+    )
+
+
+@njit(cache=True)
+def refresh_asset_nb(i, lots, tax_state):
+    """Drop closed lots of asset ``i`` (keeping order) and recompute its unit totals and the
+    highest cost per unit of each vehicle. Numba-compiled."""
+    n = int(tax_state[i, TS_N_LOTS])
+    m = 0
+    u0 = 0.0
+    u1 = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    for k in range(n):
+        units = lots[i, k, LOT_UNITS]
+        if units <= 0.0:
+            continue
+        if m != k:
+            for f in range(N_LOT_FIELDS):
+                lots[i, m, f] = lots[i, k, f]
+        cost = lots[i, m, LOT_BASIS] / units
+        if lots[i, m, LOT_VEHICLE] == 0.0:
+            u0 += units
+            c0 = max(c0, cost)
+        else:
+            u1 += units
+            c1 = max(c1, cost)
+        m += 1
+    tax_state[i, TS_N_LOTS] = m
+    tax_state[i, TS_UNITS] = u0
+    tax_state[i, TS_UNITS + 1] = u1
+    tax_state[i, TS_MAX_COST] = c0
+    tax_state[i, TS_MAX_COST + 1] = c1
+
+
+@njit(cache=True)
+def merge_oldest_nb(i, t, long_steps, lots, tax_state):
+    """Free one lot slot of asset ``i`` by merging two lots of the same vehicle.
+
+    The two oldest long-term lots of one vehicle are merged; when no vehicle has two, the two
+    oldest lots of one vehicle. The merged lot keeps both bases and the *later* step, so it
+    is never treated as held longer than it was. Numba-compiled.
+    """
+    n = int(tax_state[i, TS_N_LOTS])
+    first_lt = np.array([-1, -1])
+    first_any = np.array([-1, -1])
+    a = -1
+    b = -1
+    for k in range(n):
+        v = int(lots[i, k, LOT_VEHICLE])
+        if t - lots[i, k, LOT_STEP] >= long_steps:
+            if first_lt[v] < 0:
+                first_lt[v] = k
+            else:
+                a = first_lt[v]
+                b = k
+                break
+    if a < 0:
+        for k in range(n):
+            v = int(lots[i, k, LOT_VEHICLE])
+            if first_any[v] < 0:
+                first_any[v] = k
+            else:
+                a = first_any[v]
+                b = k
+                break
+    lots[i, a, LOT_UNITS] += lots[i, b, LOT_UNITS]
+    lots[i, a, LOT_BASIS] += lots[i, b, LOT_BASIS]
+    lots[i, a, LOT_STEP] = max(lots[i, a, LOT_STEP], lots[i, b, LOT_STEP])
+    lots[i, b, LOT_UNITS] = 0.0
+    refresh_asset_nb(i, lots, tax_state)
+
+
+@njit(cache=True)
+def add_lot_nb(i, amount, t, vehicle, long_steps, lots, tax_state):
+    """Buy ``amount`` (currency, > 0) of ``vehicle`` of asset ``i`` at step ``t``: a new lot.
+
+    A purchase in the same step and vehicle as the newest lot is merged into it. When every
+    slot is taken, two old lots are merged first (:func:`merge_oldest_nb`). Numba-compiled.
+    """
+    price = tax_state[i, TS_PRICE + vehicle]
+    units = amount / price
+    n = int(tax_state[i, TS_N_LOTS])
+    if n > 0 and lots[i, n - 1, LOT_STEP] == t and lots[i, n - 1, LOT_VEHICLE] == vehicle:
+        lots[i, n - 1, LOT_UNITS] += units
+        lots[i, n - 1, LOT_BASIS] += amount
+    else:
+        if n >= lots.shape[1]:
+            merge_oldest_nb(i, t, long_steps, lots, tax_state)
+            n = int(tax_state[i, TS_N_LOTS])
+        lots[i, n, LOT_UNITS] = units
+        lots[i, n, LOT_BASIS] = amount
+        lots[i, n, LOT_STEP] = t
+        lots[i, n, LOT_VEHICLE] = vehicle
+        tax_state[i, TS_N_LOTS] = n + 1
+    tax_state[i, TS_UNITS + vehicle] += units
+    tax_state[i, TS_MAX_COST + vehicle] = max(tax_state[i, TS_MAX_COST + vehicle], price)
+
+
+@njit(cache=True, inline="always")
+def lot_key_nb(i, k, method, t, long_steps, lots, tax_state):
+    """Sale priority of lot ``k`` (lower sells first) under the lot ``method``."""
+    if method == LOT_FIFO:
+        return float(k)
+    units = lots[i, k, LOT_UNITS]
+    cost = lots[i, k, LOT_BASIS] / units
+    if method == LOT_HIFO:
+        return -cost
+    price = tax_state[i, TS_PRICE + int(lots[i, k, LOT_VEHICLE])]
+    g = 1.0 - cost / price  # gain as a fraction of value, < 1
+    if g < 0.0:
+        return g  # losses first, the largest first
+    if t - lots[i, k, LOT_STEP] >= long_steps:
+        return 2.0 + g  # then long-term gains, the smallest first
+    return 4.0 + g  # short-term gains last
+
+
+@njit(cache=True)
+def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gains):
+    """Sell ``amount`` (currency) of asset ``i`` at step ``t``, lots chosen by ``method``.
+
+    Adds the realised short-term and long-term gains (currency, losses negative) to
+    ``gains[0]`` and ``gains[1]``. With ``commit`` False the lots are left untouched (a dry
+    run, to estimate the tax of a trade). Returns the value sold (currency, at most the value
+    of the lots). Numba-compiled.
+    """
+    n = int(tax_state[i, TS_N_LOTS])
+    left = amount
+    last_key = -np.inf
+    last_k = -1
+    while left > 0.0:
+        best = -1
+        best_key = np.inf
+        for k in range(n):
+            if lots[i, k, LOT_UNITS] <= 0.0:
+                continue
+            key = lot_key_nb(i, k, method, t, long_steps, lots, tax_state)
+            # Next lot after (last_key, last_k) in (key, index) order: dry runs mark nothing.
+            if key < last_key or (key == last_key and k <= last_k):
+                continue
+            if key < best_key:
+                best_key = key
+                best = k
+            if method == LOT_FIFO:
+                break
+        if best < 0:
+            break
+        last_key = best_key
+        last_k = best
+        value = lot_value_nb(i, best, lots, tax_state)
+        basis = lots[i, best, LOT_BASIS]
+        if left >= value * (1.0 - _DUST):
+            take = value
+            gain = value - basis
+            if commit:
+                lots[i, best, LOT_UNITS] = 0.0
+                lots[i, best, LOT_BASIS] = 0.0
+        else:
+            take = left
+            f = left / value
+            gain = left - f * basis
+            if commit:
+                lots[i, best, LOT_UNITS] *= 1.0 - f
+                lots[i, best, LOT_BASIS] *= 1.0 - f
+        if t - lots[i, best, LOT_STEP] >= long_steps:
+            gains[1] += gain
+        else:
+            gains[0] += gain
+        left -= take
+    if commit:
+        refresh_asset_nb(i, lots, tax_state)
+    return amount - max(left, 0.0)
+
+
+@njit(cache=True)
+def realise_nb(short, long, acc):
+    """Book realised gains into the current tax year and the path's total."""
+    acc[A_YEAR_SHORT] += short
+    acc[A_YEAR_LONG] += long
+    acc[M_REALISED_GAINS] += short + long
+
+
+@njit(cache=True, inline="always")
+def sale_method_nb(tax_params, exec_params):
+    """Lot method of a policy's sales: tax-minimising when it avoids short-term gains."""
+    if int(exec_params[EP_TAX_AWARE]) == TAX_AWARE_AVOID_SHORT_TERM:
+        return LOT_TAX_MIN
+    return int(tax_params[TX_LOT_METHOD])
+
+
+@njit(cache=True)
+def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
+    """Book the difference between holdings ``h`` and the lots as purchases and sales.
+
+    A purchase becomes a lot of the asset's current vehicle at today's price; a sale picks
+    lots by ``method`` and realises gains into the current tax year. ``gains`` is a scratch
+    array of 2. Numba-compiled.
+    """
+    tol = _SYNC_TOL * acc[A_WEALTH]
+    long_steps = tax_params[TX_LONG_STEPS]
+    for i in range(h.size):
+        d = h[i] - holdings_value_nb(i, tax_state)
+        if d > tol:
+            add_lot_nb(i, d, t, int(tax_state[i, TS_CURRENT]), long_steps, lots, tax_state)
+        elif d < -tol:
+            gains[0] = 0.0
+            gains[1] = 0.0
+            sell_lots_nb(i, -d, t, method, long_steps, lots, tax_state, True, gains)
+            realise_nb(gains[0], gains[1], acc)
+
+
+# --- along a path --------------------------------------------------------------------------
+@njit(cache=True)
+def start_account_nb(h, tax_params, tax_state, lots):
+    """Reset the per-path tax account; the initial holdings are lots bought at step -1."""
+    for i in range(h.size):
+        tax_state[i, TS_N_LOTS] = 0.0
+        tax_state[i, TS_CURRENT] = 0.0
+        tax_state[i, TS_UNITS] = 0.0
+        tax_state[i, TS_UNITS + 1] = 0.0
+        tax_state[i, TS_PRICE] = 1.0
+        tax_state[i, TS_PRICE + 1] = 1.0
+        tax_state[i, TS_MAX_COST] = 0.0
+        tax_state[i, TS_MAX_COST + 1] = 0.0
+        tax_state[i, TS_LOSS_SALE] = -np.inf
+        tax_state[i, TS_LOSS_SALE + 1] = -np.inf
+        tax_state[i, TS_PENDING_W] = 0.0
+        if tax_params[TX_ENABLED] > 0.0 and h[i] > 0.0:
+            add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
+
+
+@njit(cache=True, inline="always")
+def after_market_nb(
+    t,
+    h,
+    r_path,
+    noise_path,
+    asset_params,
+    tax_params,
+    target,
+    flow_mode,
+    tax_state,
+    acc,
+):
+    """After the market move of step ``t``: price indices, substitute tracking, dividends.
+
+    The model's returns are total returns. A dividend of ``yield / steps_per_year`` of the
+    asset's start-of-step value is paid in cash out of the asset, taxed at
+    ``TX_DIVIDEND_RATE`` when taxes are on, and the rest reinvested in the asset or placed
+    like a contribution (``TX_DIVIDEND_MODE``). Holdings of vehicle 1 earn the asset's return
+    plus ``TX_TRACKING_STEP * z`` (``z`` from the noise buffer). Returns the wealth.
+    Numba-compiled.
+    """
+    wealth = acc[A_WEALTH]
+    if tax_params[TX_TRACK_PRICES] <= 0.0 or wealth <= 0.0:
+        return wealth
+    steps_per_year = tax_params[TX_STEPS_PER_YEAR]
+    te = tax_params[TX_TRACKING_STEP]
+    col = int(tax_params[TX_TRACKING_NOISE])
+    has_div = tax_params[TX_HAS_DIVIDENDS] > 0.0
+    reinvest = int(tax_params[TX_DIVIDEND_MODE]) != DIV_REBALANCE
+    div_rate = tax_params[TX_DIVIDEND_RATE] if tax_params[TX_ENABLED] > 0.0 else 0.0
+    extra = 0.0
+    paid = 0.0
+    tax = 0.0
+    net_total = 0.0
+    for i in range(h.size):
+        g = 1.0 + r_path[t, i]
+        dy = asset_params[i, AP_DIVIDEND_YIELD] / steps_per_year if has_div else 0.0
+        div = 0.0
+        if dy > 0.0 and g > 0.0:
+            div = h[i] / g * dy
+        tracking = 0.0
+        if te > 0.0:
+            z = te * noise_path[t, col + i]
+            tracking = tax_state[i, TS_UNITS + 1] * tax_state[i, TS_PRICE + 1] * z
+            tax_state[i, TS_PRICE + 1] *= g - dy + z
+        else:
+            tax_state[i, TS_PRICE + 1] *= g - dy
+        tax_state[i, TS_PRICE] *= g - dy
+        extra += tracking
+        if div > 0.0:
+            dtax = div * div_rate
+            net = div - dtax
+            paid += div
+            tax += dtax
+            h[i] += tracking - div + (net if reinvest else 0.0)
+            net_total += net
+        else:
+            h[i] += tracking
+    if extra != 0.0:
+        acc[M_GAINS] += extra
+        wealth += extra
+    if paid > 0.0:
+        acc[M_DIVIDENDS] += paid
+        acc[M_TAXES] += tax
+        wealth -= tax
+        if not reinvest:
+            place_flow_nb(h, net_total, target, flow_mode)
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
+@njit(cache=True)
+def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc):
+    """Tax-loss harvesting at step ``t``: sell lots whose loss passed the threshold and buy
+    the other vehicle of the same asset for the proceeds (less trading costs).
+
+    A lot is harvested when its value is below ``(1 - threshold)`` times its basis. A
+    vehicle sold by a harvest is not bought again within ``TX_WASH_STEPS`` steps: a harvest
+    that would buy it is skipped. Numba-compiled.
+    """
+    thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
+    wash = tax_params[TX_WASH_STEPS]
+    long_steps = tax_params[TX_LONG_STEPS]
+    wealth = acc[A_WEALTH]
+    for i in range(h.size):
+        for v in range(2):
+            units = tax_state[i, TS_UNITS + v]
+            price = tax_state[i, TS_PRICE + v]
+            if units <= 0.0 or price >= thr * tax_state[i, TS_MAX_COST + v]:
+                continue
+            other = 1 - v
+            if t - tax_state[i, TS_LOSS_SALE + other] <= wash:
+                continue  # buying the other vehicle now would be a wash sale
+            short = 0.0
+            long = 0.0
+            sold = 0.0
+            n = int(tax_state[i, TS_N_LOTS])
+            for k in range(n):
+                if lots[i, k, LOT_VEHICLE] != v:
+                    continue
+                value = lots[i, k, LOT_UNITS] * price
+                basis = lots[i, k, LOT_BASIS]
+                if value < thr * basis:
+                    if t - lots[i, k, LOT_STEP] >= long_steps:
+                        long += value - basis
+                    else:
+                        short += value - basis
+                    sold += value
+                    lots[i, k, LOT_UNITS] = 0.0
+            if sold <= 0.0:
+                continue
+            refresh_asset_nb(i, lots, tax_state)
+            cost = asset_cost_nb(i, sold, t, asset_params, noise_path, tax_state, acc)
+            cost += asset_cost_nb(i, sold, t, asset_params, noise_path, tax_state, acc)
+            cost = min(cost, sold)
+            tax_state[i, TS_CURRENT] = other
+            tax_state[i, TS_LOSS_SALE + v] = t
+            if sold - cost > 0.0:
+                add_lot_nb(i, sold - cost, t, other, long_steps, lots, tax_state)
+            h[i] -= cost
+            wealth -= cost
+            acc[M_COSTS] += cost
+            acc[A_TRADED] += sold / acc[A_WEALTH]
+            acc[M_HARVESTED_LOSSES] -= short + long
+            realise_nb(short, long, acc)
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
+@njit(cache=True)
+def liquidation_tax_nb(tax_params, tax_state, lots, acc, n_assets, t):
+    """Tax due if every lot were sold at step ``t`` and the tax year closed (currency)."""
+    short = acc[A_YEAR_SHORT]
+    long = acc[A_YEAR_LONG]
+    long_steps = tax_params[TX_LONG_STEPS]
+    for i in range(n_assets):
+        for k in range(int(tax_state[i, TS_N_LOTS])):
+            gain = lot_value_nb(i, k, lots, tax_state) - lots[i, k, LOT_BASIS]
+            if t - lots[i, k, LOT_STEP] >= long_steps:
+                long += gain
+            else:
+                short += gain
+    tax, _ = year_tax_nb(short, long, acc[A_CARRY], tax_params)
+    return tax
+
+
+@njit(cache=True)
+def year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains):
+    """At the end of a tax year (and at the horizon): tax the year's gains and pay.
+
+    The tax is paid from the portfolio pro rata (a refund from the loss offset is invested
+    pro rata); the gains those sales realise belong to the next tax year. At the horizon the
+    tax on liquidating every lot is stored in ``acc[A_UNREALISED_TAX]``. Numba-compiled.
+    """
+    if tax_params[TX_ENABLED] <= 0.0:
+        return acc[A_WEALTH]
+    steps_per_year = int(tax_params[TX_STEPS_PER_YEAR])
+    last = t == n_steps - 1
+    if (t + 1) % steps_per_year != 0 and not last:
+        return acc[A_WEALTH]
+    wealth = acc[A_WEALTH]
+    tax, carry = year_tax_nb(acc[A_YEAR_SHORT], acc[A_YEAR_LONG], acc[A_CARRY], tax_params)
+    acc[A_YEAR_SHORT] = 0.0
+    acc[A_YEAR_LONG] = 0.0
+    acc[A_CARRY] = carry
+    if wealth > 0.0 and tax != 0.0:
+        tax = min(tax, wealth)
+        scale = (wealth - tax) / wealth
+        for i in range(h.size):
+            h[i] *= scale
+        wealth -= tax
+        acc[A_WEALTH] = wealth
+        acc[M_TAXES] += tax
+        if wealth > 0.0:
+            method = sale_method_nb(tax_params, exec_params)
+            sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains)
+    if last:
+        acc[A_UNREALISED_TAX] = liquidation_tax_nb(tax_params, tax_state, lots, acc, h.size, t)
+    return wealth
+
+
+# --- tax-aware rebalancing -----------------------------------------------------------------
+@njit(cache=True)
+def avoid_short_term_nb(t, trade, tax_params, tax_state, lots):
+    """Cut sales to what can be sold without realising a short-term gain; scale buys to match.
+
+    Only lots held long-term or standing at a loss count as sellable. Returns the one-way
+    value traded after the cut (currency). Numba-compiled.
+    """
+    long_steps = tax_params[TX_LONG_STEPS]
+    sells = 0.0
+    buys = 0.0
+    for i in range(trade.size):
+        if trade[i] < 0.0:
+            sellable = 0.0
+            for k in range(int(tax_state[i, TS_N_LOTS])):
+                value = lot_value_nb(i, k, lots, tax_state)
+                if t - lots[i, k, LOT_STEP] >= long_steps or value <= lots[i, k, LOT_BASIS]:
+                    sellable += value
+            trade[i] = max(trade[i], -sellable)
+            sells -= trade[i]
+        else:
+            buys += trade[i]
+    if buys > sells:
+        f = sells / buys if buys > 0.0 else 0.0
+        for i in range(trade.size):
+            if trade[i] > 0.0:
+                trade[i] *= f
+    return sells
+
+
+@njit(cache=True)
+def trade_tax_nb(t, trade, method, tax_params, tax_state, lots, gains):
+    """Estimated tax of the sales in ``trade`` at the marginal rates (currency, may be < 0)."""
+    gains[0] = 0.0
+    gains[1] = 0.0
+    for i in range(trade.size):
+        if trade[i] < 0.0:
+            sell_lots_nb(
+                i, -trade[i], t, method, tax_params[TX_LONG_STEPS], lots, tax_state, False, gains
+            )
+    return gains[0] * tax_params[TX_SHORT_RATE] + gains[1] * tax_params[TX_LONG_RATE]
+
+
+@njit(cache=True)
+def trade_benefit_nb(trade, wealth, exec_params, cov_offset):
+    """Benefit of a trade (currency): one year of the mean-variance certainty-equivalent cost
+    of holding the pre-trade weights instead of the policy's new weights,
+    ``0.5 * risk_aversion * d' Sigma d * wealth`` with ``d = trade / wealth``. Numba-compiled.
+    """
+    n = trade.size
+    q = 0.0
+    for i in range(n):
+        di = trade[i] / wealth
+        row = cov_offset + i * n
+        for j in range(n):
+            q += di * exec_params[row + j] * trade[j] / wealth
+    return 0.5 * exec_params[EP_RISK_AVERSION] * q * wealth
+
+
+@njit(cache=True, inline="always")
+def shape_trades_nb(
+    t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc, gains
+):
+    """Adjust a policy's trades (currency per asset) before they are executed.
+
+    Tax-aware policies first cut sales that would realise short-term gains
+    (``TAX_AWARE_AVOID_SHORT_TERM``) or skip the trade when its estimated tax exceeds its
+    benefit (``TAX_AWARE_DEFER``, see :func:`trade_benefit_nb`); then the participation cap
+    scales the trade down and carries the rest. Returns the sum of ``|trade|`` (0 = no
+    trade). Numba-compiled.
+    """
+    mode = int(exec_params[EP_TAX_AWARE])
+    if tax_params[TX_ENABLED] > 0.0 and mode != 0:
+        if mode == TAX_AWARE_AVOID_SHORT_TERM:
+            avoid_short_term_nb(t, trade, tax_params, tax_state, lots)
+        elif mode == TAX_AWARE_DEFER:
+            method = int(tax_params[TX_LOT_METHOD])
+            tax = trade_tax_nb(t, trade, method, tax_params, tax_state, lots, gains)
+            if tax > 0.0 and tax > trade_benefit_nb(trade, wealth, exec_params, N_EXEC_PARAMS):
+                acc[A_PENDING] = 0.0
+                return 0.0
+    cap_trades_nb(trade, w_new, asset_params, tax_state, acc)
+    traded = 0.0
+    for i in range(trade.size):
+        traded += abs(trade[i])
+    return traded
+
+
+@njit(cache=True, inline="always")
+def before_trading_nb(
+    t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc, gains
+):
+    """After the step's flows, before the policy looks: book flows and dividends into lots,
+    then harvest losses when the policy does. Returns the wealth. Numba-compiled."""
+    if tax_params[TX_ENABLED] <= 0.0 or acc[A_WEALTH] <= 0.0:
+        return acc[A_WEALTH]
+    sync_lots_nb(
+        t, h, sale_method_nb(tax_params, exec_params), tax_params, tax_state, lots, acc, gains
+    )
+    if exec_params[EP_HARVEST] > 0.0:
+        return harvest_nb(
+            t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc
+        )
+    return acc[A_WEALTH]
+
+
+@njit(cache=True, inline="always")
+def after_trading_nb(t, h, tax_params, exec_params, tax_state, lots, acc, gains):
+    """Book a rebalance's purchases and sales into lots. Numba-compiled."""
+    if tax_params[TX_ENABLED] > 0.0:
+        sync_lots_nb(
+            t, h, sale_method_nb(tax_params, exec_params), tax_params, tax_state, lots, acc, gains
+        )
