@@ -1,0 +1,217 @@
+"""Plain Python twins of the friction and tax kernels, written for clarity, not speed.
+
+Tests compare each kernel of ``kernels/_costs.py`` and ``kernels/_taxes.py`` with these on
+small inputs. Lots are Python lists of dicts here; the kernels use fixed-size arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..kernels import layout as L
+
+__all__ = [
+    "LotBook",
+    "asset_cost",
+    "impact_cost",
+    "participation_scale",
+    "year_tax",
+]
+
+
+def impact_cost(amount: float, eta: float, vol_daily: float, adv: float) -> float:
+    """Square-root law: ``eta * sigma_daily * sqrt(amount / adv) * amount`` (currency)."""
+    if eta <= 0 or amount <= 0 or not math.isfinite(adv):
+        return 0.0
+    return eta * vol_daily * math.sqrt(amount / adv) * amount
+
+
+def asset_cost(
+    amount: float, ap_row: np.ndarray, z: float, price_index: float = 1.0
+) -> dict[str, float]:
+    """Cost components of trading ``amount`` (currency, > 0) of one asset."""
+    adv = ap_row[L.AP_ADV] * (price_index if ap_row[L.AP_ADV_GROWTH] > 0 else 1.0)
+    out = {
+        "proportional": ap_row[L.AP_PROPORTIONAL] * amount,
+        "fixed": ap_row[L.AP_FIXED_FEE],
+        "spread": ap_row[L.AP_HALF_SPREAD] * amount,
+        "slippage": ap_row[L.AP_SLIPPAGE] * ap_row[L.AP_VOL_STEP] * abs(z) * amount,
+        "impact": impact_cost(amount, ap_row[L.AP_IMPACT_ETA], ap_row[L.AP_VOL_DAILY], adv),
+    }
+    return out
+
+
+def participation_scale(
+    trade: np.ndarray, asset_params: np.ndarray, price_index: np.ndarray
+) -> float:
+    """Largest fraction of ``trade`` within every asset's cap ADV x days x participation."""
+    scale = 1.0
+    for i, a in enumerate(np.abs(trade)):
+        ap = asset_params[i]
+        if a == 0 or not math.isfinite(ap[L.AP_PARTICIPATION]):
+            continue
+        adv = ap[L.AP_ADV] * (price_index[i] if ap[L.AP_ADV_GROWTH] > 0 else 1.0)
+        limit = adv * ap[L.AP_DAYS_PER_STEP] * ap[L.AP_PARTICIPATION]
+        scale = min(scale, limit / a) if a > limit else scale
+    return scale
+
+
+def year_tax(
+    short: float,
+    long: float,
+    carry: float,
+    short_rate: float,
+    long_rate: float,
+    offset_limit: float = 0.0,
+    income_rate: float = 0.0,
+) -> tuple[float, float]:
+    """Tax of a year and the loss carried forward, by the textbook netting rules.
+
+    Net short-term and long-term results; a net loss in one offsets a net gain in the other;
+    losses carried forward offset short-term gains first; a remaining net loss offsets up to
+    ``offset_limit`` of other income (worth ``income_rate``) and the rest is carried.
+    """
+    total = short + long - carry
+    if total <= 0:
+        loss = -total
+        used = min(loss, offset_limit)
+        return -used * income_rate, loss - used
+    # Some net gain remains: split it between the two characters.
+    if short < 0:
+        st, lt = 0.0, long + short
+    elif long < 0:
+        st, lt = short + long, 0.0
+    else:
+        st, lt = short, long
+    c = carry
+    u = min(c, st)
+    st -= u
+    c -= u
+    lt -= min(c, lt)
+    return st * short_rate + lt * long_rate, 0.0
+
+
+@dataclass
+class LotBook:
+    """Lots of one asset: each ``{"units", "basis", "step", "vehicle"}``, oldest first."""
+
+    max_lots: int
+    long_steps: float
+    prices: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    lots: list[dict[str, float]] = field(default_factory=list)
+
+    def value(self, lot: dict[str, float]) -> float:
+        return lot["units"] * self.prices[int(lot["vehicle"])]
+
+    def total_value(self) -> float:
+        return sum(self.value(lot) for lot in self.lots)
+
+    def is_long(self, lot: dict[str, float], t: float) -> bool:
+        return t - lot["step"] >= self.long_steps
+
+    def merge_oldest(self, t: float) -> None:
+        """Merge the two oldest long-term lots of one vehicle (else the two oldest of one)."""
+        for candidates in (
+            [k for k, lot in enumerate(self.lots) if self.is_long(lot, t)],
+            list(range(len(self.lots))),
+        ):
+            seen: dict[int, int] = {}
+            for k in candidates:
+                v = int(self.lots[k]["vehicle"])
+                if v in seen:
+                    a, b = self.lots[seen[v]], self.lots[k]
+                    a["units"] += b["units"]
+                    a["basis"] += b["basis"]
+                    a["step"] = max(a["step"], b["step"])
+                    del self.lots[k]
+                    return
+                seen[v] = k
+        raise AssertionError("no two lots of one vehicle to merge")
+
+    def buy(self, amount: float, t: float, vehicle: int) -> None:
+        units = amount / self.prices[vehicle]
+        last = self.lots[-1] if self.lots else None
+        if last is not None and last["step"] == t and last["vehicle"] == vehicle:
+            last["units"] += units
+            last["basis"] += amount
+            return
+        if len(self.lots) >= self.max_lots:
+            self.merge_oldest(t)
+        self.lots.append({"units": units, "basis": amount, "step": t, "vehicle": vehicle})
+
+    def order(self, method: int, t: float) -> list[int]:
+        """Indices of lots in the order a sale takes them."""
+        idx = list(range(len(self.lots)))
+        if method == L.LOT_FIFO:
+            return idx
+        if method == L.LOT_HIFO:
+            return sorted(idx, key=lambda k: (-self.lots[k]["basis"] / self.lots[k]["units"], k))
+
+        def key(k: int) -> tuple[int, float, int]:
+            lot = self.lots[k]
+            g = 1.0 - (lot["basis"] / lot["units"]) / self.prices[int(lot["vehicle"])]
+            cat = 0 if g < 0 else (1 if self.is_long(lot, t) else 2)
+            return (cat, g, k)
+
+        return sorted(idx, key=key)
+
+    def sell(self, amount: float, t: float, method: int, commit: bool = True) -> list[float]:
+        """Sell ``amount``; returns ``[short_term_gain, long_term_gain, value_sold]``."""
+        short = long = 0.0
+        left = amount
+        for k in self.order(method, t):
+            if left <= 0:
+                break
+            lot = self.lots[k]
+            v = self.value(lot)
+            take = min(v, left)
+            f = take / v if take < v * (1 - 1e-12) else 1.0
+            gain = take - f * lot["basis"]
+            if self.is_long(lot, t):
+                long += gain
+            else:
+                short += gain
+            if commit:
+                lot["units"] *= 1 - f
+                lot["basis"] *= 1 - f
+            left -= v if f == 1.0 else take
+        if commit:
+            self.lots = [lot for lot in self.lots if lot["units"] > 0]
+        return [short, long, amount - max(left, 0.0)]
+
+    def harvest(self, vehicle: int, threshold: float, t: float) -> list[float]:
+        """Sell every lot of ``vehicle`` worth less than ``(1 - threshold)`` x its basis."""
+        short = long = sold = 0.0
+        keep = []
+        for lot in self.lots:
+            v = self.value(lot)
+            if lot["vehicle"] == vehicle and v < (1 - threshold) * lot["basis"]:
+                if self.is_long(lot, t):
+                    long += v - lot["basis"]
+                else:
+                    short += v - lot["basis"]
+                sold += v
+            else:
+                keep.append(lot)
+        self.lots = keep
+        return [short, long, sold]
+
+    def to_arrays(self, max_lots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """This book as one asset's rows of the kernel arrays ``(tax_state, lots)``."""
+        n = max_lots or self.max_lots
+        ts = np.zeros((1, L.N_TAX_STATE))
+        lots = np.zeros((1, n, L.N_LOT_FIELDS))
+        for k, lot in enumerate(self.lots):
+            lots[0, k] = [lot["units"], lot["basis"], lot["step"], lot["vehicle"]]
+        ts[0, L.TS_N_LOTS] = len(self.lots)
+        ts[0, L.TS_PRICE] = self.prices[0]
+        ts[0, L.TS_PRICE + 1] = self.prices[1]
+        ts[0, L.TS_LOSS_SALE : L.TS_LOSS_SALE + 2] = -np.inf
+        for v in range(2):
+            mine = [lot for lot in self.lots if lot["vehicle"] == v]
+            ts[0, L.TS_UNITS + v] = sum(lot["units"] for lot in mine)
+            ts[0, L.TS_MAX_COST + v] = max((lot["basis"] / lot["units"] for lot in mine), default=0)
+        return ts, lots
