@@ -25,12 +25,24 @@ from .errors import (
 )
 from .flows import CashFlow
 from .models import GaussianModel, ReturnModel, StudentTModel
-from .policies import BuyAndHold, Calendar, CalendarThreshold, Custom, Threshold
+from .policies import (
+    CPPI,
+    BuyAndHold,
+    Calendar,
+    CalendarThreshold,
+    Custom,
+    MeanVariance,
+    RiskParity,
+    TargetVolatility,
+    Threshold,
+    VolatilityTarget,
+)
 from .results import METRICS, SimulationResult
 from .scenarios import default_scenario_path
 from .taxes import TaxConfig
 
 __all__ = [
+    "CPPI",
     "METRICS",
     "BuyAndHold",
     "Calendar",
@@ -44,15 +56,19 @@ __all__ = [
     "DataError",
     "GaussianModel",
     "McsimError",
+    "MeanVariance",
     "ModelFitError",
     "NumericalWarning",
     "ReturnModel",
+    "RiskParity",
     "Scenario",
     "SimulationConfig",
     "SimulationResult",
     "StudentTModel",
+    "TargetVolatility",
     "TaxConfig",
     "Threshold",
+    "VolatilityTarget",
     "__version__",
     "default_scenario_path",
     "list_datasets",

@@ -14,20 +14,26 @@ from typing import Any
 
 from .._validation import as_str
 from ..errors import ConfigError
+from .allocation import CPPI, MeanVariance, RiskParity, TargetVolatility, VolatilityTarget
 from .base import KernelPolicy, Policy, PolicyContext
 from .custom import Custom, load_function
 from .rules import BuyAndHold, Calendar, CalendarThreshold, Threshold
 
 __all__ = [
+    "CPPI",
     "POLICIES",
     "BuyAndHold",
     "Calendar",
     "CalendarThreshold",
     "Custom",
     "KernelPolicy",
+    "MeanVariance",
     "Policy",
     "PolicyContext",
+    "RiskParity",
+    "TargetVolatility",
     "Threshold",
+    "VolatilityTarget",
     "load_function",
     "policy_from_config",
 ]
@@ -35,6 +41,9 @@ __all__ = [
 POLICIES: dict[str, type[Policy]] = {
     cls.kind: cls for cls in (BuyAndHold, Calendar, Threshold, CalendarThreshold, Custom)
 }
+POLICIES.update(
+    {cls.kind: cls for cls in (VolatilityTarget, CPPI, MeanVariance, RiskParity, TargetVolatility)}
+)
 
 
 def policy_from_config(section: Mapping[str, Any], index: int) -> Policy:
