@@ -24,7 +24,7 @@ from .errors import (
     NumericalWarning,
 )
 from .flows import CashFlow
-from .models import GaussianModel, ReturnModel, StudentTModel
+from .models import BootstrapModel, GaussianModel, ReturnModel, StudentTModel
 from .policies import (
     CPPI,
     BuyAndHold,
@@ -44,6 +44,7 @@ from .taxes import TaxConfig
 __all__ = [
     "CPPI",
     "METRICS",
+    "BootstrapModel",
     "BuyAndHold",
     "Calendar",
     "CalendarThreshold",

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._validation import as_str
 from .base import ReturnModel, psd_cholesky
+from .bootstrap import BootstrapModel
 from .gaussian import GaussianModel
 from .student_t import StudentTModel
 
@@ -14,6 +15,7 @@ MODELS: dict[str, type[ReturnModel]] = {
     "gaussian": GaussianModel,
     "lognormal": GaussianModel,
     "student_t": StudentTModel,
+    "bootstrap": BootstrapModel,
 }
 
 
@@ -25,6 +27,7 @@ def model_from_config(section: Mapping[str, Any], where: str = "[model]") -> Ret
 
 __all__ = [
     "MODELS",
+    "BootstrapModel",
     "GaussianModel",
     "ReturnModel",
     "StudentTModel",
