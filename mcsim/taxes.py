@@ -128,7 +128,7 @@ class TaxConfig:
         tp[layout.TX_LONG_RATE] = self.long_term_rate
         tp[layout.TX_LONG_STEPS] = self.long_term_steps(steps_per_year)
         tp[layout.TX_LOT_METHOD] = LOT_METHODS[self.lot_method]
-        tp[layout.TX_MAX_LOTS] = self.max_lots
+        tp[layout.TX_MAX_LOTS] = self.max_lots if self.enabled else 1
         tp[layout.TX_LOSS_OFFSET] = self.loss_offset_limit
         tp[layout.TX_INCOME_RATE] = (
             self.short_term_rate if self.income_rate is None else self.income_rate
