@@ -14,12 +14,13 @@ sample path are recorded.
 import numpy as np
 from numba import njit
 
-from ._costs import trade_costs_nb
+from ._costs import execution_costs_nb, pending_weights_nb
 from ._flows import place_flow_nb, scheduled_flow_nb
 from ._layout import (
     A_FLOW_STEP,
     A_NAV,
     A_PEAK_NAV,
+    A_PENDING,
     A_PRICE_INDEX,
     A_START_WEALTH,
     A_TRADED,
@@ -33,9 +34,22 @@ from ._layout import (
     M_RUIN_YEAR,
     M_RUINED,
     N_ACC,
+    N_LOT_FIELDS,
+    N_TAX_STATE,
+    TX_ENABLED,
+    TX_MAX_LOTS,
+    TX_TRACK_PRICES,
 )
 from ._policies import builtin_rebalance_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
+from ._taxes import (
+    after_market_nb,
+    after_trading_nb,
+    before_trading_nb,
+    shape_trades_nb,
+    start_account_nb,
+    year_end_nb,
+)
 
 # Trades below this fraction of wealth are rounding noise, not rebalances.
 _TRADE_TOL = 1e-12
@@ -137,10 +151,25 @@ def weights_nb(h, wealth, w):
 
 
 @njit(cache=True, inline="always")
-def rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade):
+def rebalance_step_nb(
+    t,
+    h,
+    w_new,
+    asset_params,
+    tax_params,
+    exec_params,
+    noise_path,
+    tax_state,
+    lots,
+    acc,
+    trade,
+    gains,
+):
     """Trade holdings to weights ``w_new``, pay costs from the portfolio, count turnover.
 
-    After costs the holdings are exactly ``w_new`` times the remaining wealth.
+    After costs the holdings are exactly ``w_new`` times the remaining wealth, unless the
+    trade was shaped first (tax-aware rules, participation cap: ``shape_trades_nb``); the
+    tax lots then book the purchases and sales.
     """
     wealth = acc[A_WEALTH]
     traded = 0.0
@@ -148,16 +177,29 @@ def rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade):
         trade[i] = w_new[i] * wealth - h[i]
         traded += abs(trade[i])
     if traded <= _TRADE_TOL * wealth:
+        acc[A_PENDING] = 0.0
         return wealth
-    cost = trade_costs_nb(t, trade, asset_params, noise_path, acc)
+    done = shape_trades_nb(
+        t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc, gains
+    )
+    if done <= _TRADE_TOL * wealth:
+        return wealth
+    cost = execution_costs_nb(t, trade, asset_params, noise_path, tax_state, acc)
     cost = min(cost, wealth)
-    wealth -= cost
-    for i in range(h.size):
-        h[i] = w_new[i] * wealth
+    if done == traded:
+        wealth -= cost
+        for i in range(h.size):
+            h[i] = w_new[i] * wealth
+    else:
+        scale = (wealth - cost) / wealth
+        for i in range(h.size):
+            h[i] = (h[i] + trade[i]) * scale
+        wealth -= cost
     acc[M_COSTS] += cost
-    acc[A_TRADED] += 0.5 * traded / acc[A_WEALTH]
+    acc[A_TRADED] += 0.5 * done / acc[A_WEALTH]
     acc[M_N_REBALANCES] += 1.0
     acc[A_WEALTH] = wealth
+    after_trading_nb(t, h, tax_params, exec_params, tax_state, lots, acc, gains)
     return wealth
 
 
@@ -254,10 +296,16 @@ def simulate_policy_builtin_nb(
     no_keep = np.empty(0)
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
+    taxed = tax_params[TX_ENABLED] > 0.0
+    track_prices = tax_params[TX_TRACK_PRICES] > 0.0
+    tax_state = np.zeros((n_assets, N_TAX_STATE))
+    lots = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
+    gains = np.zeros(2)
     for p in range(n_paths):
         g = start_path_nb(
             h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
         )
+        start_account_nb(h, tax_params, tax_state, lots)
         keep = out_wealth[p] if p < out_wealth.shape[0] else no_keep
         if keep.size > 0:
             keep[0] = initial_wealth
@@ -266,11 +314,28 @@ def simulate_policy_builtin_nb(
         for t in range(n_steps):
             market_step_nb(t, h, r_path, inflation[p, t], steps_per_year, acc)
             target_row_nb(targets, t, target)
+            if track_prices and acc[A_WEALTH] > 0.0:
+                after_market_nb(
+                    t, h, r_path, noise_path, asset_params, tax_params, target, flow_mode,
+                    tax_state, acc,
+                )  # fmt: skip
             wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
             if wealth > 0.0:
+                if taxed:
+                    wealth = before_trading_nb(
+                        t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots,
+                        acc, gains,
+                    )  # fmt: skip
                 weights_nb(h, wealth, w)
-                if builtin_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new):
-                    rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade)
+                if builtin_rebalance_nb(
+                    kind, t, r_path, w, wealth, target, params, state, w_new
+                ) or pending_weights_nb(tax_state, acc, w_new):
+                    rebalance_step_nb(
+                        t, h, w_new, asset_params, tax_params, exec_params, noise_path,
+                        tax_state, lots, acc, trade, gains,
+                    )  # fmt: skip
+                if taxed:
+                    year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
             g = end_step_nb(
                 t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, out_hist, keep
             )
@@ -318,10 +383,16 @@ def simulate_policy_custom_nb(
     no_keep = np.empty(0)
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
+    taxed = tax_params[TX_ENABLED] > 0.0
+    track_prices = tax_params[TX_TRACK_PRICES] > 0.0
+    tax_state = np.zeros((n_assets, N_TAX_STATE))
+    lots = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
+    gains = np.zeros(2)
     for p in range(n_paths):
         g = start_path_nb(
             h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
         )
+        start_account_nb(h, tax_params, tax_state, lots)
         keep = out_wealth[p] if p < out_wealth.shape[0] else no_keep
         if keep.size > 0:
             keep[0] = initial_wealth
@@ -330,11 +401,28 @@ def simulate_policy_custom_nb(
         for t in range(n_steps):
             market_step_nb(t, h, r_path, inflation[p, t], steps_per_year, acc)
             target_row_nb(targets, t, target)
+            if track_prices and acc[A_WEALTH] > 0.0:
+                after_market_nb(
+                    t, h, r_path, noise_path, asset_params, tax_params, target, flow_mode,
+                    tax_state, acc,
+                )  # fmt: skip
             wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
             if wealth > 0.0:
+                if taxed:
+                    wealth = before_trading_nb(
+                        t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots,
+                        acc, gains,
+                    )  # fmt: skip
                 weights_nb(h, wealth, w)
-                if rebalance_nb(t, r_path, w, wealth, target, params, state, w_new):
-                    rebalance_step_nb(t, h, w_new, asset_params, noise_path, acc, trade)
+                if rebalance_nb(
+                    t, r_path, w, wealth, target, params, state, w_new
+                ) or pending_weights_nb(tax_state, acc, w_new):
+                    rebalance_step_nb(
+                        t, h, w_new, asset_params, tax_params, exec_params, noise_path,
+                        tax_state, lots, acc, trade, gains,
+                    )  # fmt: skip
+                if taxed:
+                    year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
             g = end_step_nb(
                 t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, out_hist, keep
             )

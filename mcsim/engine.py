@@ -24,13 +24,13 @@ from joblib import Parallel, delayed, parallel_config
 
 from . import __version__
 from .config import Scenario
-from .costs import CostModel
 from .datasets import infer_periods_per_year, load_returns, resample_returns
 from .errors import ConfigError, DataError
 from .flows import flows_array
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
 from .models import ReturnModel
 from .policies import KernelPolicy, PolicyContext
+from .taxes import friction_arrays
 
 __all__ = ["RunPlan", "estimate_memory", "prepare", "regenerate_path", "run"]
 
@@ -172,7 +172,9 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
     vol_step = (
         np.sqrt(np.diag(cov) / sim.steps_per_year) if cov is not None else np.zeros(len(assets))
     )
-    asset_params = scenario.costs.asset_params(assets, vol_step)
+    frictions = friction_arrays(
+        scenario.costs, scenario.taxes, scenario.policies, assets, vol_step, sim.steps_per_year
+    )
     if isinstance(seed, np.random.SeedSequence):
         entropy = int(seed.entropy)
     elif seed is not None:
@@ -191,19 +193,15 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         series_names=series,
         inflation_index=inflation_index,
         policies=policies,
-        asset_params=asset_params,
+        asset_params=frictions.asset_params,
         flows=flows_array(scenario.flows, sim.steps_per_year),
-        tax_params=scenario.taxes.tax_params(sim.steps_per_year),
+        tax_params=frictions.tax_params,
         grid_steps=grid,
         entropy=entropy,
-        n_noise=_n_noise(scenario.costs, len(assets)),
+        n_noise=frictions.n_noise,
         history=history,
         history_periods_per_year=history_ppy,
     )
-
-
-def _n_noise(costs: CostModel, n_assets: int) -> int:
-    return 0
 
 
 def _model_moments(
@@ -233,12 +231,17 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     n_series = len(plan.series_names)
     buf = np.empty((chunk, n_steps, n_series))
     noise_buf = np.empty((chunk, n_steps, plan.n_noise))
+    noise_rng = np.random.default_rng(np.random.SeedSequence(plan.entropy, spawn_key=(block, 1)))
     for c0 in range(0, n_block, chunk):
         m = min(chunk, n_block - c0)
         series = buf[:m]
         plan.model.simulate_into(rng, series, sim.steps_per_year)
         returns, inflation = _split_series(series, plan.inflation_index)
         noise = noise_buf[:m]
+        if plan.n_noise:
+            # Execution noise has its own stream per block, drawn path after path (C order),
+            # so chunking does not change it and it does not shift the return draws.
+            noise_rng.standard_normal(out=noise)
         keep_lo, keep_hi = min(c0, n_keep), min(c0 + m, n_keep)
         for k, pol in enumerate(plan.policies):
             _run_policy(
@@ -320,6 +323,10 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
         + n_pol * n_grid * HIST_BINS * 8
         + plan.chunk_size * plan.n_steps * (len(plan.series_names) + plan.n_noise + 1) * 8
         + n_pol * min(sim.keep_paths, sim.block_size) * (plan.n_steps + 1) * 8
+        # tax lots and tax-account state of the path being simulated (per policy kernel)
+        + plan.n_assets
+        * (int(plan.tax_params[layout.TX_MAX_LOTS]) * layout.N_LOT_FIELDS + layout.N_TAX_STATE)
+        * 8
     )
     # The labelled per-path table is built once the run is done: count it twice.
     return 2 * per_path_table + max(1, n_jobs) * 2 * per_block + n_pol * n_grid * HIST_BINS * 8
