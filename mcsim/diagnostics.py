@@ -24,6 +24,7 @@ import textwrap
 import tomllib
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,117 @@ def _as_paths(returns: np.ndarray) -> np.ndarray:
     return r
 
 
+_EPS = float(np.finfo(float).resolution) * 10  # relative size of rounding noise (as SciPy)
+
+
+class _Paths:
+    """Returns laid out as (path, series, step), C-contiguous, so every reduction over steps
+    runs over contiguous memory; intermediates shared by several statistics are kept."""
+
+    def __init__(self, returns: np.ndarray) -> None:
+        r = _as_paths(returns)
+        self.n_paths, self.n_steps, self.n_series = r.shape
+        self.x = np.ascontiguousarray(r.transpose(0, 2, 1))
+
+    @cached_property
+    def dev(self) -> np.ndarray:
+        """Deviations from each path's mean."""
+        return self.x - self.x.mean(axis=2, keepdims=True)
+
+    @cached_property
+    def dev2(self) -> np.ndarray:
+        return self.dev * self.dev
+
+    @cached_property
+    def m2(self) -> np.ndarray:
+        return self.dev2.mean(axis=2)
+
+    @cached_property
+    def constant(self) -> np.ndarray:
+        """(n_paths, n_series) mask of series constant up to rounding (moments undefined)."""
+        return _is_constant(self.x, self.m2)
+
+    @cached_property
+    def log_wealth(self) -> np.ndarray:
+        """Log wealth of shape (n_paths, n_series, n_steps + 1), starting at 0."""
+        out = np.zeros((self.n_paths, self.n_series, self.n_steps + 1))
+        np.cumsum(np.log1p(self.x), axis=2, out=out[:, :, 1:])
+        return out
+
+
+def _is_constant(x: np.ndarray, m2: np.ndarray) -> np.ndarray:
+    return m2 <= (_EPS * x.mean(axis=2)) ** 2
+
+
+def _acf(x: np.ndarray, lags: Sequence[int], undefined: np.ndarray | None = None) -> np.ndarray:
+    """Sample ACF of x of shape (n_paths, n_series, n_steps): (n_paths, n_series, n_lags).
+
+    NaN where x is constant or ``undefined`` (n_paths, n_series) is True.
+    """
+    c = x - x.mean(axis=2, keepdims=True)
+    denom = np.einsum("pst,pst->ps", c, c)
+    flat = _is_constant(x, denom / x.shape[2])
+    if undefined is not None:
+        flat |= undefined
+    out = np.full((*x.shape[:2], len(lags)), np.nan)
+    for i, k in enumerate(lags):  # a loop over lags; each lag is vectorised over paths
+        if 0 < k < x.shape[2]:
+            num = np.einsum("pst,pst->ps", c[:, :, :-k], c[:, :, k:])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[:, :, i] = np.where(flat, np.nan, num / denom)
+    return out
+
+
+def _mean(p: _Paths, ppy: int) -> np.ndarray:
+    return p.x.mean(axis=2) * ppy
+
+
+def _vol(p: _Paths, ppy: int) -> np.ndarray:
+    if p.n_steps < 2:
+        return np.full((p.n_paths, p.n_series), np.nan)
+    return np.sqrt(p.m2 * (p.n_steps / (p.n_steps - 1)) * ppy)
+
+
+def _cagr(p: _Paths, ppy: int) -> np.ndarray:
+    return np.expm1(p.log_wealth[:, :, -1] * ppy / p.n_steps)
+
+
+def _skewness(p: _Paths) -> np.ndarray:
+    m3 = np.einsum("pst,pst->ps", p.dev2, p.dev) / p.n_steps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = m3 / p.m2**1.5
+    return np.where(p.constant, np.nan, out)
+
+
+def _kurtosis(p: _Paths) -> np.ndarray:
+    m4 = np.einsum("pst,pst->ps", p.dev2, p.dev2) / p.n_steps
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = m4 / (p.m2 * p.m2) - 3.0
+    return np.where(p.constant, np.nan, out)
+
+
+def _worst_window(p: _Paths, window: int) -> np.ndarray:
+    if window < 1 or p.n_steps < window:
+        return np.full((p.n_paths, p.n_series), np.nan)
+    lw = p.log_wealth
+    return np.expm1((lw[:, :, window:] - lw[:, :, :-window]).min(axis=2))
+
+
+def _drawdown(p: _Paths) -> np.ndarray:
+    lw = p.log_wealth
+    peak = np.maximum.accumulate(lw, axis=2)
+    return -np.expm1(-(peak - lw).max(axis=2))
+
+
+def _correlation(p: _Paths) -> np.ndarray:
+    cov = p.dev @ p.dev.transpose(0, 2, 1)
+    sd = np.sqrt(np.einsum("pii->pi", cov))
+    iu, ju = np.triu_indices(p.n_series, k=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = cov[:, iu, ju] / (sd[:, iu] * sd[:, ju])
+    return np.where(p.constant[:, iu] | p.constant[:, ju], np.nan, out)
+
+
 def annualised_mean(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
     """Arithmetic mean of simple returns per period times ``periods_per_year``.
 
@@ -109,7 +221,7 @@ def annualised_mean(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
     ndarray of shape (n_paths, n_series)
         Fraction per year.
     """
-    return _as_paths(returns).mean(axis=1) * periods_per_year
+    return _mean(_Paths(returns), periods_per_year)
 
 
 def annualised_vol(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
@@ -117,10 +229,7 @@ def annualised_vol(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
 
     Shapes as in :func:`annualised_mean`; NaN for fewer than 2 periods. Fraction per year.
     """
-    r = _as_paths(returns)
-    if r.shape[1] < 2:
-        return np.full((r.shape[0], r.shape[2]), np.nan)
-    return r.std(axis=1, ddof=1) * math.sqrt(periods_per_year)
+    return _vol(_Paths(returns), periods_per_year)
 
 
 def cagr(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
@@ -128,21 +237,7 @@ def cagr(returns: np.ndarray, periods_per_year: int) -> np.ndarray:
 
     Shapes as in :func:`annualised_mean`. Fraction per year.
     """
-    r = _as_paths(returns)
-    log_growth = np.log1p(r).sum(axis=1)
-    return np.expm1(log_growth * periods_per_year / r.shape[1])
-
-
-_EPS = float(np.finfo(float).resolution) * 10  # relative size of rounding noise (as SciPy)
-
-
-def _central_moments(r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deviations from the mean, their squares, and a mask of (numerically) constant series."""
-    mean = r.mean(axis=1, keepdims=True)
-    d = r - mean
-    d2 = d * d
-    constant = d2.mean(axis=1) <= (_EPS * mean[:, 0]) ** 2
-    return d, d2, constant
+    return _cagr(_Paths(returns), periods_per_year)
 
 
 def skewness(returns: np.ndarray) -> np.ndarray:
@@ -151,12 +246,7 @@ def skewness(returns: np.ndarray) -> np.ndarray:
     Equals ``scipy.stats.skew(r, axis=1, bias=True)`` (SciPy's default). NaN for a constant
     series. Shapes as in :func:`annualised_mean`.
     """
-    d, d2, constant = _central_moments(_as_paths(returns))
-    m2 = d2.mean(axis=1)
-    m3 = (d2 * d).mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = m3 / m2**1.5
-    return np.where(constant, np.nan, out)
+    return _skewness(_Paths(returns))
 
 
 def excess_kurtosis(returns: np.ndarray) -> np.ndarray:
@@ -165,25 +255,7 @@ def excess_kurtosis(returns: np.ndarray) -> np.ndarray:
     Equals ``scipy.stats.kurtosis(r, axis=1, fisher=True, bias=True)`` (SciPy's default).
     NaN for a constant series. Shapes as in :func:`annualised_mean`.
     """
-    _, d2, constant = _central_moments(_as_paths(returns))
-    m2 = d2.mean(axis=1)
-    m4 = (d2 * d2).mean(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = m4 / (m2 * m2) - 3.0
-    return np.where(constant, np.nan, out)
-
-
-def _acf(x: np.ndarray, lags: Sequence[int]) -> np.ndarray:
-    c, _, flat = _central_moments(x)
-    denom = (c * c).sum(axis=1)
-    n_paths, n_steps, n_series = x.shape
-    out = np.full((n_paths, n_series, len(lags)), np.nan)
-    for i, k in enumerate(lags):  # a loop over lags; each lag is vectorised over paths
-        if 0 < k < n_steps:
-            num = np.einsum("pts,pts->ps", c[:, :-k], c[:, k:])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[:, :, i] = np.where(flat, np.nan, num / denom)
-    return out
+    return _kurtosis(_Paths(returns))
 
 
 def return_acf(returns: np.ndarray, lag: int = 1) -> np.ndarray:
@@ -195,7 +267,7 @@ def return_acf(returns: np.ndarray, lag: int = 1) -> np.ndarray:
     revert. Returns an ndarray of shape (n_paths, n_series); NaN for a constant series or
     ``lag >= n_steps``.
     """
-    return _acf(_as_paths(returns), [lag])[:, :, 0]
+    return _acf(_Paths(returns).x, [lag])[:, :, 0]
 
 
 def squared_return_acf(returns: np.ndarray, lags: Sequence[int] = tuple(_ACF_LAGS)) -> np.ndarray:
@@ -209,8 +281,8 @@ def squared_return_acf(returns: np.ndarray, lags: Sequence[int] = tuple(_ACF_LAG
     ndarray of shape (n_paths, n_series, n_lags)
         NaN for a lag >= n_steps or a series whose squared deviations are constant.
     """
-    _, y, _ = _central_moments(_as_paths(returns))
-    return _acf(y, lags)
+    p = _Paths(returns)
+    return _acf(p.dev2, lags, p.constant)
 
 
 def worst_window_return(returns: np.ndarray, window: int) -> np.ndarray:
@@ -219,11 +291,7 @@ def worst_window_return(returns: np.ndarray, window: int) -> np.ndarray:
     ``min over t of prod(1 + r[t : t + window]) - 1``; NaN when there are fewer than ``window``
     periods. Shapes as in :func:`annualised_mean`. Fraction (negative for a loss).
     """
-    r = _as_paths(returns)
-    if window < 1 or r.shape[1] < window:
-        return np.full((r.shape[0], r.shape[2]), np.nan)
-    log_w = _log_wealth(r)
-    return np.expm1((log_w[:, window:] - log_w[:, :-window]).min(axis=1))
+    return _worst_window(_Paths(returns), window)
 
 
 def max_drawdown(returns: np.ndarray) -> np.ndarray:
@@ -232,16 +300,7 @@ def max_drawdown(returns: np.ndarray) -> np.ndarray:
     Wealth starts at 1 before the first return (a first-period loss counts), so this is
     ``max over t of 1 - W_t / max_{s <= t} W_s``. Shapes as in :func:`annualised_mean`.
     """
-    log_w = _log_wealth(_as_paths(returns))
-    peak = np.maximum.accumulate(log_w, axis=1)
-    return -np.expm1(-(peak - log_w).max(axis=1))
-
-
-def _log_wealth(r: np.ndarray) -> np.ndarray:
-    """Log wealth of shape (n_paths, n_steps + 1, n_series), starting at 0."""
-    out = np.zeros((r.shape[0], r.shape[1] + 1, r.shape[2]))
-    np.cumsum(np.log1p(r), axis=1, out=out[:, 1:])
-    return out
+    return _drawdown(_Paths(returns))
 
 
 def pairwise_correlation(returns: np.ndarray) -> np.ndarray:
@@ -252,14 +311,7 @@ def pairwise_correlation(returns: np.ndarray) -> np.ndarray:
     ndarray of shape (n_paths, n_series * (n_series - 1) / 2)
         NaN for a pair with a constant series.
     """
-    r = _as_paths(returns)
-    d, _, constant = _central_moments(r)
-    cov = np.einsum("pti,ptj->pij", d, d)
-    sd = np.sqrt(np.einsum("pii->pi", cov))
-    iu, ju = np.triu_indices(r.shape[2], k=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = cov[:, iu, ju] / (sd[:, iu] * sd[:, ju])
-    return np.where(constant[:, iu] | constant[:, ju], np.nan, out)
+    return _correlation(_Paths(returns))
 
 
 def compound(returns: np.ndarray, k: int) -> np.ndarray:
@@ -305,26 +357,25 @@ def path_statistics(
         Columns are a MultiIndex (statistic, series) in the order of :data:`STATISTICS`;
         correlation columns are named ``"a~b"``.
     """
-    r = _as_paths(returns)
-    if r.shape[2] != len(series_names):
+    p = _Paths(returns)
+    if p.n_series != len(series_names):
         raise ValueError(
-            f"returns have {r.shape[2]} series but {len(series_names)} names were given."
+            f"returns have {p.n_series} series but {len(series_names)} names were given."
         )
-    acf = squared_return_acf(r, _ACF_LAGS)
-    acf_ret = return_acf(r, 1)
-    acf_mean = acf.mean(axis=2)  # NaN unless every lag 1-12 is defined
+    ppy = periods_per_year
+    acf_sq = _acf(p.dev2, _ACF_LAGS, p.constant)
     blocks = [
-        annualised_mean(r, periods_per_year),
-        annualised_vol(r, periods_per_year),
-        cagr(r, periods_per_year),
-        skewness(r),
-        excess_kurtosis(r),
-        acf_ret,
-        acf[:, :, 0],
-        acf_mean,
-        worst_window_return(r, periods_per_year),
-        max_drawdown(r),
-        pairwise_correlation(r),
+        _mean(p, ppy),
+        _vol(p, ppy),
+        _cagr(p, ppy),
+        _skewness(p),
+        _kurtosis(p),
+        _acf(p.x, [1])[:, :, 0],
+        acf_sq[:, :, 0],
+        acf_sq.mean(axis=2),  # NaN unless every lag 1-12 is defined
+        _worst_window(p, ppy),
+        _drawdown(p),
+        _correlation(p),
     ]
     values = np.concatenate(blocks, axis=1)
     return pd.DataFrame(values, columns=_row_index(series_names))
@@ -645,60 +696,125 @@ def _verdict(table: pd.DataFrame) -> str:
 
 
 def format_params(params: Mapping[str, Any], series_names: Sequence[str] | None = None) -> str:
-    """Fitted parameters as readable text.
+    """Fitted parameters as readable text (``fit.json`` holds the exact values).
 
-    Lists with one number per series become one table (``mu``, ``vol``, ...), square nested
-    lists become labelled matrices (``corr``), scalars are listed, anything else is shown as
-    JSON.
+    Scalars are listed; lists with one number per series are gathered in one table (``mu``,
+    ``vol``, ...); numeric matrices are shown labelled, their axes named after the series or
+    after a count parameter of the same length (``n_regimes = 2`` labels rows "regime 0",
+    "regime 1"); anything else (summaries, nested tables) is shown as JSON. Keys naming a
+    correlation or covariance are labelled by series, keys naming a transition by the count.
     """
-    names = [str(s) for s in (params.get("assets") or series_names or [])]
+    names = [str(x) for x in (params.get("assets") or series_names or [])]
     n = len(names)
-    per_series: dict[str, list[float]] = {}
-    matrices: dict[str, np.ndarray] = {}
+    counts = {
+        key[2:].removesuffix("s"): value
+        for key, value in params.items()
+        if key.startswith("n_") and isinstance(value, int) and not isinstance(value, bool)
+    }
+
+    def labels(length: int, *, prefer_count: bool, allow_series: bool = True) -> list[str]:
+        by_count = [f"{c} {i}" for c, k in counts.items() if k == length for i in range(k)]
+        by_count = by_count[:length]
+        if by_count and prefer_count:
+            return by_count
+        if allow_series and length == n:
+            return names
+        return by_count or [str(i) for i in range(length)]
+
+    per_series: dict[str, np.ndarray] = {}
     scalars: dict[str, Any] = {}
-    other: dict[str, Any] = {}
+    blocks: list[str] = []
     for key, value in params.items():
         if key in ("kind", "assets"):
             continue
-        if _is_number_list(value) and n and len(value) == n:
-            per_series[key] = [float(v) for v in value]
-        elif _is_matrix(value, n):
-            matrices[key] = np.asarray(value, dtype=float)
-        elif value is None or isinstance(value, (str, bool, int, float)):
+        if value is None or isinstance(value, (str, bool, int, float)):
             scalars[key] = value
+            continue
+        arr = _numeric_array(value)
+        lowered = key.lower()
+        series_key = "corr" in lowered or "cov" in lowered or lowered.startswith("start_q")
+        count_key = "transition" in lowered
+        fmt = _fmt4
+        if arr is None or arr.ndim > 3 or arr.size == 0:
+            blocks.append(f"{key}:\n" + "\n".join(_outline(value, 2)))
+        elif arr.ndim == 1:
+            rows = labels(len(arr), prefer_count=not series_key)
+            if rows == names:
+                per_series[key] = arr
+            else:
+                frame = pd.DataFrame({key: arr}, index=rows)
+                blocks.append(frame.to_string(float_format=fmt))
         else:
-            other[key] = value
+            mats = [arr] if arr.ndim == 2 else list(arr)
+            outer = (
+                [""]
+                if arr.ndim == 2
+                else [f" [{x}]" for x in labels(arr.shape[0], prefer_count=True)]
+            )
+            for title, mat in zip(outer, mats, strict=True):
+                rows = labels(mat.shape[0], prefer_count=not series_key)
+                cols = labels(mat.shape[1], prefer_count=count_key, allow_series=not count_key)
+                frame = pd.DataFrame(mat, index=rows, columns=cols)
+                blocks.append(f"{key}{title}:\n{frame.to_string(float_format=fmt)}")
+
     lines = [f"Model: {params.get('kind', '?')}"]
     if n:
         lines.append(f"Series: {', '.join(names)}")
     if per_series:
-        labels = {"mu": "mu (annual mean)", "vol": "vol (annual)"}
-        frame = pd.DataFrame({labels.get(k, k): v for k, v in per_series.items()}, index=names)
-        lines += ["", frame.to_string(float_format=lambda v: f"{v:.4f}")]
-    for key, mat in matrices.items():
-        frame = pd.DataFrame(mat, index=names, columns=names)
-        lines += ["", f"{key}:", frame.to_string(float_format=lambda v: f"{v:.4f}")]
+        titles = {"mu": "mu (annual mean)", "vol": "vol (annual)"}
+        frame = pd.DataFrame({titles.get(k, k): v for k, v in per_series.items()}, index=names)
+        lines += ["", frame.to_string(float_format=_fmt4)]
     if scalars:
-        lines.append("")
-        lines += [f"{k}: {v}" for k, v in scalars.items()]
-    for key, value in other.items():
-        lines += ["", f"{key}:", json.dumps(value, indent=2, default=str)]
+        lines += ["", *(f"{k}: {_inline(v)}" for k, v in scalars.items())]
+    for block in blocks:
+        lines += ["", block]
     return "\n".join(lines)
 
 
-def _is_number_list(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-    )
+def _inline(value: Any) -> str | None:
+    """A scalar or a flat list as one short string, or None for nested values."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if value is None or isinstance(value, (str, bool, int)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        parts = [_inline(v) for v in value]
+        if all(p is not None and not p.startswith("[") for p in parts):
+            return "[" + ", ".join(parts) + "]"  # type: ignore[arg-type]
+    return None
 
 
-def _is_matrix(value: Any, n: int) -> bool:
-    return (
-        n > 0
-        and isinstance(value, list)
-        and len(value) == n
-        and all(_is_number_list(row) and len(row) == n for row in value)
-    )
+def _outline(value: Any, indent: int) -> list[str]:
+    """Nested dicts and lists as indented ``key: value`` lines, numbers to 6 digits."""
+    pad = " " * indent
+    items = value.items() if isinstance(value, Mapping) else enumerate(value)
+    lines = []
+    for key, item in items:
+        text = _inline(item)
+        if text is not None:
+            lines.append(f"{pad}{key}: {text}")
+        elif isinstance(item, (Mapping, list, tuple)):
+            lines += [f"{pad}{key}:", *_outline(item, indent + 2)]
+        else:
+            lines.append(f"{pad}{key}: {item!r}")
+    return lines
+
+
+def _fmt4(v: float) -> str:
+    return f"{v:.4f}"
+
+
+def _numeric_array(value: Any) -> np.ndarray | None:
+    """A rectangular float array from nested lists of numbers, or None."""
+    if not isinstance(value, list):
+        return None
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged
+        return None
+    if arr.dtype.kind not in "iuf":
+        return None
+    return arr.astype(float)
 
 
 def _html_page(table: pd.DataFrame, params: Mapping[str, Any], title: str) -> str:
