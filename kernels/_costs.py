@@ -82,26 +82,6 @@ def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
 
 
 @njit(cache=True, inline="always")
-def trade_costs_nb(t, trade, asset_params, noise_path, acc):
-    """Commission, fixed fee and half spread of ``trade`` (kept until the engine moves to
-    :func:`execution_costs_nb`). Numba-compiled."""
-    proportional = 0.0
-    fixed = 0.0
-    spread = 0.0
-    for i in range(trade.size):
-        a = abs(trade[i])
-        if a == 0.0:
-            continue
-        proportional += asset_params[i, AP_PROPORTIONAL] * a
-        spread += asset_params[i, AP_HALF_SPREAD] * a
-        fixed += asset_params[i, AP_FIXED_FEE]
-    acc[M_COST_PROPORTIONAL] += proportional
-    acc[M_COST_FIXED] += fixed
-    acc[M_COST_SPREAD] += spread
-    return proportional + fixed + spread
-
-
-@njit(cache=True, inline="always")
 def execution_costs_nb(t, trade, asset_params, noise_path, tax_state, acc):
     """Cost of the trades ``trade`` (currency per asset, + buy / - sell).
 
