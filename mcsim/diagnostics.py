@@ -472,6 +472,12 @@ def model_check(
     model.check_fitted()
     n_paths = as_int(n_paths, "n_paths", low=20)
     spy, freq, hist_group, sim_group = _frequencies(periods_per_year, steps_per_year)
+    loaded = getattr(history, "attrs", {}).get("periods_per_year")
+    if loaded is not None and int(loaded) != periods_per_year:
+        raise ConfigError(
+            f"`periods_per_year` is {periods_per_year} but the history was loaded with "
+            f"{loaded} periods per year; pass periods_per_year={loaded}."
+        )
     x = _history_array(model, history)
     hist = compound(x, hist_group)
     n_periods = hist.shape[1]

@@ -313,6 +313,12 @@ def test_steps_per_year_must_divide_or_be_a_multiple(recent):
         model_check(model, recent, 12, steps_per_year=5)
 
 
+def test_periods_per_year_must_match_the_loaded_history(recent):
+    model = GaussianModel().fit(recent, periods_per_year=12)
+    with pytest.raises(ConfigError, match="loaded with 12 periods per year"):
+        model_check(model, recent, 4)
+
+
 def test_n_paths_must_be_at_least_20(recent):
     model = GaussianModel().fit(recent, periods_per_year=12)
     with pytest.raises(ConfigError, match="`n_paths` must be >= 20"):
