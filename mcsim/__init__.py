@@ -24,7 +24,14 @@ from .errors import (
     NumericalWarning,
 )
 from .flows import CashFlow
-from .models import BootstrapModel, GaussianModel, ReturnModel, StudentTModel
+from .models import (
+    BootstrapModel,
+    GarchModel,
+    GaussianModel,
+    RegimeModel,
+    ReturnModel,
+    StudentTModel,
+)
 from .policies import (
     CPPI,
     BuyAndHold,
@@ -55,11 +62,13 @@ __all__ = [
     "Custom",
     "DataConfig",
     "DataError",
+    "GarchModel",
     "GaussianModel",
     "McsimError",
     "MeanVariance",
     "ModelFitError",
     "NumericalWarning",
+    "RegimeModel",
     "ReturnModel",
     "RiskParity",
     "Scenario",

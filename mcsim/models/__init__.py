@@ -8,12 +8,16 @@ from typing import Any
 from .._validation import as_str
 from .base import ReturnModel, psd_cholesky
 from .bootstrap import BootstrapModel
+from .garch import GarchModel
 from .gaussian import GaussianModel
+from .regime import RegimeModel
 from .student_t import StudentTModel
 
 MODELS: dict[str, type[ReturnModel]] = {
     "gaussian": GaussianModel,
     "lognormal": GaussianModel,
+    "garch": GarchModel,
+    "regime": RegimeModel,
     "student_t": StudentTModel,
     "bootstrap": BootstrapModel,
 }
@@ -28,7 +32,9 @@ def model_from_config(section: Mapping[str, Any], where: str = "[model]") -> Ret
 __all__ = [
     "MODELS",
     "BootstrapModel",
+    "GarchModel",
     "GaussianModel",
+    "RegimeModel",
     "ReturnModel",
     "StudentTModel",
     "model_from_config",
