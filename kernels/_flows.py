@@ -21,7 +21,11 @@ from ._layout import (
 def scheduled_flow_nb(t, wealth, price_index, flows, steps_per_year):
     """Net external flow at the end of step ``t`` (currency; + contribution, - withdrawal).
 
-    ``flows`` has one row per schedule (columns ``layout.FL_*``); rows add up. Numba-compiled.
+    ``flows`` has one row per schedule (columns ``layout.FL_*``); rows add up. A row pays at
+    the end of steps ``start, start + every, ...`` up to ``end``. Its amount is
+    ``FL_AMOUNT`` (grown by ``(1 + FL_GROWTH) ** years_elapsed`` with ``INDEX_FIXED``, or
+    times the path's price index with ``INDEX_INFLATION``) plus ``FL_PCT_WEALTH * wealth``,
+    with ``wealth`` the wealth after the step's market move. Numba-compiled.
     """
     total = 0.0
     for k in range(flows.shape[0]):
@@ -43,43 +47,75 @@ def scheduled_flow_nb(t, wealth, price_index, flows, steps_per_year):
 def place_flow_nb(h, amount, target, mode):
     """Add ``amount`` (currency) to holdings ``h`` in place, following ``mode``.
 
-    ``FLOW_PRO_RATA`` keeps current weights, ``FLOW_TO_TARGET`` splits by target weight,
-    ``FLOW_REBALANCE`` sends a contribution to the most underweight assets (a withdrawal
-    comes from the most overweight) so the flow itself moves the portfolio to target.
-    The caller ensures a withdrawal never exceeds wealth.
+    ``FLOW_PRO_RATA`` keeps current weights, ``FLOW_TO_TARGET`` splits by target weight
+    (a withdrawal never takes a holding below zero: the excess comes pro rata from the rest).
+    ``FLOW_REBALANCE`` (cash-flow rebalancing) sends a contribution to the most underweight
+    assets first and takes a withdrawal from the most overweight first: with
+    ``gap_i = target_i * (wealth + amount) - h_i`` (currency, the gap left after the flow),
+    a contribution ``A > 0`` buys ``max(gap_i - L, 0)`` of each asset with the level ``L >= 0``
+    such that the purchases add up to ``A`` ("water-filling": the largest gaps in weight
+    points are closed first, down to a common level). A withdrawal does the same with the
+    overweights ``-gap_i``. Since the gaps sum to ``A``, such a level always exists, and no
+    asset is traded against its gap or pushed past its target.
+    The caller ensures a withdrawal never exceeds wealth. Numba-compiled.
     """
     n = h.size
     wealth = 0.0
     for i in range(n):
         wealth += h[i]
-    if mode == FLOW_REBALANCE:
+    if mode == FLOW_REBALANCE and wealth > 0.0:
         new_wealth = wealth + amount
-        # Gaps to target after the flow; fill them in proportion, never trading against them.
-        gap_sum = 0.0
-        for i in range(n):
-            gap = target[i] * new_wealth - h[i]
-            if gap * amount > 0.0:
-                gap_sum += gap
-        if gap_sum != 0.0 and abs(gap_sum) >= abs(amount):
+        sign = 1.0 if amount > 0.0 else -1.0
+        a = abs(amount)
+        # Michelot's iteration: the level over the active gaps, dropping gaps below it,
+        # until no gap is dropped. The level only rises, so this ends within n rounds.
+        level = -1.0
+        for _ in range(n + 1):
+            total = 0.0
+            count = 0
             for i in range(n):
-                gap = target[i] * new_wealth - h[i]
-                if gap * amount > 0.0:
-                    h[i] += amount * gap / gap_sum
-            return
-        if gap_sum != 0.0:
-            # The flow closes every gap; what is left goes by target weight.
-            rest = amount - gap_sum
+                g = sign * (target[i] * new_wealth - h[i])
+                if g > level and g > 0.0:
+                    total += g
+                    count += 1
+            if count == 0:
+                break
+            new_level = (total - a) / count
+            if new_level < 0.0:
+                new_level = 0.0
+            if new_level <= level:
+                break
+            level = new_level
+        if level >= 0.0:
             for i in range(n):
-                gap = target[i] * new_wealth - h[i]
-                if gap * amount > 0.0:
-                    h[i] += gap
-            for i in range(n):
-                h[i] += rest * target[i]
+                g = sign * (target[i] * new_wealth - h[i])
+                if g > level:
+                    h[i] += sign * (g - level)
             return
         mode = FLOW_TO_TARGET
-    if mode == FLOW_TO_TARGET or wealth <= 0.0:
+    if wealth <= 0.0 or (mode == FLOW_TO_TARGET and amount > 0.0):
         for i in range(n):
             h[i] += amount * target[i]
+        return
+    if mode == FLOW_TO_TARGET:
+        # A withdrawal by target weight, except that no holding goes below zero: what an
+        # asset cannot give is taken from the others in proportion to what they keep.
+        a = -amount
+        short = 0.0
+        rest = 0.0
+        for i in range(n):
+            take = a * target[i]
+            if take > h[i] and h[i] >= 0.0:
+                short += take - h[i]
+            else:
+                rest += h[i] - take
+        for i in range(n):
+            take = a * target[i]
+            if take > h[i] and h[i] >= 0.0:
+                h[i] = 0.0
+            else:
+                keep = h[i] - take
+                h[i] = keep - short * keep / rest if short > 0.0 else keep
         return
     for i in range(n):
         h[i] += amount * h[i] / wealth

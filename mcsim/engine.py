@@ -194,7 +194,12 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         inflation_index=inflation_index,
         policies=policies,
         asset_params=frictions.asset_params,
-        flows=flows_array(scenario.flows, sim.steps_per_year),
+        flows=flows_array(
+            scenario.flows,
+            sim.steps_per_year,
+            n_steps=sim.n_steps,
+            has_inflation=inflation_index >= 0,
+        ),
         tax_params=frictions.tax_params,
         grid_steps=grid,
         entropy=entropy,

@@ -14,6 +14,7 @@ integration of the renewal equation over the log-odds state), and the example cu
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -168,10 +169,18 @@ def place_flow_ref(h: np.ndarray, amount: float, target: np.ndarray, mode: int) 
         for k in range(1, g.size + 1):
             level = max((g[:k].sum() - abs(amount)) / k, 0.0)
             if k == g.size or g[k] <= level:
-                break
-        return h + sign * np.maximum(gaps - level, 0.0)
-    if mode == layout.FLOW_TO_TARGET or wealth <= 0:
+                return h + sign * np.maximum(gaps - level, 0.0)
+        mode = layout.FLOW_TO_TARGET  # no gap at all (a zero flow)
+    if wealth <= 0 or (mode == layout.FLOW_TO_TARGET and amount > 0):
         return h + amount * target
+    if mode == layout.FLOW_TO_TARGET:
+        take = -amount * target
+        clipped = (take > h) & (h >= 0)
+        short = (take - h)[clipped].sum()
+        keep = np.where(clipped, 0.0, h - take)
+        if short > 0:
+            keep = keep - short * keep / keep.sum()
+        return keep
     return h + amount * h / wealth
 
 
@@ -337,10 +346,11 @@ def run_policy(
         hist,
         np.zeros((0, n_steps + 1)),
     )
-    if kp.rebalance_nb is None:
-        simulate_policy_builtin_nb(kp.kind, *args)
-    else:
-        simulate_policy_custom_nb(kp.rebalance_nb, *args)
+    fn = simulate_policy_builtin_nb if kp.rebalance_nb is None else simulate_policy_custom_nb
+    head = (kp.kind,) if kp.rebalance_nb is None else (kp.rebalance_nb,)
+    if "check_every" in inspect.signature(fn.py_func).parameters:
+        head = (*head, kp.check_every, kp.check_offset)
+    fn(*head, *args)
     return out
 
 
