@@ -397,9 +397,11 @@ class _Report:
                 row=r,
                 col=c,
             )
-        lo_all = max(min(lo_all, self.sim.initial_wealth), 1e-12)
+        # Below 1 % of initial wealth the money is all but gone: the axis stops there.
+        w0 = self.sim.initial_wealth
+        lo_all = max(min(lo_all, w0), 0.01 * w0)
         hi_all = max(hi_all, lo_all)
-        yrange = [math.log10(lo_all) - 0.08, math.log10(hi_all) + 0.08]
+        yrange = [math.log10(lo_all) - 0.12, math.log10(hi_all) + 0.1]
         fig.update_yaxes(
             type="log",
             range=yrange,
@@ -454,12 +456,16 @@ class _Report:
         log = name != "max_drawdown"
         label = "Terminal wealth" if name == "terminal_wealth" else "Maximum drawdown"
         edges, shares, left_out = self._density(name)
+        left_title = "Share of paths per bin"
+        worst = max(left_out.values(), default=0.0)
+        if log and worst > 0:
+            left_title += f" (paths at zero, up to {worst:.1%}, are off the log axis)"
         fig = make_subplots(
             rows=1,
             cols=2,
             column_widths=[0.6, 0.4],
             horizontal_spacing=0.12,
-            subplot_titles=["Share of paths per bin", "5th, 25th, 50th, 75th, 95th percentiles"],
+            subplot_titles=[left_title, "5th, 25th, 50th, 75th, 95th percentiles"],
         )
         centres = np.sqrt(edges[:-1] * edges[1:]) if log else 0.5 * (edges[:-1] + edges[1:])
         if log:
@@ -518,18 +524,6 @@ class _Report:
         fig.update_xaxes(title_text=axis_title, hoverformat=fmt, **xaxis, row=1, col=2)
         fig.update_yaxes(title_text="Share of paths (%)", rangemode="tozero", row=1, col=1)
         fig.update_yaxes(automargin=True, row=1, col=2)
-        dropped = {p: v for p, v in left_out.items() if v > 0}
-        if log and dropped:
-            worst = max(dropped.values())
-            fig.add_annotation(
-                text=f"Paths ending at zero or below are not on the log axis (up to {worst:.1%})",
-                xref="paper",
-                yref="paper",
-                x=0,
-                y=-0.22,
-                showarrow=False,
-                font={"size": 11, "color": "#666"},
-            )
         what = "at the horizon" if name == "terminal_wealth" else "over the horizon"
         self._layout(fig, f"{label} {what}", 420)
         fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0})
@@ -654,19 +648,19 @@ class _Report:
         """Share of paths that have run out of money, by year."""
         spy = self.sim.steps_per_year
         horizon = self.sim.n_steps / spy
-        edges = np.arange(self.sim.n_steps + 1) / spy
+        times = np.arange(self.sim.n_steps + 1) / spy
         ruin = self.metric("ruin_year")
         ruined = self.metric("ruined")
         fig = go.Figure()
         for pol in self.policies:
             years = ruin[pol].to_numpy()
-            years = years[np.isfinite(years) & (ruined[pol].to_numpy() > 0)]
-            counts, _ = np.histogram(years, bins=np.append(edges, np.inf))
-            cum = 100.0 * np.cumsum(counts) / max(self.n_paths, 1)
+            years = np.sort(years[np.isfinite(years) & (ruined[pol].to_numpy() > 0)])
+            # Share of all paths with ruin_year <= t, at every step end t.
+            cum = 100.0 * np.searchsorted(years, times + 1e-9, side="right") / self.n_paths
             fig.add_trace(
                 go.Scatter(
-                    x=np.append(edges, horizon),
-                    y=np.append(cum, cum[-1]),
+                    x=times,
+                    y=cum,
                     mode="lines",
                     line={"color": self.colours[pol], "width": 2, "shape": "hv"},
                     name=pol,

@@ -1,0 +1,450 @@
+"""The run report: figure structure, formatted numbers, optional sections, self-containment."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+import mcsim
+from mcsim import report
+from mcsim.report import build_figures, format_value, policy_colours, write_report
+from mcsim.results import METRICS, SimulationResult
+
+N_PATHS = 300
+
+
+@pytest.fixture(scope="module")
+def result() -> SimulationResult:
+    scenario = mcsim.Scenario.from_toml(mcsim.default_scenario_path())
+    return mcsim.run(scenario, n_paths=N_PATHS, seed=1)
+
+
+@pytest.fixture(scope="module")
+def figures(result):
+    return build_figures(result)
+
+
+@pytest.fixture(scope="module")
+def html_text(result, tmp_path_factory) -> str:
+    path = write_report(result, tmp_path_factory.mktemp("report") / "report.html")
+    return path.read_text(encoding="utf-8")
+
+
+def _default_table() -> dict:
+    with open(mcsim.default_scenario_path(), "rb") as f:
+        return tomllib.load(f)
+
+
+def _small_table(**changes) -> dict:
+    """The default scenario with two policies (faster runs), plus ``changes`` per section."""
+    table = _default_table()
+    table["policies"] = table["policies"][:2]
+    for key, value in changes.items():
+        table[key] = value
+    return table
+
+
+def _with_metrics(result: SimulationResult, metrics: np.ndarray, **sim_changes):
+    """A copy of ``result`` with other per-path metrics (and [simulation] fields)."""
+    plan = result.plan
+    if sim_changes:
+        plan = dataclasses.replace(plan, scenario=plan.scenario.replace(**sim_changes))
+    return SimulationResult(
+        plan=plan,
+        metrics=metrics,
+        hist=result.hist,
+        wealth=result.wealth_array,
+        timings=result.timings,
+    )
+
+
+def _section_ids(html: str) -> list[str]:
+    return re.findall(r'<section id="([a-z_]+)">', html)
+
+
+# -- formatting --------------------------------------------------------------------------------
+
+
+def test_format_value_rules():
+    assert format_value(12_345_678.4, "currency") == "12,345,678"
+    assert format_value(-2_500.6, "currency", signed=True) == "-2,501"
+    assert format_value(2_500.0, "currency", signed=True) == "+2,500"
+    assert format_value(0.07534, "fraction per year") == "7.53%"
+    assert format_value(0.25, "probability") == "25.00%"
+    assert format_value(-0.0048, "fraction", signed=True) == "-0.48 pp"
+    assert format_value(26.0, "years") == "26.0 y"
+    assert format_value(12.25, "count") == "12.2"
+    assert format_value(float("nan"), "currency") == "–"
+    assert format_value(float("inf"), "currency") == "∞"
+
+
+def test_policy_colours_are_distinct_and_stable():
+    names = [f"p{i}" for i in range(12)]
+    colours = policy_colours(names)
+    assert len(set(colours.values())) == 12
+    assert policy_colours(names[:3]) == {n: colours[n] for n in names[:3]}
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+def test_figure_keys_follow_the_scenario(result, figures):
+    # The default run has costs (10 bps) and history (Shiller): no taxes, flows or goal.
+    assert set(figures) == {
+        "fan",
+        "terminal_wealth",
+        "max_drawdown",
+        "comparison",
+        "costs",
+        "model_check",
+    }
+
+
+def test_fan_chart_structure(result, figures):
+    fig = figures["fan"]
+    pols = result.policy_names
+    # Per policy: sample paths, 5-95 band, 25-75 band, median.
+    assert len(fig.data) == 4 * len(pols)
+    assert [t.name for t in fig.data[3::4]] == pols
+    assert {t.name for t in fig.data} == set(pols)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [p + (" (baseline)" if p == result.baseline else "") for p in pols]
+    assert fig.layout.yaxis.type == "log"
+    assert "Wealth" in fig.layout.yaxis.title.text
+    layout = fig.layout.to_plotly_json()
+    x_titles = [v.get("title", {}).get("text") for k, v in layout.items() if k.startswith("xaxis")]
+    assert x_titles.count("Years") == 3  # the bottom row of a 2 x 3 grid
+    colours = policy_colours(pols)
+    for k, pol in enumerate(pols):
+        median = fig.data[4 * k + 3]
+        np.testing.assert_allclose(median.y, result.fan.loc[pol, "p50"].to_numpy())
+        np.testing.assert_allclose(median.x, result.fan.loc[pol].index.to_numpy())
+        assert median.line.color == colours[pol]
+        band = fig.data[4 * k + 1]  # 5-95: upper edge out, lower edge back
+        n = len(median.x)
+        np.testing.assert_allclose(band.y[:n], result.fan.loc[pol, "p95"].to_numpy())
+        np.testing.assert_allclose(band.y[n:], result.fan.loc[pol, "p05"].to_numpy()[::-1])
+        samples = fig.data[4 * k]
+        n_samples = int(np.isnan(np.asarray(samples.x, dtype=float)).sum())
+        assert n_samples == min(report.N_SAMPLE_PATHS, result.scenario.simulation.keep_paths)
+
+
+def test_fan_chart_without_sample_paths(result):
+    empty = SimulationResult(
+        plan=result.plan,
+        metrics=result.metrics_array,
+        hist=result.hist,
+        wealth=result.wealth_array[:, :0],
+        timings=result.timings,
+    )
+    fig = build_figures(empty)["fan"]
+    assert len(fig.data) == 3 * len(result.policy_names)
+
+
+@pytest.mark.parametrize("metric", ["terminal_wealth", "max_drawdown"])
+def test_distribution_figures(result, figures, metric):
+    fig = figures[metric]
+    pols = result.policy_names
+    n = len(pols)
+    assert len(fig.data) == 2 * n
+    lines, boxes = fig.data[:n], fig.data[n:]
+    assert [t.name for t in lines] == pols
+    assert sorted(t.name for t in boxes) == sorted(pols)
+    colours = policy_colours(pols)
+    values = result.metric(metric)
+    for t in lines:
+        assert t.line.color == colours[t.name]
+        x = values[t.name].to_numpy()
+        expected = 100.0 * ((x > 0).mean() if metric == "terminal_wealth" else 1.0)
+        assert np.sum(t.y) == pytest.approx(expected)
+    for b in boxes:
+        s = result.summary.loc[(b.name, metric)]
+        assert b.median[0] == pytest.approx(s["p50"])
+        assert b.q1[0] == pytest.approx(s["p25"])
+        assert b.upperfence[0] == pytest.approx(s["p95"])
+    if metric == "terminal_wealth":
+        assert fig.layout.xaxis.type == "log"
+        assert "currency" in fig.layout.xaxis.title.text
+    else:
+        assert "fraction" in fig.layout.xaxis.title.text
+    assert fig.layout.yaxis.title.text == "Share of paths (%)"
+
+
+def test_distribution_bins_bounded_for_many_paths(result):
+    """Bins come from Rice's rule and stop at N_BINS however many paths there are."""
+    assert report._n_bins(300) == 20
+    assert report._n_bins(10_000) == 43
+    assert report._n_bins(1_000_000) == report.N_BINS
+
+
+def test_comparison_figure(result, figures):
+    fig = figures["comparison"]
+    others = [p for p in result.policy_names if p != result.baseline]
+    metrics = ["terminal_wealth", "real_terminal_wealth", "cagr", "volatility"]
+    metrics += ["max_drawdown", "turnover", "costs"]
+    assert len(fig.data) == len(metrics) * len(others)
+    assert [t.name for t in fig.data[: len(others)]] == others
+    assert "Terminal wealth" in fig.layout.annotations[0].text
+    first = fig.data[0]
+    row = result.comparison.loc[(others[0], "terminal_wealth")]
+    assert first.x[0] == pytest.approx(row["mean_diff"])
+    assert first.x[0] + first.error_x.array[0] == pytest.approx(row["ci95_high"])
+    assert first.x[0] - first.error_x.arrayminus[0] == pytest.approx(row["ci95_low"])
+    # Fractions are shown in percentage points.
+    cagr = fig.data[2 * len(others)]
+    assert cagr.x[0] == pytest.approx(100 * result.comparison.loc[(others[0], "cagr"), "mean_diff"])
+    assert fig.layout.xaxis3.title.text == "Difference (percentage points)"
+
+
+def test_costs_figure(result, figures):
+    fig = figures["costs"]
+    # Only commissions are nonzero in the default scenario.
+    assert [t.name for t in fig.data] == ["commission"]
+    np.testing.assert_allclose(
+        fig.data[0].y,
+        [result.summary.loc[(p, "cost_proportional"), "mean"] for p in result.policy_names],
+    )
+    assert "currency" in fig.layout.yaxis.title.text
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+
+def test_html_is_self_contained(html_text, figures):
+    # No external script, stylesheet or CDN: plotly.js is inline, exactly once.
+    assert not re.search(r"<script[^>]*\ssrc\s*=", html_text, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", html_text, re.IGNORECASE)
+    for tag in re.findall(r"<script[^>]*>", html_text):
+        assert "http://cdn" not in tag and "https://cdn" not in tag
+    assert html_text.count("plotly.js v") == 1 or html_text.count("* plotly.js") == 1
+    assert len(html_text) > 3_000_000  # the bundle itself is several megabytes
+    assert html_text.count("Plotly.newPlot(") == len(figures)
+    for key in figures:
+        assert f'id="fig-{key}"' in html_text
+
+
+def test_html_header(result, html_text):
+    sc = result.scenario
+    assert f"<h1>{sc.name}</h1>" in html_text
+    assert sc.description in html_text
+    for text in ("30 years (360 steps)", f"{N_PATHS:,}", "us_stocks_tr 60.0%", "Seed entropy"):
+        assert text in html_text
+    assert f"<dd>{result.entropy}</dd>" in html_text
+    assert f"<dd>{result.baseline}</dd>" in html_text
+    mu = result.manifest["model"]["mu"][0]
+    assert f"{mu:.4f}" in html_text
+
+
+def _section(html: str, key: str) -> str:
+    m = re.search(rf'<section id="{key}">(.*?)</section>', html, re.DOTALL)
+    assert m is not None, key
+    return m.group(1)
+
+
+def _row(html: str, label: str) -> list[str]:
+    """The cells of the first table row whose first cell is ``label``."""
+    m = re.search(rf'<tr[^>]*><td class="label">{re.escape(label)}</td>(.*?)</tr>', html)
+    assert m is not None, label
+    return re.findall(r"<td[^>]*>(.*?)</td>", m.group(1))
+
+
+def test_summary_table_numbers(result, html_text):
+    pol = "calendar_annual"
+    cells = _row(_section(html_text, "summary"), pol)
+    s = result.summary
+    expected = [f"{s.loc[(pol, 'terminal_wealth'), c]:,.0f}" for c in ("mean", "p05", "p50")]
+    assert cells[:3] == expected
+    assert cells[5] == f"{100 * s.loc[(pol, 'cagr'), 'mean']:.2f}%"
+    assert cells[9] == f"{s.loc[(pol, 'costs'), 'mean']:,.0f}"
+    assert cells[10] == f"{100 * s.loc[(pol, 'loss'), 'mean']:.2f}%"
+    baseline = _row(html_text, f"{result.baseline} (baseline)")
+    assert baseline[0] == f"{s.loc[(result.baseline, 'terminal_wealth'), 'mean']:,.0f}"
+
+
+def test_comparison_table_numbers(result, html_text):
+    pol = "band_5pp"
+    row = result.comparison.loc[(pol, "terminal_wealth")]
+    cells = _row(_section(html_text, "comparison"), pol)  # first row: terminal wealth
+    assert cells[0] == "Terminal wealth"
+    assert cells[1] == f"{row['mean_diff']:+,.0f}"
+    assert cells[2] == f"{row['ci95_low']:+,.0f} to {row['ci95_high']:+,.0f}"
+    assert cells[3] == f"{100 * row['prob_higher']:.2f}%"
+    assert cells[4] == f"{100 * row['prob_lower']:.2f}%"
+    verdict = "worse" if row["ci95_high"] < 0 else "better" if row["ci95_low"] > 0 else "unclear"
+    assert cells[5] == verdict
+
+
+def test_default_sections(html_text):
+    ids = _section_ids(html_text)
+    assert ids == [
+        "summary",
+        "fan",
+        "distributions",
+        "comparison",
+        "costs",
+        "model_check",
+        "details",
+    ]
+    assert "JavaScript error" in html_text  # the handler is there, hidden until an error
+    assert '<div id="js-errors" hidden></div>' in html_text
+
+
+def test_report_size_bounded_for_many_paths(result, tmp_path):
+    """20,000 paths (tiled from the 300 simulated): the file stays far below 8 MB."""
+    reps = -(-20_000 // N_PATHS)
+    big = np.tile(result.metrics_array, (1, reps, 1))[:, :20_000]
+    res = _with_metrics(result, np.ascontiguousarray(big), n_paths=20_000)
+    path = write_report(res, tmp_path / "big.html")
+    size = path.stat().st_size
+    assert size < 8_000_000
+    small = write_report(result, tmp_path / "small.html").stat().st_size
+    assert abs(size - small) < 200_000  # nothing per path is embedded
+
+
+@pytest.mark.slow
+def test_report_size_real_20000_paths(tmp_path):
+    scenario = mcsim.Scenario.from_toml(mcsim.default_scenario_path())
+    res = mcsim.run(scenario, n_paths=20_000, seed=2)
+    assert write_report(res, tmp_path / "r.html").stat().st_size < 8_000_000
+
+
+def test_save_writes_the_report(result, tmp_path):
+    files = result.save(tmp_path)
+    assert files["report"] == tmp_path / "report.html"
+    assert "Plotly.newPlot(" in files["report"].read_text(encoding="utf-8")
+
+
+def test_library_never_shows_figures(result, monkeypatch):
+    import plotly.basedatatypes
+
+    def boom(*args, **kwargs):
+        raise AssertionError("show() called")
+
+    monkeypatch.setattr(plotly.basedatatypes.BaseFigure, "show", boom)
+    build_figures(result)
+
+
+# -- optional sections -------------------------------------------------------------------------
+
+
+def test_no_costs_section_without_costs(result, tmp_path):
+    m = result.metrics_array.copy()
+    for name in ("costs", *report._COST_PARTS):
+        m[:, :, METRICS[name].column] = 0.0
+    res = _with_metrics(result, m)
+    figs = build_figures(res)
+    assert "costs" not in figs
+    assert len(figs["comparison"].data) == 6 * (len(result.policy_names) - 1)
+    html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "costs" not in _section_ids(html)
+
+
+def test_floor_section_only_with_breaches(result, html_text, tmp_path):
+    assert "floor" not in _section_ids(html_text)
+    m = result.metrics_array.copy()
+    col = METRICS["floor_breaches"].column
+    m[1, :30, col] = 2.0  # second policy: 10 % of paths below the floor for 2 steps
+    html = write_report(_with_metrics(result, m), tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "floor" in _section_ids(html)
+    cells = _row(_section(html, "floor"), result.policy_names[1])
+    assert cells[0] == "10.00%"
+
+
+@pytest.fixture(scope="module")
+def flows_result() -> SimulationResult:
+    flows = [{"amount": -60_000.0, "every": 12, "indexation": "inflation"}]
+    table = _small_table(flows=flows)
+    table["simulation"]["goal"] = 1_500_000.0
+    return mcsim.run(mcsim.Scenario.from_dict(table), n_paths=200, seed=3)
+
+
+def test_flows_section(flows_result, tmp_path):
+    res = flows_result
+    figs = build_figures(res)
+    assert "flows" in figs
+    fig = figs["flows"]
+    assert [t.name for t in fig.data] == res.policy_names
+    assert "Years" in fig.layout.xaxis.title.text
+    ruined = res.metric("ruined")
+    for t in fig.data:
+        # The curve ends at the share of paths that ran out by the horizon.
+        assert t.y[-1] == pytest.approx(100 * ruined[t.name].mean())
+        assert np.all(np.diff(t.y) >= 0)
+    html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "flows" in _section_ids(html)
+    assert "P(goal met)" in html
+    pol = res.policy_names[1]
+    flows_row = _row(_section(html, "flows"), pol)
+    assert flows_row[0] == f"{100 * (1 - ruined[pol].mean()):.2f}%"
+    assert flows_row[1] == f"{100 * res.metric('goal_met')[pol].mean():.2f}%"
+
+
+def test_goal_alone_gives_flows_section(result):
+    res = _with_metrics(result, result.metrics_array, goal=2_000_000.0)
+    assert "flows" in build_figures(res)
+
+
+def test_taxes_section(tmp_path):
+    table = _small_table(taxes={"enabled": True})
+    res = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=100, seed=4)
+    figs = build_figures(res)
+    assert "taxes" in figs
+    assert [t.name for t in figs["taxes"].data] == res.policy_names
+    html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "taxes" in _section_ids(html)
+    comp = [t.name for t in figs["comparison"].data]
+    assert len(comp) == 9 * (len(res.policy_names) - 1)
+
+
+# -- model vs history --------------------------------------------------------------------------
+
+
+def test_model_check_section_present(result, figures, html_text):
+    fig = figures["model_check"]
+    assert len(fig.data) > 0
+    assert "Model vs history" in html_text
+    assert "inside the simulated 5–95 % band" in html_text
+
+
+def test_model_check_without_diagnostics_module(result, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "mcsim.diagnostics", None)  # import raises ImportError
+    assert "model_check" not in build_figures(result)
+    html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "model_check" not in _section_ids(html)
+
+
+def test_model_check_without_functions(result, monkeypatch):
+    import mcsim.diagnostics
+
+    monkeypatch.delattr(mcsim.diagnostics, "model_check_figure")
+    assert "model_check" not in build_figures(result)
+
+
+def test_model_check_failure_is_reported_not_fatal(result, monkeypatch, tmp_path):
+    import mcsim.diagnostics
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no luck")
+
+    monkeypatch.setattr(mcsim.diagnostics, "model_check", broken)
+    with pytest.warns(UserWarning, match="model-vs-history check failed"):
+        html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "model_check" in _section_ids(html)
+    assert "The model check failed: RuntimeError: no luck" in html
+
+
+def test_no_model_check_without_history(result):
+    plan = dataclasses.replace(result.plan, history=None)
+    res = SimulationResult(
+        plan=plan,
+        metrics=result.metrics_array,
+        hist=result.hist,
+        wealth=result.wealth_array,
+        timings=result.timings,
+    )
+    assert "model_check" not in build_figures(res)
