@@ -39,6 +39,11 @@ def _schedule(policy: Any, ctx: PolicyContext) -> int:
     return _every_steps(policy.every, policy.frequency, ctx.steps_per_year, policy._where)
 
 
+def _calendar_schedule(policy: Any, ctx: PolicyContext) -> tuple[int, int]:
+    """Rules that act only on due steps and keep no per-step state ask to be called then."""
+    return _schedule(policy, ctx), 0
+
+
 def _check_schedule(policy: Any) -> None:
     w = policy._where
     if policy.every is not None:
@@ -359,6 +364,9 @@ class MeanVariance(Policy):
         assert cov is not None
         return np.asarray(ctx.mu, dtype=float), cov
 
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        return _calendar_schedule(self, ctx)
+
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         _check_window(self, ctx)
         n = len(ctx.asset_names)
@@ -436,6 +444,9 @@ class RiskParity(Policy):
                 "risk budget (drop the asset from the model to exclude it)."
             )
         return b / b.sum()
+
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        return _calendar_schedule(self, ctx)
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         _check_window(self, ctx)
@@ -520,6 +531,9 @@ class TargetVolatility(Policy):
         as_float(self.threshold, f"{w}.threshold", low=0.0)
         _check_estimate(self)
         _check_schedule(self)
+
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        return _calendar_schedule(self, ctx)
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         _check_window(self, ctx)
