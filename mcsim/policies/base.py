@@ -12,6 +12,7 @@ import numpy as np
 from .._validation import as_float, as_str, as_weights, check_keys
 from ..errors import ConfigError
 from ..kernels import layout
+from .glide import check_glide, glide_weights
 
 __all__ = ["KernelPolicy", "Policy", "PolicyContext"]
 
@@ -67,6 +68,11 @@ class Policy:
     flows : {"pro_rata", "target", "rebalance"}
         Where external cash flows go: in proportion to current holdings, to target weights,
         or to the most underweight assets first (cash-flow rebalancing).
+    glide : mapping, optional
+        A glide path: target weights that change over the horizon, as a table by year
+        (``{years = [0, 10, 20], weights = [[0.9, 0.1], ...]}``) or a straight line
+        (``{end = {stocks = 0.3, bonds = 0.7}, end_year = 30}``); see
+        :mod:`mcsim.policies.glide`. Works with every trigger.
     harvest : bool
         Harvest tax losses (needs ``[taxes].enabled``): see ``docs/frictions_taxes.md``.
     harvest_threshold : float
@@ -82,6 +88,7 @@ class Policy:
     name: str
     target: Mapping[str, float] | None = None
     flows: str = "pro_rata"
+    glide: Mapping[str, Any] | None = None
     harvest: bool = False
     harvest_threshold: float = 0.05
     tax_aware: str | None = None
@@ -91,6 +98,12 @@ class Policy:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError("A policy needs a non-empty string `name`.")
         as_str(self.flows, f"{self._where}.flows", choices=_FLOW_MODES)
+        check_glide(self.glide, self._where)
+        if self.glide is not None and self.target is not None and "end" not in self.glide:
+            raise ConfigError(
+                f"`{self._where}` gives both `target` and a glide-path table; the table sets "
+                "the targets, so remove `target`."
+            )
         if not isinstance(self.harvest, bool):
             raise ConfigError(f"`{self._where}.harvest` must be true or false.")
         as_float(
@@ -140,7 +153,14 @@ class Policy:
         return as_weights(self.target, f"{self._where}.target", ctx.asset_names)
 
     def targets(self, ctx: PolicyContext) -> np.ndarray:
-        """Target weights per step, shape (n_steps, n_assets)."""
+        """Target weights per step, shape (n_steps, n_assets).
+
+        Row ``t`` is the target at the end of step ``t``: the glide path at
+        ``(t + 1) / steps_per_year`` years when there is one.
+        """
+        if self.glide is not None:
+            times = np.arange(1, ctx.n_steps + 1) / ctx.steps_per_year
+            return self._glide_at(ctx, times)
         return np.ascontiguousarray(
             np.broadcast_to(self.resolve_target(ctx), (ctx.n_steps, len(ctx.asset_names)))
         )
@@ -166,8 +186,20 @@ class Policy:
         return layout.POLICY_BUY_AND_HOLD, np.zeros(1), np.zeros(1)
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
-        """Weights held at the start (bought before the first step, at no cost)."""
+        """Weights held at the start (bought before the first step, at no cost).
+
+        The target at year 0: the first row of ``targets``, or the glide path at year 0.
+        """
+        if self.glide is not None:
+            return self._glide_at(ctx, np.zeros(1))[0]
         return targets[0].copy()
+
+    def _glide_at(self, ctx: PolicyContext, times: np.ndarray) -> np.ndarray:
+        start = self.resolve_target(ctx)
+        horizon = ctx.n_steps / ctx.steps_per_year
+        return np.ascontiguousarray(
+            glide_weights(self.glide, self._where, ctx.asset_names, times, start, horizon)
+        )
 
     def compiled_rule(self) -> Callable[..., bool] | None:
         """A user's compiled rule, or None for built-in rules."""
