@@ -12,7 +12,7 @@ import pandas as pd
 from scipy.linalg import solve_triangular
 
 from .._validation import as_float, as_int, as_str, as_vector, check_correlation, check_keys
-from ..errors import ConfigError, ConvergenceWarning, ModelFitError, NumericalWarning
+from ..errors import ConfigError, ConvergenceWarning, DataError, ModelFitError, NumericalWarning
 from ..kernels._regime import hamilton_kim_nb, simulate_regime_nb
 from .base import ReturnModel, check_history, psd_cholesky
 from .garch import check_step_frequency, jsonable
@@ -45,11 +45,24 @@ def stationary_distribution(trans: np.ndarray, field: str = "[model].transition"
             "is never left or never reached. Give every regime a chance to be left "
             "(diagonal entries < 1) and to be entered."
         )
+    stuck = np.flatnonzero(np.diag(trans) >= 1.0)
+    if stuck.size:
+        raise ConfigError(
+            f"`{field}`: regime {stuck[0]} is never left (its diagonal entry is 1), so it would "
+            "last forever once entered. Give it a probability of leaving (diagonal < 1)."
+        )
     b = np.zeros(k + 1)
     b[-1] = 1.0
     pi = np.linalg.lstsq(a, b, rcond=None)[0]
     pi = np.clip(pi, 0.0, None)
-    return pi / pi.sum()
+    pi = pi / pi.sum()
+    never = np.flatnonzero(pi < 1e-12)
+    if never.size:
+        raise ConfigError(
+            f"`{field}`: regime {never[0]} is never reached in the long run (stationary "
+            "probability 0). Give some regime a probability of moving into it, or drop it."
+        )
+    return pi
 
 
 def check_transition(value: Any, field: str, k: int | None = None) -> np.ndarray:
@@ -253,8 +266,15 @@ class RegimeModel(ReturnModel):
         self._store(names, ppy, drift, covs, trans, last, fitted=False)
 
     def _store(self, names, ppy, drift, covs, trans, last_probs, fitted) -> None:
-        where = "[model].transition" if not fitted else "the fitted transition matrix"
-        self.stationary_ = stationary_distribution(trans, where)
+        if fitted:
+            try:
+                self.stationary_ = stationary_distribution(trans, "fitted transition")
+            except ConfigError as e:
+                raise ModelFitError(
+                    f"The regime fit is degenerate: {e} Use fewer regimes (`n_regimes`)."
+                ) from e
+        else:
+            self.stationary_ = stationary_distribution(trans)
         self.names_ = list(names)
         self.ppy_ = int(ppy)
         self.drift_ = np.ascontiguousarray(drift, dtype=float)
@@ -569,9 +589,12 @@ def _em(x, means, covs, trans, init, max_iter, tol, var_scale) -> dict[str, Any]
     gain = np.inf
     n_iter = 0
     for n_iter in range(1, max_iter + 2):
-        ll = hamilton_kim_nb(
-            _log_densities(x, means, covs), trans, init, filtered, smoothed, xi_sum
-        )
+        try:
+            log_dens = _log_densities(x, means, covs)
+        except np.linalg.LinAlgError:
+            ll = -np.inf
+            break
+        ll = hamilton_kim_nb(log_dens, trans, init, filtered, smoothed, xi_sum)
         if not np.isfinite(ll):
             break
         gain = (ll - ll_old) / n_obs
@@ -599,12 +622,14 @@ def _em(x, means, covs, trans, init, max_iter, tol, var_scale) -> dict[str, Any]
     }
 
 
-def _starts(x: np.ndarray, k: int, n_starts: int, seed: int):
+def _starts(x: np.ndarray, k: int, n_starts: int, seed: int, var_scale: float):
     """EM starting points: one deterministic (volatility scaled 0.5x..2x), others random."""
     n = x.shape[1]
     mean = x.mean(axis=0)
     cov = np.atleast_2d(np.cov(x, rowvar=False))
-    chol = np.linalg.cholesky(cov + 1e-12 * np.trace(cov) * np.eye(n))
+    if np.linalg.eigvalsh(cov)[0] < 1e-8 * var_scale:
+        cov = cov + 1e-6 * var_scale * np.eye(n)  # collinear series: start from a ridge
+    chol = np.linalg.cholesky(cov)
     rng = np.random.default_rng(seed)
     for s in range(n_starts):
         if s == 0:
@@ -625,8 +650,11 @@ def _fit_em(x: np.ndarray, k: int, n_starts: int, max_iter: int, tol: float, see
     """The best EM run over the starts (non-degenerate runs first), regimes sorted by volatility."""
     var_scale = float(np.mean(np.var(x, axis=0)))
     if var_scale <= 0.0:
-        raise ConfigError("The history has zero variance: a regime model needs moving returns.")
-    runs = [_em(x, *start, max_iter, tol, var_scale) for start in _starts(x, k, n_starts, seed)]
+        raise DataError("The history has zero variance: a regime model needs moving returns.")
+    runs = [
+        _em(x, *start, max_iter, tol, var_scale)
+        for start in _starts(x, k, n_starts, seed, var_scale)
+    ]
     ok = [r for r in runs if np.isfinite(r["loglik"])]
     if not ok:
         raise ModelFitError(
