@@ -53,10 +53,10 @@ def impact_cost_nb(amount, eta, vol_daily, adv):
 
 
 @njit(cache=True, inline="always")
-def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
-    """Cost of trading ``amount`` (currency, > 0) of asset ``i`` at step ``t``.
+def asset_cost_parts_nb(i, amount, t, asset_params, noise_path, tax_state):
+    """Components of the cost of trading ``amount`` (currency, > 0) of asset ``i`` at step
+    ``t``: (proportional, fixed, spread, slippage, impact), each >= 0 (currency).
 
-    Adds each component to its ``acc`` slot and returns the total (currency, >= 0).
     Slippage reads ``noise_path[t, i]`` (the buffer holds one column per asset when any
     asset has slippage). Numba-compiled.
     """
@@ -73,6 +73,26 @@ def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
         impact = impact_cost_nb(
             amount, eta, asset_params[i, AP_VOL_DAILY], adv_nb(i, asset_params, tax_state)
         )
+    return proportional, fixed, spread, slip, impact
+
+
+@njit(cache=True, inline="always")
+def quote_cost_nb(i, amount, t, asset_params, noise_path, tax_state):
+    """Total cost of trading ``amount`` of asset ``i`` (currency), without booking it."""
+    a, b, c, d, e = asset_cost_parts_nb(i, amount, t, asset_params, noise_path, tax_state)
+    return a + b + c + d + e
+
+
+@njit(cache=True, inline="always")
+def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
+    """Cost of trading ``amount`` (currency, > 0) of asset ``i`` at step ``t``.
+
+    Adds each component to its ``acc`` slot and returns the total (currency, >= 0).
+    Numba-compiled.
+    """
+    proportional, fixed, spread, slip, impact = asset_cost_parts_nb(
+        i, amount, t, asset_params, noise_path, tax_state
+    )
     acc[M_COST_PROPORTIONAL] += proportional
     acc[M_COST_FIXED] += fixed
     acc[M_COST_SPREAD] += spread
@@ -139,7 +159,7 @@ def cap_trades_nb(trade, w_new, asset_params, tax_state, acc):
     return scale
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def pending_weights_nb(tax_state, acc, w_new):
     """When a capped trade is carried, write its target weights into ``w_new``; True if so."""
     if acc[A_PENDING] <= 0.0:

@@ -20,7 +20,7 @@ pro rata, and the gains those sales realise belong to the next tax year.
 import numpy as np
 from numba import njit
 
-from ._costs import asset_cost_nb, cap_trades_nb
+from ._costs import asset_cost_nb, cap_trades_nb, quote_cost_nb
 from ._flows import place_flow_nb
 from ._layout import (
     A_CARRY,
@@ -366,7 +366,7 @@ def start_account_nb(h, tax_params, tax_state, lots):
             add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def after_market_nb(
     t,
     h,
@@ -443,9 +443,11 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_path, tax_stat
     """Tax-loss harvesting at step ``t``: sell lots whose loss passed the threshold and buy
     the other vehicle of the same asset for the proceeds (less trading costs).
 
-    A lot is harvested when its value is below ``(1 - threshold)`` times its basis. A
-    vehicle sold by a harvest is not bought again within ``TX_WASH_STEPS`` steps: a harvest
-    that would buy it is skipped. Numba-compiled.
+    A lot is harvested when its value is below ``(1 - threshold)`` times its basis, and a
+    vehicle's harvest goes ahead only when the tax value of its losses (at the short- and
+    long-term rates) exceeds the cost of selling and buying back. A vehicle sold by a
+    harvest is not bought again within ``TX_WASH_STEPS`` steps: a harvest that would buy it
+    is skipped. Numba-compiled.
     """
     thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
     wash = tax_params[TX_WASH_STEPS]
@@ -475,13 +477,20 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_path, tax_stat
                     else:
                         short += value - basis
                     sold += value
-                    lots[i, k, LOT_UNITS] = 0.0
             if sold <= 0.0:
                 continue
+            # Harvest only when the tax value of the loss beats the round trip's cost.
+            saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
+            quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_path, tax_state)
+            if saving <= quote:
+                continue
+            for k in range(n):
+                if lots[i, k, LOT_VEHICLE] == v:
+                    if lots[i, k, LOT_UNITS] * price < thr * lots[i, k, LOT_BASIS]:
+                        lots[i, k, LOT_UNITS] = 0.0
             refresh_asset_nb(i, lots, tax_state)
             cost = asset_cost_nb(i, sold, t, asset_params, noise_path, tax_state, acc)
             cost += asset_cost_nb(i, sold, t, asset_params, noise_path, tax_state, acc)
-            cost = min(cost, sold)
             tax_state[i, TS_CURRENT] = other
             tax_state[i, TS_LOSS_SALE + v] = t
             if sold - cost > 0.0:
@@ -636,7 +645,7 @@ def shape_trades_nb(
     return traded
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def before_trading_nb(
     t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc, gains
 ):
