@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from arch.bootstrap import optimal_block_length
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcsim.kernels._bootstrap import bootstrap_iid_nb, bootstrap_stationary_nb
 
 import mcsim
@@ -264,3 +266,27 @@ def test_example_config_runs():
     result = mcsim.run(scenario, n_paths=50)
     p = result.plan.model.params()
     assert p["kind"] == "bootstrap" and p["fit"]["start"] == "1926-01-31"
+
+
+@settings(deadline=None, derandomize=True, max_examples=25)
+@given(
+    n_obs=st.integers(1, 30),
+    n_series=st.integers(1, 4),
+    n_paths=st.integers(1, 5),
+    n_steps=st.integers(1, 25),
+    block_length=st.floats(1.0, 50.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_kernels_equal_references_on_any_shape(
+    n_obs, n_series, n_paths, n_steps, block_length, seed
+):
+    hist = np.random.default_rng(seed).normal(size=(n_obs, n_series))
+    out = np.empty((n_paths, n_steps, n_series))
+    bootstrap_stationary_nb(np.random.default_rng(seed), hist, 1.0 / block_length, out)
+    ref = bootstrap_stationary_reference(
+        np.random.default_rng(seed), hist, block_length, n_paths, n_steps
+    )
+    np.testing.assert_array_equal(out, ref)
+    bootstrap_iid_nb(np.random.default_rng(seed), hist, out)
+    ref = bootstrap_iid_reference(np.random.default_rng(seed), hist, n_paths, n_steps)
+    np.testing.assert_array_equal(out, ref)

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcsim.kernels._student_t import simulate_student_t_nb
 
 import mcsim
@@ -208,3 +210,22 @@ def test_example_config_runs():
     result = mcsim.run(scenario, n_paths=50)
     df = result.plan.model.params()["df"]
     assert 3 < df < 10
+
+
+@settings(deadline=None, derandomize=True, max_examples=25)
+@given(
+    n_series=st.integers(1, 5),
+    n_paths=st.integers(1, 4),
+    n_steps=st.integers(1, 12),
+    df=st.floats(2.05, 100.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_kernel_equals_reference_on_any_shape(n_series, n_paths, n_steps, df, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n_series, n_series))
+    chol = np.linalg.cholesky(a @ a.T / n_series * 0.002 + 1e-6 * np.eye(n_series))
+    drift = rng.normal(0.0, 0.01, n_series)
+    out = np.empty((n_paths, n_steps, n_series))
+    simulate_student_t_nb(np.random.default_rng(seed), drift, chol, df, out)
+    ref = student_t_reference(np.random.default_rng(seed), drift, chol, df, n_paths, n_steps)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-15)
