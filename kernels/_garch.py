@@ -107,9 +107,11 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
                 out[p, t, i] = math.expm1(mu[i] + math.sqrt(h[i]) * e[i])
                 h[i] = omega[i] + (alpha[i] * e[i] * e[i] + beta[i]) * h[i]
             if dynamic:
+                # only the lower triangle (and diagonal) of Q is ever read
                 for i in range(n):
-                    for j in range(n):
-                        q[i, j] = c * qbar[i, j] + dcc_a * e[i] * e[j] + dcc_b * q[i, j]
+                    ae = dcc_a * e[i]
+                    for j in range(i + 1):
+                        q[i, j] = c * qbar[i, j] + ae * e[j] + dcc_b * q[i, j]
 
 
 @njit(cache=True)
