@@ -267,7 +267,8 @@ def risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new):
         cached = True
     else:
         return False
-    status = risk_parity_nb(cov, budgets, w_sol, state[o_work : state.size])
+    # Warm start from the previous solution of the path (zeros before the first solve).
+    status = risk_parity_nb(cov, budgets, w_sol, state[o_work : state.size], w_sol[0] > 0.0)
     if status < 0:
         state[RS_FAILED] += 1.0
     if cached:

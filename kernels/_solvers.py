@@ -366,7 +366,7 @@ def _spinu_objective_nb(cov, budgets, y):
 
 
 @njit(cache=True)
-def risk_parity_nb(cov, budgets, w_out, work):
+def risk_parity_nb(cov, budgets, w_out, work, warm_start):
     """Risk-budgeting weights: risk contributions proportional to ``budgets``.
 
     Minimises Spinu's strictly convex function ``f(y) = y' cov y / 2 - sum(b_i log y_i)``
@@ -381,9 +381,13 @@ def risk_parity_nb(cov, budgets, w_out, work):
     budgets : ndarray of shape (n_assets,)
         Positive risk budgets (equal for equal risk contribution); any scale.
     w_out : ndarray of shape (n_assets,)
-        Overwritten with the weights (positive, summing to one).
+        Overwritten with the weights (positive, summing to one). On entry, the starting
+        point when ``warm_start`` is True and all its entries are positive.
     work : ndarray of shape (>= rp_work_size_nb(n_assets),)
         Scratch space.
+    warm_start : bool
+        Start Newton from ``w_out`` (e.g. the previous solution) instead of inverse
+        volatility.
 
     Returns
     -------
@@ -400,10 +404,19 @@ def risk_parity_nb(cov, budgets, w_out, work):
     bsum = 0.0
     for i in range(n):
         bsum += budgets[i]
-    # Start: budget-weighted inverse volatility, scaled so that y' cov y = sum(b).
+    # Start: the weights in ``w_out`` (warm start) or budget-weighted inverse volatility,
+    # scaled so that y' cov y = sum(b).
+    warm = warm_start
+    if warm:
+        for i in range(n):
+            if not (w_out[i] > 0.0):
+                warm = False
     for i in range(n):
         v = cov[i, i]
-        y[i] = budgets[i] / np.sqrt(v) if v > 0.0 else budgets[i]
+        if warm:
+            y[i] = w_out[i]
+        else:
+            y[i] = budgets[i] / np.sqrt(v) if v > 0.0 else budgets[i]
     q = 0.0
     for i in range(n):
         for j in range(n):

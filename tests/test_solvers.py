@@ -118,12 +118,17 @@ def test_risk_parity_matches_scipy(seed, n, equal):
     b = np.full(n, 1.0 / n) if equal else rng.uniform(0.2, 1.0, n)
     b /= b.sum()
     w = np.empty(n)
-    status = risk_parity_nb(cov, b, w, np.empty(rp_work_size_nb(n)))
+    status = risk_parity_nb(cov, b, w, np.empty(rp_work_size_nb(n)), False)
     assert status >= 0
     ref = risk_parity_scipy(cov, b)
     np.testing.assert_allclose(w, ref, atol=1e-6)
     rc = w * (cov @ w)
     np.testing.assert_allclose(rc / rc.sum(), b, atol=1e-10)
+    # Warm start from a nearby point (a perturbed solution) reaches the same answer.
+    w_warm = w * rng.uniform(0.5, 1.5, n)
+    status = risk_parity_nb(cov, b, w_warm, np.empty(rp_work_size_nb(n)), True)
+    assert status >= 0
+    np.testing.assert_allclose(w_warm, w, atol=1e-10)
 
 
 def test_risk_parity_two_assets_closed_form():
@@ -131,7 +136,7 @@ def test_risk_parity_two_assets_closed_form():
     vols = np.array([0.1, 0.3])
     cov = np.array([[0.01, 0.5 * 0.03], [0.5 * 0.03, 0.09]])
     w = np.empty(2)
-    risk_parity_nb(cov, np.array([0.5, 0.5]), w, np.empty(rp_work_size_nb(2)))
+    risk_parity_nb(cov, np.array([0.5, 0.5]), w, np.empty(rp_work_size_nb(2)), False)
     np.testing.assert_allclose(w, (1 / vols) / (1 / vols).sum(), rtol=1e-12)
 
 

@@ -472,7 +472,7 @@ class RiskParity(Policy):
             return targets[0].copy()
         n = len(ctx.asset_names)
         w = np.empty(n)
-        risk_parity_nb(cov, self._budgets(ctx), w, np.empty(rp_work_size_nb(n)))
+        risk_parity_nb(cov, self._budgets(ctx), w, np.empty(rp_work_size_nb(n)), False)
         return w
 
 
