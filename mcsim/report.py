@@ -620,7 +620,7 @@ class _Report:
                 )
             )
         fig.update_layout(barmode="stack")
-        fig.update_yaxes(title_text="Mean cost over the horizon (currency)", tickformat="~s")
+        fig.update_yaxes(title_text="Mean cost (currency)", tickformat="~s")
         fig.update_xaxes(title_text="Policy", tickfont={"color": "#222"})
         self._layout(fig, "Trading costs by kind (mean per path)", 380)
         return fig
@@ -639,7 +639,7 @@ class _Report:
                     hovertemplate="%{x}<br>mean taxes %{y:,.0f}<extra></extra>",
                 )
             )
-        fig.update_yaxes(title_text="Mean taxes paid over the horizon (currency)")
+        fig.update_yaxes(title_text="Mean taxes paid (currency)")
         fig.update_xaxes(title_text="Policy")
         self._layout(fig, "Taxes paid (mean per path)", 360)
         return fig
@@ -929,11 +929,17 @@ class _Report:
         return facts
 
     def model_params_html(self) -> str:
+        """Model parameters: per-series lists and matrices as tables, the rest as a list.
+
+        Lists with one number per series share one table; square per-series matrices
+        (``corr``) and other numeric tables (per-regime means, a transition matrix) get a
+        table each; scalars are listed; nested records (fit summaries) go in a folded block.
+        """
         params = dict(self.result.manifest["model"])
         names = [str(s) for s in params.get("assets") or self.result.plan.series_names]
         n = len(names)
         per_series: dict[str, list[float]] = {}
-        matrices: dict[str, np.ndarray] = {}
+        tables: dict[str, np.ndarray] = {}
         scalars: dict[str, Any] = {}
         other: dict[str, Any] = {}
         for key, value in params.items():
@@ -941,13 +947,8 @@ class _Report:
                 continue
             if _number_list(value) and n and len(value) == n:
                 per_series[key] = [float(v) for v in value]
-            elif (
-                n
-                and isinstance(value, list)
-                and len(value) == n
-                and all(_number_list(r) and len(r) == n for r in value)
-            ):
-                matrices[key] = np.asarray(value, dtype=float)
+            elif _number_table(value):
+                tables[key] = np.asarray(value, dtype=float)
             elif value is None or isinstance(value, (str, bool, int, float)):
                 scalars[key] = value
             else:
@@ -956,20 +957,26 @@ class _Report:
         labels = {"mu": "mu (annual mean)", "vol": "vol (annual)"}
         if per_series:
             header = [[("Series", 1), *[(labels.get(k, k), 1) for k in per_series]]]
-            rows = [[s] + [f"{v[i]:.4f}" for v in per_series.values()] for i, s in enumerate(names)]
+            rows = [[s] + [_num(v[i]) for v in per_series.values()] for i, s in enumerate(names)]
             out.append(_Table(header, rows).to_html("data compact"))
-        for key, mat in matrices.items():
-            header = [[(key, 1), *[(s, 1) for s in names]]]
-            rows = [[s] + [f"{v:.4f}" for v in mat[i]] for i, s in enumerate(names)]
+        for key, mat in tables.items():
+            n_rows, n_cols = mat.shape
+            cols = names if n_cols == n else [str(j) for j in range(n_cols)]
+            rows_lab = names if n_rows == n_cols == n else [f"{key}[{i}]" for i in range(n_rows)]
+            header = [[(key, 1), *[(c, 1) for c in cols]]]
+            rows = [[rows_lab[i]] + [_num(v) for v in mat[i]] for i in range(n_rows)]
             out.append(_Table(header, rows).to_html("data compact"))
-        items = [(k, _short(v)) for k, v in scalars.items()]
-        for key, value in other.items():
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} = {_short(v)}" for k, v in value.items())
-            items.append((key, _short(value)))
-        if items:
-            lis = "".join(f"<li><b>{_esc(k)}</b>: {_esc(v)}</li>" for k, v in items)
+        if scalars:
+            lis = "".join(
+                f"<li><b>{_esc(k)}</b>: {_esc(_num(v) if isinstance(v, float) else v)}</li>"
+                for k, v in scalars.items()
+            )
             out.append(f"<ul class='plain'>{lis}</ul>")
+        if other:
+            out.append(
+                "<details class='more'><summary>More model parameters</summary>"
+                f"<pre>{_esc(_json(_rounded(other)))}</pre></details>"
+            )
         return "".join(out)
 
     def policies_html(self) -> str:
@@ -1199,6 +1206,35 @@ def _number_list(value: Any) -> bool:
     )
 
 
+def _number_table(value: Any) -> bool:
+    """A non-empty list of equal-length lists of numbers."""
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(_number_list(r) and len(r) > 0 for r in value)
+        and len({len(r) for r in value}) == 1
+    )
+
+
+def _num(x: Any) -> str:
+    """A model parameter: 4 decimals, or 4 significant digits when tiny or huge."""
+    x = float(x)
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.4g}"
+    return f"{x:.4f}"
+
+
+def _rounded(x: Any) -> Any:
+    """Floats rounded to 6 significant digits, recursively (for readable JSON)."""
+    if isinstance(x, float):
+        return float(f"{x:.6g}")
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_rounded(v) for v in x]
+    return x
+
+
 def _short(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
@@ -1325,7 +1361,7 @@ ul.plain { padding-left: 18px; }
 details.params { margin: 0 0 14px; }
 details summary { cursor: pointer; font-weight: 600; margin: 4px 0; }
 .param-tables { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
-.param-tables pre { flex-basis: 100%; }
+.param-tables details.more { flex-basis: 100%; }
 table.data td.label { white-space: nowrap; }
 code { background: var(--soft); padding: 0 3px; border-radius: 3px; }
 #js-errors { background: #fdecea; color: #b42318; border: 1px solid #f5c2bd;
