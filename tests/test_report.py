@@ -448,3 +448,15 @@ def test_no_model_check_without_history(result):
         timings=result.timings,
     )
     assert "model_check" not in build_figures(res)
+
+
+def test_single_policy_report(tmp_path):
+    table = _small_table()
+    table["policies"] = table["policies"][:1]  # buy_and_hold, also the baseline
+    res = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=50, seed=5)
+    figs = build_figures(res)
+    assert "comparison" not in figs
+    assert len(figs["fan"].data) == 4
+    html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "comparison" not in _section_ids(html)
+    assert html.count("Plotly.newPlot(") == len(figs)
