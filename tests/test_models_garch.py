@@ -359,3 +359,27 @@ def test_example_config_runs():
     p = scenario.model.params()
     assert p["kind"] == "garch" and p["correlation"] == "dcc"
     json.dumps(p, allow_nan=False)
+
+
+def test_daily_data_is_compounded_to_monthly_steps(tmp_path):
+    # 30 years of business-day returns from a daily GARCH: the engine compounds them to months
+    # before the fit, so the model is fitted (and simulates) at 12 periods per year.
+    daily = _explicit(periods_per_year=252, alpha=0.05, beta=0.9)
+    r = daily.simulate(1, 30 * 252, 252, seed=30)[0]
+    dates = pd.bdate_range("2000-01-03", periods=r.shape[0])
+    pd.DataFrame(r, columns=NAMES, index=pd.Index(dates, name="date")).to_csv(tmp_path / "d.csv")
+    table = all_policies_table({"kind": "garch", "correlation": "constant"}, NAMES)
+    table["data"] = {"source": str(tmp_path / "d.csv"), "periods_per_year": 252}
+    result = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=40)
+    model = result.plan.model
+    assert model.ppy_ == 12
+    months = dates.to_period("M").nunique()  # 348 (an incomplete last month may be dropped)
+    assert months - 1 <= model.fit_info_["n_obs"] <= months
+    assert (result.paths["terminal_wealth"] > 0).all()
+
+
+def test_no_clustering_has_zero_half_life_and_constant_variance():
+    model = _explicit(alpha=0.0, beta=0.0, correlation="constant", dcc_a=None, dcc_b=None)
+    assert (model.describe()["half_life_years"] == 0).all()
+    assert model.params()["summary"]["half_life_years"] == [0.0, 0.0]
+    np.testing.assert_allclose(model.kernel_args()[4], model.vol_**2 / 12)

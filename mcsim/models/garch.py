@@ -628,7 +628,12 @@ def _fit_univariate(logr: np.ndarray, name: str, distribution: str, ppy: int) ->
             stacklevel=4,
         )
     pers = alpha + beta
-    half_life = math.log(0.5) / math.log(pers) / ppy if 0.0 < pers < 1.0 else math.inf
+    if pers <= 0.0:
+        half_life = 0.0  # no volatility clustering: a constant variance
+    elif pers < 1.0:
+        half_life = math.log(0.5) / math.log(pers) / ppy
+    else:
+        half_life = math.inf
     if pers >= 1.0 or half_life > MAX_HALF_LIFE_YEARS:
         raise ModelFitError(
             f"The GARCH(1,1) fit of {name!r} is integrated: alpha + beta = {pers:.6f} (a variance "
