@@ -172,39 +172,54 @@ def refresh_asset_nb(i, lots, tax_state):
 
 @njit(cache=True)
 def merge_oldest_nb(i, t, long_steps, lots, tax_state):
-    """Free one lot slot of asset ``i`` by merging two lots of the same vehicle.
+    """Free lot slots of asset ``i`` (at least one) by merging lots of the same vehicle.
 
-    The two oldest long-term lots of one vehicle are merged; when no vehicle has two, the two
-    oldest lots of one vehicle. The merged lot keeps both bases and the *later* step, so it
-    is never treated as held longer than it was. Numba-compiled.
+    Walking from the oldest, long-term lots of one vehicle are merged in pairs (the oldest
+    two first) until a quarter of the slots are free, so a full book is merged once every
+    few purchases rather than on every one. When no vehicle has two long-term lots, the two
+    oldest lots of one vehicle are merged. A merged lot keeps both bases and the *later*
+    step, so it is never treated as held longer than it was. Numba-compiled.
     """
     n = int(tax_state[i, TS_N_LOTS])
-    first_lt = np.array([-1, -1])
-    first_any = np.array([-1, -1])
-    a = -1
-    b = -1
+    want = max(1, n // 4)
+    freed = 0
+    open0 = -1
+    open1 = -1
     for k in range(n):
-        v = int(lots[i, k, LOT_VEHICLE])
-        if t - lots[i, k, LOT_STEP] >= long_steps:
-            if first_lt[v] < 0:
-                first_lt[v] = k
-            else:
-                a = first_lt[v]
-                b = k
-                break
-    if a < 0:
+        if freed >= want:
+            break
+        if t - lots[i, k, LOT_STEP] < long_steps:
+            continue
+        o = open0 if lots[i, k, LOT_VEHICLE] == 0.0 else open1
+        if o < 0:
+            o = k
+        else:
+            lots[i, o, LOT_UNITS] += lots[i, k, LOT_UNITS]
+            lots[i, o, LOT_BASIS] += lots[i, k, LOT_BASIS]
+            lots[i, o, LOT_STEP] = max(lots[i, o, LOT_STEP], lots[i, k, LOT_STEP])
+            lots[i, k, LOT_UNITS] = 0.0
+            freed += 1
+            o = -1
+        if lots[i, k, LOT_VEHICLE] == 0.0:
+            open0 = o
+        else:
+            open1 = o
+    if freed == 0:
+        open0 = -1
+        open1 = -1
         for k in range(n):
-            v = int(lots[i, k, LOT_VEHICLE])
-            if first_any[v] < 0:
-                first_any[v] = k
-            else:
-                a = first_any[v]
-                b = k
-                break
-    lots[i, a, LOT_UNITS] += lots[i, b, LOT_UNITS]
-    lots[i, a, LOT_BASIS] += lots[i, b, LOT_BASIS]
-    lots[i, a, LOT_STEP] = max(lots[i, a, LOT_STEP], lots[i, b, LOT_STEP])
-    lots[i, b, LOT_UNITS] = 0.0
+            o = open0 if lots[i, k, LOT_VEHICLE] == 0.0 else open1
+            if o < 0:
+                if lots[i, k, LOT_VEHICLE] == 0.0:
+                    open0 = k
+                else:
+                    open1 = k
+                continue
+            lots[i, o, LOT_UNITS] += lots[i, k, LOT_UNITS]
+            lots[i, o, LOT_BASIS] += lots[i, k, LOT_BASIS]
+            lots[i, o, LOT_STEP] = max(lots[i, o, LOT_STEP], lots[i, k, LOT_STEP])
+            lots[i, k, LOT_UNITS] = 0.0
+            break
     refresh_asset_nb(i, lots, tax_state)
 
 

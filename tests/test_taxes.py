@@ -283,12 +283,10 @@ def test_value_of_deferring_tax_closed_form():
     yearly = mcsim.run(_one_asset(mu, years, taxes=taxes, costs={"dividend_yield": 12 * r}))
     at2 = yearly.metric("after_tax_wealth")["hold"].to_numpy()
     assert at2 == pytest.approx(1000 * (1 + r * (1 - tau)) ** n, rel=1e-12)
-    assert yearly.metric("taxes")["hold"].to_numpy() == pytest.approx(
-        1000 * r * n * 0
-        + 1000 * ((1 + r) ** 0) * 0
-        + (1000 * (1 + r * (1 - tau)) ** n - 1000) / (1 - tau) * tau,
-        rel=1e-12,
-    )
+    # Dividend taxes: tau * sum_k W_k r = tau (W_n - W_0) / (1 - tau).
+    w_n = 1000 * (1 + r * (1 - tau)) ** n
+    taxes = yearly.metric("taxes")["hold"].to_numpy()
+    assert taxes == pytest.approx(tau * (w_n - 1000) / (1 - tau), rel=1e-12)
     assert at[0] > at2[0]  # deferral is worth something
 
 

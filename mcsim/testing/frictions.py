@@ -113,23 +113,39 @@ class LotBook:
         return t - lot["step"] >= self.long_steps
 
     def merge_oldest(self, t: float) -> None:
-        """Merge the two oldest long-term lots of one vehicle (else the two oldest of one)."""
-        for candidates in (
-            [k for k, lot in enumerate(self.lots) if self.is_long(lot, t)],
-            list(range(len(self.lots))),
-        ):
+        """Merge long-term lots of one vehicle in pairs, oldest first, until a quarter of
+        the slots are free; with no such pair, merge the two oldest lots of one vehicle."""
+        want = max(1, len(self.lots) // 4)
+        freed = 0
+        open_: dict[int, int] = {}
+        for k, lot in enumerate(self.lots):
+            if freed >= want:
+                break
+            if not self.is_long(lot, t):
+                continue
+            v = int(lot["vehicle"])
+            if v not in open_:
+                open_[v] = k
+                continue
+            a = self.lots[open_.pop(v)]
+            a["units"] += lot["units"]
+            a["basis"] += lot["basis"]
+            a["step"] = max(a["step"], lot["step"])
+            lot["units"] = 0.0
+            freed += 1
+        if freed == 0:
             seen: dict[int, int] = {}
-            for k in candidates:
-                v = int(self.lots[k]["vehicle"])
+            for k, lot in enumerate(self.lots):
+                v = int(lot["vehicle"])
                 if v in seen:
-                    a, b = self.lots[seen[v]], self.lots[k]
-                    a["units"] += b["units"]
-                    a["basis"] += b["basis"]
-                    a["step"] = max(a["step"], b["step"])
-                    del self.lots[k]
-                    return
+                    a = self.lots[seen[v]]
+                    a["units"] += lot["units"]
+                    a["basis"] += lot["basis"]
+                    a["step"] = max(a["step"], lot["step"])
+                    lot["units"] = 0.0
+                    break
                 seen[v] = k
-        raise AssertionError("no two lots of one vehicle to merge")
+        self.lots = [lot for lot in self.lots if lot["units"] > 0]
 
     def buy(self, amount: float, t: float, vehicle: int) -> None:
         units = amount / self.prices[vehicle]

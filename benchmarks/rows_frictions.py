@@ -1,0 +1,54 @@
+"""W1 benchmark rows for trading frictions and taxes.
+
+Each row keeps W1 (10 assets, monthly steps, 30 years, quarterly calendar to equal weights,
+10 bps commission) and adds:
+
+- all frictions: a fixed fee, half spread, slippage (execution noise drawn per asset and
+  step), square-root market impact with ADV growing with each asset's price index, a 10 %
+  participation cap and a 2 % dividend yield.
+- taxes with lots: a taxable account (HIFO lots, at most 64 per asset, yearly netting and
+  payment, dividends taxed as paid), without harvesting.
+- taxes with lots and harvesting: the same, with tax-loss harvesting at a 5 % threshold.
+
+Goals (issue #5): frictions within 1.3x of W1 (proportional costs only); taxes with lots and
+harvesting within 5x.
+"""
+
+from __future__ import annotations
+
+_FRICTIONS = {
+    "fixed_fee": 1.0,
+    "half_spread_bps": 2.0,
+    "slippage": 0.1,
+    "impact_eta": 0.2,
+    "adv": 50_000_000.0,
+    "adv_growth": True,
+    "participation": 0.1,
+    "dividend_yield": 0.02,
+}
+_TAXES = {
+    "enabled": True,
+    "short_term_rate": 0.37,
+    "long_term_rate": 0.20,
+    "dividend_rate": 0.20,
+    "lot_method": "hifo",
+    "max_lots": 64,
+    "loss_offset_limit": 3000.0,
+}
+
+
+def _quarterly(harvest: bool) -> list[dict]:
+    return [{"name": "quarterly", "kind": "calendar", "every": 3, "harvest": harvest}]
+
+
+ROWS: list[tuple[str, dict]] = [
+    ("all frictions (fee, spread, slippage, impact, cap, dividends)", {"costs": _FRICTIONS}),
+    (
+        "taxes with lots (HIFO), dividends",
+        {"costs": {"dividend_yield": 0.02}, "taxes": _TAXES, "policies": _quarterly(False)},
+    ),
+    (
+        "taxes with lots and harvesting",
+        {"costs": {"dividend_yield": 0.02}, "taxes": _TAXES, "policies": _quarterly(True)},
+    ),
+]
