@@ -845,6 +845,7 @@ class _Report:
                 ("Paths with a breach", 1),
                 ("Steps below floor (mean)", 1),
                 ("Steps below floor (95th pct)", 1),
+                ("Steps below floor (max)", 1),
             ]
         ]
         rows = []
@@ -856,8 +857,9 @@ class _Report:
                 [
                     self._policy_label(pol),
                     format_value(share, "probability"),
-                    format_value(self.stat(pol, "floor_breaches", "mean"), "count"),
+                    f"{self.stat(pol, 'floor_breaches', 'mean'):.2f}",
                     format_value(self.stat(pol, "floor_breaches", "p95"), "count"),
+                    format_value(float(x.max()) if x.size else float("nan"), "count"),
                 ]
             )
         return _Table(header, rows, self._row_classes())

@@ -352,7 +352,7 @@ def test_floor_section_only_with_breaches(result, html_text, tmp_path):
     html = write_report(_with_metrics(result, m), tmp_path / "r.html").read_text(encoding="utf-8")
     assert "floor" in _section_ids(html)
     cells = _row(_section(html, "floor"), result.policy_names[1])
-    assert cells[0] == "10.00%"
+    assert cells == ["10.00%", "0.20", "2.0", "2.0"]  # share, mean, 95th pct, max
 
 
 @pytest.fixture(scope="module")
