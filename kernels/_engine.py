@@ -27,6 +27,7 @@ from ._layout import (
     A_WEALTH,
     EP_FLOW_MODE,
     M_COSTS,
+    M_FLOOR_BREACHES,
     M_FLOWS,
     M_GAINS,
     M_MIN_WEALTH,
@@ -40,6 +41,7 @@ from ._layout import (
     TX_MAX_LOTS,
     TX_TRACK_PRICES,
 )
+from ._memory import borrow_nb
 from ._policies import builtin_rebalance_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
 from ._taxes import (
@@ -65,6 +67,7 @@ def start_path_nb(
     state[:] = state0
     acc[:] = 0.0
     acc[A_WEALTH] = initial_wealth
+    acc[A_START_WEALTH] = initial_wealth
     acc[A_NAV] = 1.0
     acc[A_PEAK_NAV] = 1.0
     acc[A_PRICE_INDEX] = 1.0
@@ -76,10 +79,18 @@ def start_path_nb(
     return 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def ruin_nb(t, h, steps_per_year, acc):
-    """Wealth ran out at the end of step ``t``: empty the portfolio and stop all flows."""
-    h[:] = 0.0
+    """Wealth ran out at the end of step ``t``: empty the portfolio and stop all flows.
+
+    A leveraged loss beyond wealth is counted in the market gains, so accounting closes at
+    zero wealth.
+    """
+    wealth = acc[A_WEALTH]
+    if wealth < 0.0:
+        acc[M_GAINS] -= wealth
+    for i in range(h.size):
+        h[i] = 0.0
     acc[A_WEALTH] = 0.0
     if acc[M_RUINED] == 0.0:
         acc[M_RUINED] = 1.0
@@ -87,44 +98,36 @@ def ruin_nb(t, h, steps_per_year, acc):
 
 
 @njit(cache=True, inline="always")
-def market_step_nb(t, h, r_path, inflation_t, steps_per_year, acc):
-    """Grow holdings by the simple returns of step ``t`` (row ``t`` of ``r_path``)."""
-    wealth = acc[A_WEALTH]
-    acc[A_START_WEALTH] = wealth
-    acc[A_FLOW_STEP] = 0.0
-    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
-    if wealth <= 0.0:
-        return 0.0
-    gains = 0.0
+def market_step_nb(t, h, r_path, inflation_t, acc):
+    """Grow holdings by the simple returns of step ``t``; returns wealth after the move.
+
+    Kept minimal: it runs on every step of every path. The caller handles ruin.
+    """
     wealth = 0.0
+    gains = 0.0
     for i in range(h.size):
         g = h[i] * r_path[t, i]
         h[i] += g
         gains += g
         wealth += h[i]
+    acc[A_START_WEALTH] = acc[A_WEALTH]
+    acc[A_FLOW_STEP] = 0.0
+    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
     acc[M_GAINS] += gains
     acc[A_WEALTH] = wealth
-    if wealth <= 0.0:
-        # Leveraged losses beyond wealth: the shortfall is part of the market loss.
-        acc[M_GAINS] -= wealth
-        ruin_nb(t, h, steps_per_year, acc)
-        return 0.0
     return wealth
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc):
     """Pay the step's scheduled flow; a withdrawal larger than wealth ruins the path."""
     wealth = acc[A_WEALTH]
-    if wealth <= 0.0 or flows.shape[0] == 0:
-        return wealth
     amount = scheduled_flow_nb(t, wealth, acc[A_PRICE_INDEX], flows, steps_per_year)
     if amount == 0.0:
         return wealth
     if amount <= -wealth:
-        amount = -wealth
-        acc[M_FLOWS] += amount
-        acc[A_FLOW_STEP] = amount
+        acc[M_FLOWS] -= wealth
+        acc[A_FLOW_STEP] = -wealth
         ruin_nb(t, h, steps_per_year, acc)
         return 0.0
     place_flow_nb(h, amount, target, flow_mode)
@@ -150,7 +153,7 @@ def weights_nb(h, wealth, w):
         w[i] = h[i] * inv
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def rebalance_step_nb(
     t,
     h,
@@ -204,27 +207,35 @@ def rebalance_step_nb(
 
 
 @njit(cache=True, inline="always")
-def end_step_nb(t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, hist, keep_row):
-    """Record the step: unit-value return, minimum wealth, grid sketch, sample path."""
+def end_step_nb(acc):
+    """Record the step's unit-value return, drawdown and minimum wealth."""
     wealth = acc[A_WEALTH]
     start = acc[A_START_WEALTH]
     if start > 0.0:
         record_unit_return_nb((wealth - acc[A_FLOW_STEP]) / start - 1.0, acc)
     if wealth < acc[M_MIN_WEALTH]:
         acc[M_MIN_WEALTH] = wealth
-    elapsed = t + 1
-    if g < grid_steps.size and grid_steps[g] == elapsed:
-        x = np.log(wealth / initial_wealth) if wealth > 0.0 else -np.inf
-        hist[g, histogram_bin_nb(x, hist_lo, inv_width, hist.shape[1])] += 1
-        g += 1
-    if keep_row.size > 0:
-        keep_row[elapsed] = wealth
-    return g
+
+
+@njit(cache=True)
+def record_grid_nb(g, wealth, initial_wealth, hist_lo, inv_width, hist):
+    """Add the path's wealth at grid point ``g`` to the histogram sketch."""
+    x = np.log(wealth / initial_wealth) if wealth > 0.0 else -np.inf
+    hist[g, histogram_bin_nb(x, hist_lo, inv_width, hist.shape[1])] += 1
+
+
+@njit(cache=True)
+def finish_policy_path_nb(acc, state, initial_wealth, n_steps, steps_per_year, goal, out_row):
+    """Write the path's metrics; ``state[0]`` is the policy's own event count (CPPI breaches)."""
+    acc[M_FLOOR_BREACHES] = state[0]
+    finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row)
 
 
 @njit(cache=True, nogil=True)
 def simulate_policy_builtin_nb(
     kind,
+    check_every,
+    check_offset,
     params,
     state0,
     exec_params,
@@ -252,6 +263,10 @@ def simulate_policy_builtin_nb(
     ----------
     kind : int
         One of ``layout.POLICY_*``.
+    check_every, check_offset : int
+        The policy is consulted at the end of steps ``t`` with ``t + 1 = first, first +
+        check_every, ...`` where ``first = check_offset`` if it is positive, else
+        ``check_every`` (1 = every step). A countdown, not a modulo, keeps this cheap.
     params, state0 : ndarray of shape (n_params,), (n_state,)
         The rule's parameters and the initial value of its per-path state.
     exec_params : ndarray of shape (N_EXEC_PARAMS,)
@@ -286,40 +301,75 @@ def simulate_policy_builtin_nb(
         Overwritten with the wealth of the first ``n_keep`` paths (``n_keep`` may be 0).
     """
     n_paths, n_steps, n_assets = returns.shape
-    h = np.empty(n_assets)
-    w = np.empty(n_assets)
-    w_new = np.empty(n_assets)
-    target = np.empty(n_assets)
-    trade = np.empty(n_assets)
-    state = np.empty_like(state0)
-    acc = np.empty(N_ACC)
+    h_own = np.empty(n_assets)
+    w_own = np.empty(n_assets)
+    w_new_own = np.empty(n_assets)
+    target_own = np.empty(n_assets)
+    trade_own = np.empty(n_assets)
+    state_own = np.empty_like(state0)
+    acc_own = np.empty(N_ACC)
     no_keep = np.empty(0)
+    n_keep = out_wealth.shape[0]
+    n_grid = grid_steps.size
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
+    has_flows = flows.shape[0] > 0
+    first_due = check_offset if check_offset > 0 else check_every
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    tax_state = np.zeros((n_assets, N_TAX_STATE))
-    lots = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    gains = np.zeros(2)
+    tax_state_own = np.zeros((n_assets, N_TAX_STATE))
+    lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
+    gains_own = np.zeros(2)
+    # Borrowed views: no reference counting in the step loop (see _memory.py).
+    params = borrow_nb(params)
+    state0 = borrow_nb(state0)
+    exec_params = borrow_nb(exec_params)
+    w_init = borrow_nb(w_init)
+    targets = borrow_nb(targets)
+    returns = borrow_nb(returns)
+    inflation = borrow_nb(inflation)
+    noise = borrow_nb(noise)
+    asset_params = borrow_nb(asset_params)
+    flows = borrow_nb(flows)
+    tax_params = borrow_nb(tax_params)
+    grid_steps = borrow_nb(grid_steps)
+    out_metrics = borrow_nb(out_metrics)
+    out_hist = borrow_nb(out_hist)
+    out_wealth = borrow_nb(out_wealth)
+    h = borrow_nb(h_own)
+    w = borrow_nb(w_own)
+    w_new = borrow_nb(w_new_own)
+    target = borrow_nb(target_own)
+    trade = borrow_nb(trade_own)
+    state = borrow_nb(state_own)
+    acc = borrow_nb(acc_own)
+    tax_state = borrow_nb(tax_state_own)
+    lots = borrow_nb(lots_own)
+    gains = borrow_nb(gains_own)
     for p in range(n_paths):
         g = start_path_nb(
             h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
         )
         start_account_nb(h, tax_params, tax_state, lots)
-        keep = out_wealth[p] if p < out_wealth.shape[0] else no_keep
-        if keep.size > 0:
+        keep = out_wealth[p] if p < n_keep else no_keep
+        if p < n_keep:
             keep[0] = initial_wealth
         r_path = returns[p]
         noise_path = noise[p]
+        next_due = first_due
         for t in range(n_steps):
-            market_step_nb(t, h, r_path, inflation[p, t], steps_per_year, acc)
+            wealth = market_step_nb(t, h, r_path, inflation[p, t], acc)
+            due = t + 1 == next_due
+            if due:
+                next_due += check_every
             target_row_nb(targets, t, target)
-            if track_prices and acc[A_WEALTH] > 0.0:
-                after_market_nb(
+            if track_prices and wealth > 0.0:
+                wealth = after_market_nb(
                     t, h, r_path, noise_path, asset_params, tax_params, target, flow_mode,
                     tax_state, acc,
                 )  # fmt: skip
-            wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
+            if has_flows and wealth > 0.0:
+                wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
             if wealth > 0.0:
                 if taxed:
                     wealth = before_trading_nb(
@@ -327,24 +377,49 @@ def simulate_policy_builtin_nb(
                         acc, gains,
                     )  # fmt: skip
                 weights_nb(h, wealth, w)
-                if builtin_rebalance_nb(
-                    kind, t, r_path, w, wealth, target, params, state, w_new
-                ) or pending_weights_nb(tax_state, acc, w_new):
+                if (
+                    due
+                    and builtin_rebalance_nb(
+                        kind, t, r_path, w, wealth, target, params, state, w_new
+                    )
+                ) or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
                     rebalance_step_nb(
                         t, h, w_new, asset_params, tax_params, exec_params, noise_path,
                         tax_state, lots, acc, trade, gains,
                     )  # fmt: skip
                 if taxed:
                     year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
-            g = end_step_nb(
-                t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, out_hist, keep
-            )
-        finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p])
+            elif acc[M_RUINED] == 0.0:
+                ruin_nb(t, h, steps_per_year, acc)
+            end_step_nb(acc)
+            if g < n_grid and grid_steps[g] == t + 1:
+                record_grid_nb(g, acc[A_WEALTH], initial_wealth, hist_lo, inv_width, out_hist)
+                g += 1
+            if p < n_keep:
+                keep[t + 1] = acc[A_WEALTH]
+        finish_policy_path_nb(
+            acc, state, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p]
+        )
+    # The owning arrays stay referenced until here, so the borrowed views stay valid.
+    return (
+        h_own.size
+        + w_own.size
+        + w_new_own.size
+        + target_own.size
+        + trade_own.size
+        + state_own.size
+        + acc_own.size
+        + tax_state_own.size
+        + lots_own.size
+        + gains_own.size
+    )
 
 
 @njit(nogil=True)
 def simulate_policy_custom_nb(
     rebalance_nb,
+    check_every,
+    check_offset,
     params,
     state0,
     exec_params,
@@ -373,40 +448,75 @@ def simulate_policy_custom_nb(
     Numba-compiled, not cached (it takes a function).
     """
     n_paths, n_steps, n_assets = returns.shape
-    h = np.empty(n_assets)
-    w = np.empty(n_assets)
-    w_new = np.empty(n_assets)
-    target = np.empty(n_assets)
-    trade = np.empty(n_assets)
-    state = np.empty_like(state0)
-    acc = np.empty(N_ACC)
+    h_own = np.empty(n_assets)
+    w_own = np.empty(n_assets)
+    w_new_own = np.empty(n_assets)
+    target_own = np.empty(n_assets)
+    trade_own = np.empty(n_assets)
+    state_own = np.empty_like(state0)
+    acc_own = np.empty(N_ACC)
     no_keep = np.empty(0)
+    n_keep = out_wealth.shape[0]
+    n_grid = grid_steps.size
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
+    has_flows = flows.shape[0] > 0
+    first_due = check_offset if check_offset > 0 else check_every
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    tax_state = np.zeros((n_assets, N_TAX_STATE))
-    lots = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    gains = np.zeros(2)
+    tax_state_own = np.zeros((n_assets, N_TAX_STATE))
+    lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
+    gains_own = np.zeros(2)
+    # Borrowed views: no reference counting in the step loop (see _memory.py).
+    params = borrow_nb(params)
+    state0 = borrow_nb(state0)
+    exec_params = borrow_nb(exec_params)
+    w_init = borrow_nb(w_init)
+    targets = borrow_nb(targets)
+    returns = borrow_nb(returns)
+    inflation = borrow_nb(inflation)
+    noise = borrow_nb(noise)
+    asset_params = borrow_nb(asset_params)
+    flows = borrow_nb(flows)
+    tax_params = borrow_nb(tax_params)
+    grid_steps = borrow_nb(grid_steps)
+    out_metrics = borrow_nb(out_metrics)
+    out_hist = borrow_nb(out_hist)
+    out_wealth = borrow_nb(out_wealth)
+    h = borrow_nb(h_own)
+    w = borrow_nb(w_own)
+    w_new = borrow_nb(w_new_own)
+    target = borrow_nb(target_own)
+    trade = borrow_nb(trade_own)
+    state = borrow_nb(state_own)
+    acc = borrow_nb(acc_own)
+    tax_state = borrow_nb(tax_state_own)
+    lots = borrow_nb(lots_own)
+    gains = borrow_nb(gains_own)
     for p in range(n_paths):
         g = start_path_nb(
             h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
         )
         start_account_nb(h, tax_params, tax_state, lots)
-        keep = out_wealth[p] if p < out_wealth.shape[0] else no_keep
-        if keep.size > 0:
+        keep = out_wealth[p] if p < n_keep else no_keep
+        if p < n_keep:
             keep[0] = initial_wealth
         r_path = returns[p]
         noise_path = noise[p]
+        next_due = first_due
         for t in range(n_steps):
-            market_step_nb(t, h, r_path, inflation[p, t], steps_per_year, acc)
+            wealth = market_step_nb(t, h, r_path, inflation[p, t], acc)
+            due = t + 1 == next_due
+            if due:
+                next_due += check_every
             target_row_nb(targets, t, target)
-            if track_prices and acc[A_WEALTH] > 0.0:
-                after_market_nb(
+            if track_prices and wealth > 0.0:
+                wealth = after_market_nb(
                     t, h, r_path, noise_path, asset_params, tax_params, target, flow_mode,
                     tax_state, acc,
                 )  # fmt: skip
-            wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
+            if has_flows and wealth > 0.0:
+                wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
             if wealth > 0.0:
                 if taxed:
                     wealth = before_trading_nb(
@@ -414,16 +524,36 @@ def simulate_policy_custom_nb(
                         acc, gains,
                     )  # fmt: skip
                 weights_nb(h, wealth, w)
-                if rebalance_nb(
-                    t, r_path, w, wealth, target, params, state, w_new
-                ) or pending_weights_nb(tax_state, acc, w_new):
+                if (due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)) or (
+                    acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)
+                ):
                     rebalance_step_nb(
                         t, h, w_new, asset_params, tax_params, exec_params, noise_path,
                         tax_state, lots, acc, trade, gains,
                     )  # fmt: skip
                 if taxed:
                     year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
-            g = end_step_nb(
-                t, acc, initial_wealth, grid_steps, g, hist_lo, inv_width, out_hist, keep
-            )
-        finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p])
+            elif acc[M_RUINED] == 0.0:
+                ruin_nb(t, h, steps_per_year, acc)
+            end_step_nb(acc)
+            if g < n_grid and grid_steps[g] == t + 1:
+                record_grid_nb(g, acc[A_WEALTH], initial_wealth, hist_lo, inv_width, out_hist)
+                g += 1
+            if p < n_keep:
+                keep[t + 1] = acc[A_WEALTH]
+        finish_policy_path_nb(
+            acc, state, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p]
+        )
+    # The owning arrays stay referenced until here, so the borrowed views stay valid.
+    return (
+        h_own.size
+        + w_own.size
+        + w_new_own.size
+        + target_own.size
+        + trade_own.size
+        + state_own.size
+        + acc_own.size
+        + tax_state_own.size
+        + lots_own.size
+        + gains_own.size
+    )

@@ -241,7 +241,10 @@ def drop_small_trades_nb(w, w_new, min_trade):
     return False
 
 
-@njit(cache=True, inline="always")
+# Not inlined: the engine calls a policy only on the steps it asked for (``check_every``), and
+# inlining every rule into the step loop made Numba keep reference-count updates of the array
+# arguments inside the loop, costing more than the call.
+@njit(cache=True)
 def builtin_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_new):
     """Dispatch to the built-in rule ``kind`` (one of ``layout.POLICY_*``)."""
     if kind == POLICY_CALENDAR:

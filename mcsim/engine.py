@@ -297,9 +297,9 @@ def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out
         out_wealth,
     )
     if pol.rebalance_nb is None:
-        simulate_policy_builtin_nb(pol.kind, *args)
+        simulate_policy_builtin_nb(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
-        simulate_policy_custom_nb(pol.rebalance_nb, *args)
+        simulate_policy_custom_nb(pol.rebalance_nb, pol.check_every, pol.check_offset, *args)
 
 
 def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:

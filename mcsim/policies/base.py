@@ -52,6 +52,8 @@ class KernelPolicy:
     w_init: np.ndarray
     targets: np.ndarray  # (n_steps, n_assets)
     rebalance_nb: Callable[..., bool] | None = None
+    check_every: int = 1  # the rule is consulted every `check_every` steps ...
+    check_offset: int = 0  # ... first after `check_offset` steps (0: after `check_every`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,10 +207,21 @@ class Policy:
         """A user's compiled rule, or None for built-in rules."""
         return None
 
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        """Steps between consultations of the rule and the step count before the first.
+
+        The engine calls the rule only at the end of steps ``t`` with ``t + 1`` in
+        ``first, first + every, ...`` (``first = offset`` if positive, else ``every``). The
+        default, ``(1, 0)``, consults it every step; rules that only act on a calendar
+        declare it here, which saves a call on every other step.
+        """
+        return 1, 0
+
     def to_kernel(self, ctx: PolicyContext) -> KernelPolicy:
         """Resolve the policy against the run into kernel arrays."""
         targets = self.targets(ctx)
         kind, params, state0 = self.rule(ctx)
+        every, offset = self.schedule(ctx)
         return KernelPolicy(
             name=self.name,
             kind=kind,
@@ -218,4 +231,6 @@ class Policy:
             w_init=np.ascontiguousarray(self.initial_weights(ctx, targets), dtype=np.float64),
             targets=np.ascontiguousarray(targets, dtype=np.float64),
             rebalance_nb=self.compiled_rule(),
+            check_every=int(every),
+            check_offset=int(offset),
         )

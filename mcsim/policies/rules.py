@@ -22,6 +22,16 @@ class BuyAndHold(Policy):
 
     kind: ClassVar[str] = "buy_and_hold"
 
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        # Never consulted: the first due step lies beyond the horizon.
+        return ctx.n_steps + 1, 0
+
+
+def _scheduled_by_params(policy: Policy, ctx: PolicyContext) -> tuple[int, int]:
+    """Schedule of rules whose params start with [every, offset] (calendar, bands)."""
+    _, params, _ = policy.rule(ctx)
+    return int(params[0]), int(params[1])
+
 
 def _every_steps(every: Any, frequency: Any, steps_per_year: int, where: str) -> int:
     if every is not None and frequency is not None:
@@ -68,6 +78,9 @@ class Calendar(Policy):
         if self.every is None and self.frequency is None:
             raise ConfigError(f"`{self._where}.every` (steps between rebalances) is required.")
         as_int(self.offset, f"{self._where}.offset", low=0)
+
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        return _scheduled_by_params(self, ctx)
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         every = _every_steps(self.every, self.frequency, ctx.steps_per_year, self._where)
@@ -150,6 +163,9 @@ class Threshold(Policy):
                 f'{self.trade_to!r}. Remove `fraction` or set `trade_to = "fraction"`.'
             )
         as_float(self.min_trade, f"{w}.min_trade", low=0.0, high=1.0, high_open=True)
+
+    def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
+        return _scheduled_by_params(self, ctx)
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         names = ctx.asset_names
