@@ -381,3 +381,12 @@ def test_example_config_runs():
     # the calm regime lasts longer and has the higher stock mean on this history
     durations = d[("duration_years", "")]
     assert durations.iloc[0] > durations.iloc[1]
+
+
+@pytest.mark.parametrize("model", [RegimeModel(), mcsim.GarchModel()], ids=["regime", "garch"])
+def test_series_with_different_date_ranges_are_a_data_error(model, shiller_1970):
+    # A series that starts later than the others has missing values at the start.
+    late = shiller_1970.copy()
+    late.iloc[:24, 1] = np.nan
+    with pytest.raises(DataError, match=r"'us_bonds_10y_tr' has a missing or non-finite value"):
+        model.fit(late, periods_per_year=12)
