@@ -150,27 +150,27 @@ def to_band_edge_nb(w, target, params, w_new):
         n_free = 0
         free_weight = 0.0
         for i in range(n):
-            r = _room_nb(w, target, params, w_new, i, residual)
+            b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+            r = _room_nb(w[i], target[i], b, w_new[i], residual)
             if r == np.inf:
                 n_free += 1
                 free_weight += abs(target[i])
             elif r > 0.0:
                 room += r
-        if n_free > 0:
-            for i in range(n):
-                if _room_nb(w, target, params, w_new, i, residual) == np.inf:
+        for i in range(n):
+            b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+            r = _room_nb(w[i], target[i], b, w_new[i], residual)
+            if n_free > 0:
+                if r == np.inf:
                     if free_weight > 0.0:
                         w_new[i] += residual * abs(target[i]) / free_weight
                     else:
                         w_new[i] += residual / n_free
-        elif room > 0.0:
-            for i in range(n):
-                r = _room_nb(w, target, params, w_new, i, residual)
+            elif room > 0.0:
                 if r > 0.0:
                     w_new[i] += residual * r / room
-        else:
-            # Only rounding is left (room >= |residual| in exact arithmetic).
-            for i in range(n):
+            else:
+                # Only rounding is left (room >= |residual| in exact arithmetic).
                 w_new[i] += residual * target[i]
     drift_band = params[TH_DRIFT_BAND]
     if drift_band < np.inf:
@@ -185,16 +185,18 @@ def to_band_edge_nb(w, target, params, w_new):
 
 
 @njit(cache=True, inline="always")
-def _room_nb(w, target, params, w_new, i, residual):
-    """Room of asset ``i`` to absorb ``residual`` (+ add, - remove) without leaving its band."""
-    n = w.size
-    b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+def _room_nb(w_i, target_i, b, w_new_i, residual):
+    """Room of an asset to absorb ``residual`` (+ add, - remove) without leaving its band.
+
+    Scalars only (no array arguments to reference-count). A weight that is not negative is
+    not pushed below zero.
+    """
     if residual > 0.0:
-        return target[i] + b - w_new[i]
-    floor = target[i] - b
-    if floor < 0.0 and w[i] >= 0.0 and target[i] >= 0.0:
+        return target_i + b - w_new_i
+    floor = target_i - b
+    if floor < 0.0 and w_i >= 0.0 and target_i >= 0.0:
         floor = 0.0
-    return w_new[i] - floor
+    return w_new_i - floor
 
 
 @njit(cache=True)
