@@ -196,7 +196,8 @@ def mean_variance_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     (annual, from ``params``); before the window fills, the model's moments are used when
     known, else the rule holds. With model moments and no turnover penalty the solution is
     the same every time: it is solved once per path and kept in ``state``.
-    ``state[MS_FAILED]`` counts solves that hit the iteration limit.
+    ``state[MS_FAILED]`` counts solves that hit the iteration limit. With trailing moments
+    the last ``n * window`` slots of ``state`` hold the window's deviations from its mean.
     """
     if not due_nb(t, params[MV_EVERY], params[MV_OFFSET]):
         return False
@@ -211,7 +212,8 @@ def mean_variance_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     if params[MV_ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
         mu = state[o_mu : o_mu + n]
         cov = state[o_cov : o_cov + n * n].reshape((n, n))
-        sample_moments_nb(returns, t, window, params[MV_STEPS_PER_YEAR], mu, cov)
+        dev = state[state.size - n * window : state.size].reshape((n, window))
+        sample_moments_nb(returns, t, window, params[MV_STEPS_PER_YEAR], mu, cov, dev)
         cached = False
     elif params[MV_HAS_MODEL] == 1.0:
         if kappa == 0.0 and state[MS_CACHED] == 1.0:
@@ -256,7 +258,8 @@ def risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     if params[RP_ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
         mu = state[o_mu : o_mu + n]
         cov = state[o_cov : o_cov + n * n].reshape((n, n))
-        sample_moments_nb(returns, t, window, params[RP_STEPS_PER_YEAR], mu, cov)
+        dev = state[state.size - n * window : state.size].reshape((n, window))
+        sample_moments_nb(returns, t, window, params[RP_STEPS_PER_YEAR], mu, cov, dev)
         cached = False
     elif params[RP_HAS_MODEL] == 1.0:
         if state[RS_CACHED] == 1.0:
@@ -296,7 +299,8 @@ def target_vol_rule_nb(t, returns, w, wealth, target, params, state, w_new):
         o_cov = o_mu + n
         mu = state[o_mu : o_mu + n]
         cov = state[o_cov : o_cov + n * n].reshape((n, n))
-        sample_moments_nb(returns, t, window, params[TV_STEPS_PER_YEAR], mu, cov)
+        dev = state[state.size - n * window : state.size].reshape((n, window))
+        sample_moments_nb(returns, t, window, params[TV_STEPS_PER_YEAR], mu, cov, dev)
     elif params[TV_HAS_MODEL] == 1.0:
         cov = params[TV_N_FIXED : TV_N_FIXED + n * n].reshape((n, n))
     else:

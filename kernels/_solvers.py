@@ -23,12 +23,13 @@ _DOWN = 3  # free, between 0 and the kink
 
 
 @njit(cache=True)
-def sample_moments_nb(returns, t_end, window, steps_per_year, mu_out, cov_out):
+def sample_moments_nb(returns, t_end, window, steps_per_year, mu_out, cov_out, dev):
     """Annualised sample mean and covariance of returns rows ``t_end - window + 1 .. t_end``.
 
     ``mu_out[i]`` is the mean simple return per step times ``steps_per_year`` (arithmetic
     annual return); ``cov_out`` the sample covariance (``ddof = 1``) of simple returns per
-    step times ``steps_per_year``. Numba-compiled.
+    step times ``steps_per_year``. The deviations from the mean are stored asset by asset in
+    ``dev`` so that each covariance entry is one contiguous dot product. Numba-compiled.
 
     Parameters
     ----------
@@ -44,27 +45,28 @@ def sample_moments_nb(returns, t_end, window, steps_per_year, mu_out, cov_out):
         Overwritten with annual mean returns.
     cov_out : ndarray of shape (n_assets, n_assets)
         Overwritten with the annual covariance.
+    dev : ndarray of shape (n_assets, >= window)
+        Scratch space.
     """
     n = returns.shape[1]
     start = t_end - window + 1
     for i in range(n):
         s = 0.0
-        for k in range(start, t_end + 1):
-            s += returns[k, i]
-        mu_out[i] = s / window
-    for i in range(n):
-        for j in range(i + 1):
-            cov_out[i, j] = 0.0
-    for k in range(start, t_end + 1):
-        for i in range(n):
-            di = returns[k, i] - mu_out[i]
-            for j in range(i + 1):
-                cov_out[i, j] += di * (returns[k, j] - mu_out[j])
+        for k in range(window):
+            x = returns[start + k, i]
+            dev[i, k] = x
+            s += x
+        m = s / window
+        mu_out[i] = m * steps_per_year
+        for k in range(window):
+            dev[i, k] -= m
     scale = steps_per_year / (window - 1)
     for i in range(n):
-        mu_out[i] *= steps_per_year
         for j in range(i + 1):
-            c = cov_out[i, j] * scale
+            c = 0.0
+            for k in range(window):
+                c += dev[i, k] * dev[j, k]
+            c *= scale
             cov_out[i, j] = c
             cov_out[j, i] = c
 

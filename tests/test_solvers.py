@@ -145,7 +145,7 @@ def test_sample_moments_match_numpy():
     returns = rng.normal(0.01, 0.05, (30, 4))
     mu = np.empty(4)
     cov = np.empty((4, 4))
-    sample_moments_nb(returns, 20, 12, 12.0, mu, cov)
+    sample_moments_nb(returns, 20, 12, 12.0, mu, cov, np.empty((4, 12)))
     mu_ref, cov_ref = sample_moments_ref(returns, 20, 12, 12.0)
     np.testing.assert_allclose(mu, mu_ref, rtol=1e-12)
     np.testing.assert_allclose(cov, cov_ref, rtol=1e-12, atol=1e-15)

@@ -112,6 +112,11 @@ def _check_window(policy: Any, ctx: PolicyContext) -> None:
             )
 
 
+def _trailing_scratch(policy: Any, n_assets: int) -> int:
+    """State slots for the trailing window's deviations (at the end of the state)."""
+    return n_assets * policy.window if policy.estimate == "trailing" else 0
+
+
 def _model_cov(policy: Any, ctx: PolicyContext, *, required: bool) -> np.ndarray | None:
     """The model's annual covariance (symmetrised), or None / ConfigError when unknown."""
     if ctx.cov is None:
@@ -383,7 +388,8 @@ class MeanVariance(Policy):
             params[layout.MV_HAS_MODEL] = 1.0
             params[layout.MV_N_FIXED : layout.MV_N_FIXED + n] = moments[0]
             params[layout.MV_N_FIXED + n :] = moments[1].ravel()
-        state0 = np.zeros(layout.MS_N_FIXED + 3 * n + n * n + mv_work_size_nb(n))
+        work = mv_work_size_nb(n) + _trailing_scratch(self, n)
+        state0 = np.zeros(layout.MS_N_FIXED + 3 * n + n * n + work)
         return layout.POLICY_MEAN_VARIANCE, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
@@ -463,7 +469,8 @@ class RiskParity(Policy):
             _check_positive_definite(self, cov, ctx)
             params[layout.RP_HAS_MODEL] = 1.0
             params[layout.RP_N_FIXED + n :] = cov.ravel()
-        state0 = np.zeros(layout.RS_N_FIXED + 3 * n + n * n + rp_work_size_nb(n))
+        work = rp_work_size_nb(n) + _trailing_scratch(self, n)
+        state0 = np.zeros(layout.RS_N_FIXED + 3 * n + n * n + work)
         return layout.POLICY_RISK_PARITY, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
@@ -554,7 +561,7 @@ class TargetVolatility(Policy):
         if cov is not None:
             params[layout.TV_HAS_MODEL] = 1.0
             params[layout.TV_N_FIXED :] = cov.ravel()
-        state0 = np.zeros(layout.TS_N_FIXED + n + n * n)
+        state0 = np.zeros(layout.TS_N_FIXED + n + n * n + _trailing_scratch(self, n))
         return layout.POLICY_TARGET_VOL, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
