@@ -87,8 +87,13 @@ def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
     out_row[M_MAX_DRAWDOWN_DURATION] = acc[M_MAX_DRAWDOWN_DURATION] / steps_per_year
     out_row[M_TURNOVER] = acc[A_TRADED] / years
     out_row[M_LOSS] = 1.0 if wealth < initial_wealth + acc[M_FLOWS] else 0.0
-    out_row[M_GOAL_SHORTFALL] = max(goal - wealth, 0.0)
-    out_row[M_GOAL_MET] = 1.0 if (wealth >= goal and acc[M_RUINED] == 0.0) else 0.0
+    # Without a goal (goal = inf) success means never running out of money.
+    if np.isfinite(goal):
+        out_row[M_GOAL_SHORTFALL] = max(goal - wealth, 0.0)
+        out_row[M_GOAL_MET] = 1.0 if (wealth >= goal and acc[M_RUINED] == 0.0) else 0.0
+    else:
+        out_row[M_GOAL_SHORTFALL] = 0.0
+        out_row[M_GOAL_MET] = 1.0 if acc[M_RUINED] == 0.0 else 0.0
 
 
 def quantiles_from_histogram(counts, lo, width, probs):

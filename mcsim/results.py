@@ -120,7 +120,7 @@ METRICS: dict[str, MetricInfo] = {
         layout.M_GOAL_MET,
         True,
         "probability",
-        "Goal reached without running out of money (1) or not (0)",
+        "Goal reached and money never ran out (1) or not (0); with no goal: never ran out",
     ),
 }
 METRIC_NAMES = list(METRICS)
