@@ -25,7 +25,7 @@ from joblib import Parallel, delayed, parallel_config
 from . import __version__
 from .config import Scenario
 from .datasets import infer_periods_per_year, load_returns, resample_returns
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, McsimError
 from .flows import flows_array
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
 from .models import ReturnModel
@@ -140,11 +140,16 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         if model.needs_history:
             try:
                 model.fit(history, periods_per_year=history_ppy)
-            except DataError:
+            except McsimError:
                 raise
             except (ValueError, np.linalg.LinAlgError) as e:
                 raise DataError(f"Fitting the {model.kind!r} model failed: {e}") from e
     model.check_fitted()
+    # One tiny draw surfaces simulation-time errors (a step the model cannot take, such as
+    # monthly steps from an annual bootstrap) here, before any block runs.
+    model.simulate_into(
+        np.random.default_rng(0), np.empty((1, 1, len(model.series_names))), sim.steps_per_year
+    )
     series = model.series_names
     inflation_name = scenario.data.inflation if scenario.data is not None else None
     inflation_index = series.index(inflation_name) if inflation_name in series else -1
