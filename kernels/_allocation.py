@@ -84,7 +84,13 @@ from ._layout import (
     VT_TARGET_VOL,
     VT_THRESHOLD,
 )
-from ._solvers import mean_variance_nb, risk_parity_nb, sample_moments_nb, target_vol_scale_nb
+from ._solvers import (
+    mean_variance_nb,
+    risk_parity_nb,
+    target_vol_scale_nb,
+    trailing_moments_nb,
+    trailing_sums_update_nb,
+)
 
 
 @njit(cache=True, inline="always")
@@ -197,23 +203,27 @@ def mean_variance_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     known, else the rule holds. With model moments and no turnover penalty the solution is
     the same every time: it is solved once per path and kept in ``state``.
     ``state[MS_FAILED]`` counts solves that hit the iteration limit. With trailing moments
-    the last ``n * window`` slots of ``state`` hold the window's deviations from its mean.
+    the rule is called every step: the last ``n + n * n`` slots of ``state`` hold the
+    window's rolling sums (``trailing_sums_update_nb``).
     """
+    n = w.size
+    window = int(params[MV_WINDOW])
+    trailing = params[MV_ESTIMATE] == ESTIMATE_TRAILING
+    o_sums = state.size - n - n * n
+    if trailing:
+        trailing_sums_update_nb(returns, t, window, state, o_sums)
     if not due_nb(t, params[MV_EVERY], params[MV_OFFSET]):
         return False
-    n = w.size
     o_mu = MS_N_FIXED
     o_cov = o_mu + n
     o_sol = o_cov + n * n
     o_work = o_sol + n
     w_sol = state[o_sol : o_sol + n]
     kappa = params[MV_TURNOVER]
-    window = int(params[MV_WINDOW])
-    if params[MV_ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
+    if trailing and t + 1 >= window:
         mu = state[o_mu : o_mu + n]
         cov = state[o_cov : o_cov + n * n].reshape((n, n))
-        dev = state[state.size - n * window : state.size].reshape((n, window))
-        sample_moments_nb(returns, t, window, params[MV_STEPS_PER_YEAR], mu, cov, dev)
+        trailing_moments_nb(state, o_sums, n, window, params[MV_STEPS_PER_YEAR], mu, cov)
         cached = False
     elif params[MV_HAS_MODEL] == 1.0:
         if kappa == 0.0 and state[MS_CACHED] == 1.0:
@@ -226,7 +236,7 @@ def mean_variance_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     else:
         return False
     status = mean_variance_nb(
-        mu, cov, params[MV_RISK_AVERSION], w, kappa, w_sol, state[o_work : state.size]
+        mu, cov, params[MV_RISK_AVERSION], w, kappa, w_sol, state[o_work:o_sums]
     )
     if status < 0:
         state[MS_FAILED] += 1.0
@@ -245,21 +255,24 @@ def risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     budgets are ``params[RP_N_FIXED : RP_N_FIXED + n]``. ``state[RS_FAILED]`` counts solves
     that did not converge.
     """
+    n = w.size
+    window = int(params[RP_WINDOW])
+    trailing = params[RP_ESTIMATE] == ESTIMATE_TRAILING
+    o_sums = state.size - n - n * n
+    if trailing:
+        trailing_sums_update_nb(returns, t, window, state, o_sums)
     if not due_nb(t, params[RP_EVERY], params[RP_OFFSET]):
         return False
-    n = w.size
     o_mu = RS_N_FIXED
     o_cov = o_mu + n
     o_sol = o_cov + n * n
     o_work = o_sol + n
     w_sol = state[o_sol : o_sol + n]
     budgets = params[RP_N_FIXED : RP_N_FIXED + n]
-    window = int(params[RP_WINDOW])
-    if params[RP_ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
+    if trailing and t + 1 >= window:
         mu = state[o_mu : o_mu + n]
         cov = state[o_cov : o_cov + n * n].reshape((n, n))
-        dev = state[state.size - n * window : state.size].reshape((n, window))
-        sample_moments_nb(returns, t, window, params[RP_STEPS_PER_YEAR], mu, cov, dev)
+        trailing_moments_nb(state, o_sums, n, window, params[RP_STEPS_PER_YEAR], mu, cov)
         cached = False
     elif params[RP_HAS_MODEL] == 1.0:
         if state[RS_CACHED] == 1.0:
@@ -271,7 +284,7 @@ def risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     else:
         return False
     # Warm start from the previous solution of the path (zeros before the first solve).
-    status = risk_parity_nb(cov, budgets, w_sol, state[o_work : state.size], w_sol[0] > 0.0)
+    status = risk_parity_nb(cov, budgets, w_sol, state[o_work:o_sums], w_sol[0] > 0.0)
     if status < 0:
         state[RS_FAILED] += 1.0
     if cached:
@@ -289,18 +302,21 @@ def target_vol_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     at ``max_leverage``. The rule trades on due steps when the sleeve exposure ``k * (1 -
     target[safe])`` differs from the current ``1 - w[safe]`` by more than ``threshold``.
     """
+    n = w.size
+    window = int(params[TV_WINDOW])
+    trailing = params[TV_ESTIMATE] == ESTIMATE_TRAILING
+    o_sums = state.size - n - n * n
+    if trailing:
+        trailing_sums_update_nb(returns, t, window, state, o_sums)
     if not due_nb(t, params[TV_EVERY], params[TV_OFFSET]):
         return False
-    n = w.size
     safe = int(params[TV_SAFE])
-    window = int(params[TV_WINDOW])
-    if params[TV_ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
+    if trailing and t + 1 >= window:
         o_mu = TS_N_FIXED
         o_cov = o_mu + n
         mu = state[o_mu : o_mu + n]
         cov = state[o_cov : o_cov + n * n].reshape((n, n))
-        dev = state[state.size - n * window : state.size].reshape((n, window))
-        sample_moments_nb(returns, t, window, params[TV_STEPS_PER_YEAR], mu, cov, dev)
+        trailing_moments_nb(state, o_sums, n, window, params[TV_STEPS_PER_YEAR], mu, cov)
     elif params[TV_HAS_MODEL] == 1.0:
         cov = params[TV_N_FIXED : TV_N_FIXED + n * n].reshape((n, n))
     else:

@@ -1,6 +1,7 @@
 """Small dense solvers for allocation rules, run inside the step loop.
 
-* :func:`sample_moments_nb`: annualised mean and covariance of a trailing window of returns.
+* :func:`trailing_sums_update_nb`, :func:`trailing_moments_nb`: rolling sums of a trailing
+  window of returns, and the annualised mean and covariance from them.
 * :func:`mean_variance_nb`: long-only, fully invested mean-variance weights with an optional
   L1 turnover penalty, by a primal active-set method (exact to rounding in finitely many
   steps, no SciPy).
@@ -22,51 +23,64 @@ _UP = 2  # free, on the piece above the kink (or above 0 when there is no kink)
 _DOWN = 3  # free, between 0 and the kink
 
 
-@njit(cache=True)
-def sample_moments_nb(returns, t_end, window, steps_per_year, mu_out, cov_out, dev):
-    """Annualised sample mean and covariance of returns rows ``t_end - window + 1 .. t_end``.
+@njit(cache=True, inline="always")
+def trailing_sums_update_nb(returns, t, window, sums, off):
+    """Roll the trailing-window sums forward to include row ``t`` (and drop ``t - window``).
 
-    ``mu_out[i]`` is the mean simple return per step times ``steps_per_year`` (arithmetic
-    annual return); ``cov_out`` the sample covariance (``ddof = 1``) of simple returns per
-    step times ``steps_per_year``. The deviations from the mean are stored asset by asset in
-    ``dev`` so that each covariance entry is one contiguous dot product. Numba-compiled.
+    ``sums[off : off + n]`` holds the sum of the window's returns per asset and
+    ``sums[off + n : off + n + n * n]`` the lower triangle (row-major, ``i >= j``) of the sum
+    of their outer products, so a step costs O(n^2) instead of the O(window n^2) of
+    recomputing. Call it for every step ``t`` in order, from 0. Numba-compiled.
+    """
+    n = returns.shape[1]
+    old = t - window
+    base = off + n
+    if old >= 0:
+        for i in range(n):
+            xi = returns[t, i]
+            oi = returns[old, i]
+            sums[off + i] += xi - oi
+            row = base + i * n
+            for j in range(i + 1):
+                sums[row + j] += xi * returns[t, j] - oi * returns[old, j]
+    else:
+        for i in range(n):
+            xi = returns[t, i]
+            sums[off + i] += xi
+            row = base + i * n
+            for j in range(i + 1):
+                sums[row + j] += xi * returns[t, j]
+
+
+@njit(cache=True)
+def trailing_moments_nb(sums, off, n, window, steps_per_year, mu_out, cov_out):
+    """Annualised sample mean and covariance (``ddof = 1``) from the trailing-window sums.
+
+    ``mu_out`` is the mean simple return per step times ``steps_per_year`` (arithmetic
+    annual return), ``cov_out`` the sample covariance of simple returns per step times
+    ``steps_per_year``: ``(S2 - S1 S1' / window) / (window - 1)``. Numba-compiled.
 
     Parameters
     ----------
-    returns : ndarray of shape (n_steps, n_assets)
-        Simple returns per step.
-    t_end : int
-        Last row of the window (inclusive).
-    window : int
-        Rows in the window (>= 2).
+    sums : ndarray
+        The sums kept by :func:`trailing_sums_update_nb`, starting at ``off``.
+    n, window : int
+        Assets and rows in the window (>= 2).
     steps_per_year : float
         Annualisation factor.
-    mu_out : ndarray of shape (n_assets,)
-        Overwritten with annual mean returns.
-    cov_out : ndarray of shape (n_assets, n_assets)
-        Overwritten with the annual covariance.
-    dev : ndarray of shape (n_assets, >= window)
-        Scratch space.
+    mu_out : ndarray of shape (n,)
+    cov_out : ndarray of shape (n, n)
+        Overwritten.
     """
-    n = returns.shape[1]
-    start = t_end - window + 1
-    for i in range(n):
-        s = 0.0
-        for k in range(window):
-            x = returns[start + k, i]
-            dev[i, k] = x
-            s += x
-        m = s / window
-        mu_out[i] = m * steps_per_year
-        for k in range(window):
-            dev[i, k] -= m
+    base = off + n
+    inv_w = 1.0 / window
     scale = steps_per_year / (window - 1)
     for i in range(n):
+        mu_out[i] = sums[off + i] * inv_w * steps_per_year
+    for i in range(n):
+        si = sums[off + i]
         for j in range(i + 1):
-            c = 0.0
-            for k in range(window):
-                c += dev[i, k] * dev[j, k]
-            c *= scale
+            c = (sums[base + i * n + j] - si * sums[off + j] * inv_w) * scale
             cov_out[i, j] = c
             cov_out[j, i] = c
 

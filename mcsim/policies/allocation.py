@@ -40,7 +40,10 @@ def _schedule(policy: Any, ctx: PolicyContext) -> int:
 
 
 def _calendar_schedule(policy: Any, ctx: PolicyContext) -> tuple[int, int]:
-    """Rules that act only on due steps and keep no per-step state ask to be called then."""
+    """When the engine calls the rule: every step for trailing moments (the rule rolls its
+    window sums forward each step), else only on its due steps."""
+    if policy.estimate == "trailing":
+        return 1, 0
     return _schedule(policy, ctx), 0
 
 
@@ -113,8 +116,9 @@ def _check_window(policy: Any, ctx: PolicyContext) -> None:
 
 
 def _trailing_scratch(policy: Any, n_assets: int) -> int:
-    """State slots for the trailing window's deviations (at the end of the state)."""
-    return n_assets * policy.window if policy.estimate == "trailing" else 0
+    """State slots for the trailing window's rolling sums (the end of the state; always
+    reserved, so the rule's offsets do not depend on the estimate)."""
+    return n_assets + n_assets * n_assets
 
 
 def _model_cov(policy: Any, ctx: PolicyContext, *, required: bool) -> np.ndarray | None:
