@@ -243,8 +243,9 @@ def _derive(row: dict[str, Any], base: dict[str, Any] | None) -> None:
 
 
 def print_table(rows: list[dict[str, Any]], startup: dict[str, Any], meta: dict[str, Any]) -> None:
+    width = max(44, *(len(r["label"]) for r in rows))
     header = (
-        f"{'row':<44} {'paths':>9} {'jobs':>4} {'seconds':>9} {'paths/s':>10} "
+        f"{'row':<{width}} {'paths':>9} {'jobs':>4} {'seconds':>9} {'paths/s':>10} "
         f"{'ns/a-step':>9} {'peak MiB':>8} {'x W1-1':>7}  goal"
     )
     print()
@@ -261,16 +262,16 @@ def print_table(rows: list[dict[str, Any]], startup: dict[str, Any], meta: dict[
     print("-" * len(header))
     for r in rows:
         if "error" in r:
-            print(f"{r['label']:<44} skipped: {r['error']}")
+            print(f"{r['label']:<{width}} skipped: {r['error']}")
             continue
         print(
-            f"{r['label']:<44} {r['n_paths']:>9,} {r.get('n_jobs', 1):>4} "
+            f"{r['label']:<{width}} {r['n_paths']:>9,} {r.get('n_jobs', 1):>4} "
             f"{_fmt(r.get('seconds'), '9.3f')} {_fmt(r.get('paths_per_s'), '10,.0f')} "
             f"{_fmt(r.get('ns_per_asset_step'), '9.2f')} {_fmt(r.get('peak_rss_mib'), '8.0f')} "
             f"{_fmt(r.get('x_w1'), '7.2f')}  {r.get('goal', '')}"
         )
         if r.get("note"):
-            print(f"{'':<46}({r['note']})")
+            print(f"{'':<{width + 2}}({r['note']})")
     print()
     print("Start-up:")
     for key, text in (
@@ -434,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             res = _mcsim_child(t, 1, repeat, env)
         add(label, res, overrides=overrides)
+
+    # W1 once more at the end: how much the machine's speed drifted during the run.
+    add("W1, 1 core, again at the end (drift check)", _mcsim_child(table, 1, repeat, env))
 
     for r in rows:
         if "error" not in r:
