@@ -172,6 +172,7 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         target=target,
         mu=mu,
         cov=cov,
+        initial_wealth=float(sim.initial_wealth),
     )
     policies = [p.to_kernel(ctx) for p in scenario.policies]
     vol_step = (

@@ -38,6 +38,7 @@ class PolicyContext:
     target: np.ndarray  # the scenario's target weights, shape (n_assets,)
     mu: np.ndarray | None = None  # model's annual expected returns, if known
     cov: np.ndarray | None = None  # model's annual covariance of log returns, if known
+    initial_wealth: float | None = None  # wealth at the start (currency)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
