@@ -25,7 +25,16 @@ from ._layout import (
     A_START_WEALTH,
     A_TRADED,
     A_WEALTH,
+    AP_FIXED_FEE,
+    AP_HALF_SPREAD,
+    AP_IMPACT_ETA,
+    AP_PARTICIPATION,
+    AP_PROPORTIONAL,
+    AP_SLIPPAGE,
     EP_FLOW_MODE,
+    M_COST_FIXED,
+    M_COST_PROPORTIONAL,
+    M_COST_SPREAD,
     M_COSTS,
     M_FLOOR_BREACHES,
     M_FLOWS,
@@ -206,6 +215,65 @@ def rebalance_step_nb(
     return wealth
 
 
+@njit(cache=True)
+def plain_execution_nb(asset_params, tax_params):
+    """True when trades need no shaping or bookkeeping: untaxed, no participation cap, no
+    impact, no slippage. Rebalances then take :func:`rebalance_plain_nb`."""
+    if tax_params[TX_ENABLED] > 0.0:
+        return False
+    for i in range(asset_params.shape[0]):
+        if (
+            np.isfinite(asset_params[i, AP_PARTICIPATION])
+            or asset_params[i, AP_IMPACT_ETA] > 0.0
+            or asset_params[i, AP_SLIPPAGE] > 0.0
+        ):
+            return False
+    return True
+
+
+@njit(cache=True)
+def rebalance_plain_nb(h, w_new, asset_params, acc, trade):
+    """:func:`rebalance_step_nb` for plain execution (see :func:`plain_execution_nb`).
+
+    Same arithmetic in the same order, so results are identical; it only skips the work
+    that taxes, caps, impact and slippage need.
+    """
+    wealth = acc[A_WEALTH]
+    traded = 0.0
+    for i in range(h.size):
+        trade[i] = w_new[i] * wealth - h[i]
+        traded += abs(trade[i])
+    if traded <= _TRADE_TOL * wealth:
+        return wealth
+    proportional = 0.0
+    fixed = 0.0
+    spread = 0.0
+    cost = 0.0
+    for i in range(h.size):
+        a = abs(trade[i])
+        if a == 0.0:
+            continue
+        p = asset_params[i, AP_PROPORTIONAL] * a
+        s = asset_params[i, AP_HALF_SPREAD] * a
+        f = asset_params[i, AP_FIXED_FEE]
+        proportional += p
+        fixed += f
+        spread += s
+        cost += p + f + s + 0.0 + 0.0
+    acc[M_COST_PROPORTIONAL] += proportional
+    acc[M_COST_FIXED] += fixed
+    acc[M_COST_SPREAD] += spread
+    cost = min(cost, wealth)
+    wealth -= cost
+    for i in range(h.size):
+        h[i] = w_new[i] * wealth
+    acc[M_COSTS] += cost
+    acc[A_TRADED] += 0.5 * traded / acc[A_WEALTH]
+    acc[M_N_REBALANCES] += 1.0
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
 @njit(cache=True, inline="always")
 def end_step_nb(acc):
     """Record the step's unit-value return, drawdown and minimum wealth."""
@@ -315,6 +383,7 @@ def simulate_policy_builtin_nb(
     flow_mode = int(exec_params[EP_FLOW_MODE])
     has_flows = flows.shape[0] > 0
     first_due = check_offset if check_offset > 0 else check_every
+    plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     tax_state_own = np.zeros((n_assets, N_TAX_STATE))
@@ -383,10 +452,13 @@ def simulate_policy_builtin_nb(
                         kind, t, r_path, w, wealth, target, params, state, w_new
                     )
                 ) or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
-                    rebalance_step_nb(
-                        t, h, w_new, asset_params, tax_params, exec_params, noise_path,
-                        tax_state, lots, acc, trade, gains,
-                    )  # fmt: skip
+                    if plain:
+                        rebalance_plain_nb(h, w_new, asset_params, acc, trade)
+                    else:
+                        rebalance_step_nb(
+                            t, h, w_new, asset_params, tax_params, exec_params, noise_path,
+                            tax_state, lots, acc, trade, gains,
+                        )  # fmt: skip
                 if taxed:
                     year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
             elif acc[M_RUINED] == 0.0:
@@ -462,6 +534,7 @@ def simulate_policy_custom_nb(
     flow_mode = int(exec_params[EP_FLOW_MODE])
     has_flows = flows.shape[0] > 0
     first_due = check_offset if check_offset > 0 else check_every
+    plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     tax_state_own = np.zeros((n_assets, N_TAX_STATE))
@@ -527,10 +600,13 @@ def simulate_policy_custom_nb(
                 if (due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)) or (
                     acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)
                 ):
-                    rebalance_step_nb(
-                        t, h, w_new, asset_params, tax_params, exec_params, noise_path,
-                        tax_state, lots, acc, trade, gains,
-                    )  # fmt: skip
+                    if plain:
+                        rebalance_plain_nb(h, w_new, asset_params, acc, trade)
+                    else:
+                        rebalance_step_nb(
+                            t, h, w_new, asset_params, tax_params, exec_params, noise_path,
+                            tax_state, lots, acc, trade, gains,
+                        )  # fmt: skip
                 if taxed:
                     year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
             elif acc[M_RUINED] == 0.0:
