@@ -139,6 +139,15 @@ def _mcsim_child(table: dict, n_jobs: int, repeat: int, env: dict[str, str]) -> 
     return res
 
 
+def _mcsim_child_batch(specs: list[dict], env: dict[str, str]) -> list[dict[str, Any]]:
+    """Several mcsim measurements in one child process (quick mode)."""
+    argv = [str(HERE / "bench_w1.py"), "--_worker"]
+    res, _ = _run_child(argv, stdin=json.dumps({"batch": specs}), env=env)
+    if "error" in res:
+        return [res] * len(specs)
+    return res["batch"]
+
+
 def _peer_child(
     peer: str, n_paths: int, repeat: int, env: dict[str, str], python: str | None = None
 ) -> dict[str, Any]:
@@ -323,7 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args._worker:
-        print(json.dumps(_worker(json.loads(sys.stdin.read()))))
+        spec = json.loads(sys.stdin.read())
+        if "batch" in spec:
+            print(json.dumps({"batch": [_worker(one) for one in spec["batch"]]}))
+        else:
+            print(json.dumps(_worker(spec)))
         return 0
 
     quick = args.quick
@@ -335,15 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     # Quick mode keeps several blocks, so the two-worker row has work to share.
     block = min(args.block_size, 250 if quick else n_paths)
 
-    # The cold-compile child compiles into a new, empty cache; unless --cache-dir is given,
-    # that cache then serves every row (so nothing is compiled twice).
+    # The cold-compile child compiles into a new, empty cache. The rows use the usual cache
+    # (NUMBA_CACHE_DIR as set, or --cache-dir), so repeated runs do not recompile.
     cold_dir = tempfile.mkdtemp(prefix="mcsim-bench-numba-")
     cold_env = dict(os.environ, NUMBA_CACHE_DIR=cold_dir)
-    if args.cache_dir is None:
-        env = cold_env
-    else:
+    env = dict(os.environ)
+    if args.cache_dir is not None:
         args.cache_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(args.cache_dir))
+        env["NUMBA_CACHE_DIR"] = str(args.cache_dir)
 
     meta: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -377,8 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         startup["warm_start_goal"] = _goal(warm["process_s"], GOALS["warm_start_s"], False, "")
         startup["warm_compile_s"] = warm["compile_s"]
         startup["warm_import_s"] = warm["import_s"]
-    if env is not cold_env:
-        _mcsim_child(tiny_table, 1, 1, env)  # fill the given cache before timing rows
+    _mcsim_child(tiny_table, 1, 1, env)  # fill the rows' cache (compile is not timed anyway)
 
     rows: list[dict[str, Any]] = []
 
@@ -427,13 +438,27 @@ def main(argv: list[str] | None = None) -> int:
     for reason in skipped:
         print(f"  skipped: {reason}", flush=True)
     meta["skipped"].extend(skipped)
+    specs, merged = [], {}
     for label, overrides in extra_rows:
         try:
-            t = row_table(overrides, n_paths, block)
+            merged[label] = row_table(overrides, n_paths, block)
         except Exception as e:
-            res = {"error": f"cannot merge the overrides: {type(e).__name__}: {e}"}
+            merged[label] = {"error": f"cannot merge the overrides: {type(e).__name__}: {e}"}
         else:
-            res = _mcsim_child(t, 1, repeat, env)
+            specs.append({"table": merged[label], "n_jobs": 1, "repeat": repeat})
+    if quick and specs:
+        # One process for all extra rows: start-up would dominate the smoke test. Peak
+        # memory is then the batch's, so it is not reported.
+        batch = _mcsim_child_batch(specs, env)
+        results = iter(batch)
+    for label, overrides in extra_rows:
+        if "error" in merged[label]:
+            res = merged[label]
+        elif quick:
+            res = next(results)
+            res.pop("peak_rss_mib", None)
+        else:
+            res = _mcsim_child(merged[label], 1, repeat, env)
         add(label, res, overrides=overrides)
 
     # W1 once more at the end: how much the machine's speed drifted during the run.
