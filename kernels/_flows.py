@@ -67,30 +67,43 @@ def place_flow_nb(h, amount, target, mode):
         new_wealth = wealth + amount
         sign = 1.0 if amount > 0.0 else -1.0
         a = abs(amount)
-        # Michelot's iteration: the level over the active gaps, dropping gaps below it,
-        # until no gap is dropped. The level only rises, so this ends within n rounds.
-        level = -1.0
-        for _ in range(n + 1):
-            total = 0.0
-            count = 0
+        # The two largest gaps (in the direction of the flow). When the flow fits into the
+        # largest gap above the second one, it all goes there: the common case of a small
+        # flow, settled without a search.
+        g1 = 0.0
+        g2 = 0.0
+        top = -1
+        for i in range(n):
+            # Branch-free update of the two largest (the order of gaps is unpredictable).
+            g = sign * (target[i] * new_wealth - h[i])
+            g2 = max(g2, min(g, g1))
+            top = i if g > g1 else top
+            g1 = max(g1, g)
+        if top >= 0 and g1 - a >= g2:
+            h[top] += amount
+            return
+        if top >= 0:
+            # Michelot's iteration: the level over the active gaps, dropping gaps below
+            # it, until the level stops rising (at most n rounds). It may start from any
+            # lower bound of the level: for any set S of gaps, (sum_S gap - a) / |S| is
+            # one; here S is the two largest. The level stays >= 0, so `g > level` also
+            # means the gap is positive.
+            level = max(0.5 * (g1 + g2 - a), 0.0)
+            for _ in range(n + 1):
+                total = 0.0
+                count = 0.0
+                for i in range(n):
+                    g = sign * (target[i] * new_wealth - h[i])
+                    active = 1.0 if g > level else 0.0
+                    total += active * g
+                    count += active
+                new_level = max((total - a) / count, 0.0)
+                if new_level <= level:
+                    break
+                level = new_level
             for i in range(n):
                 g = sign * (target[i] * new_wealth - h[i])
-                if g > level and g > 0.0:
-                    total += g
-                    count += 1
-            if count == 0:
-                break
-            new_level = (total - a) / count
-            if new_level < 0.0:
-                new_level = 0.0
-            if new_level <= level:
-                break
-            level = new_level
-        if level >= 0.0:
-            for i in range(n):
-                g = sign * (target[i] * new_wealth - h[i])
-                if g > level:
-                    h[i] += sign * (g - level)
+                h[i] += sign * max(g - level, 0.0)
             return
         mode = FLOW_TO_TARGET
     if wealth <= 0.0 or (mode == FLOW_TO_TARGET and amount > 0.0):
