@@ -24,13 +24,22 @@ def simulate_gaussian_nb(rng, drift, chol, out):
         C-contiguous float64, overwritten with simple returns per step.
     """
     n_paths, n_steps, n_series = out.shape
-    z = np.empty(n_series)
+    # Series-major scratch so the product with ``chol`` runs along steps, a contiguous loop
+    # the compiler vectorises; the sum for each element keeps the order drift, j = 0, 1, ...
+    z = np.empty((n_series, n_steps))
+    x = np.empty((n_series, n_steps))
     for p in range(n_paths):
         for t in range(n_steps):
             for j in range(n_series):
-                z[j] = rng.standard_normal()
+                z[j, t] = rng.standard_normal()
+        for i in range(n_series):
+            d = drift[i]
+            for t in range(n_steps):
+                x[i, t] = d
+            for j in range(i + 1):
+                c = chol[i, j]
+                for t in range(n_steps):
+                    x[i, t] += c * z[j, t]
+        for t in range(n_steps):
             for i in range(n_series):
-                x = drift[i]
-                for j in range(i + 1):
-                    x += chol[i, j] * z[j]
-                out[p, t, i] = np.expm1(x)
+                out[p, t, i] = np.expm1(x[i, t])
