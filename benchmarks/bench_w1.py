@@ -261,7 +261,9 @@ def print_table(rows: list[dict[str, Any]], startup: dict[str, Any], meta: dict[
     print(
         f"W1: {w1.N_ASSETS} assets x {w1.N_STEPS} monthly steps, calendar every "
         f"{w1.REBALANCE_EVERY} steps, {w1.PROPORTIONAL_BPS:g} bps; block_size "
-        f"{meta['block_size']:,}; seconds = best of {meta['repeat']} (simulate, compile excluded)"
+        f"{meta['block_size']:,}; seconds = simulate time (compile excluded), best of "
+        f"{meta['repeat']} (W1 rows), {meta['peer_repeat']} (peers), {meta['rows_repeat']} "
+        "(other rows)"
     )
     print(
         f"{meta['cpu_model']} ({meta['cpu_count']} CPUs); load average "
@@ -324,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-vectorbt", action="store_true", help="skip the vectorbt peer")
     parser.add_argument("--repeat", type=int, help="repeats per mcsim row (best is kept)")
     parser.add_argument("--peer-repeat", type=int, default=1, help="repeats of the peers")
+    parser.add_argument(
+        "--rows-repeat", type=int, default=1, help="repeats of the rows_*.py rows (best kept)"
+    )
     parser.add_argument("--vbt-paths", type=int, help="paths of the vectorbt peer")
     parser.add_argument("--vbt-python", help="interpreter with vectorbt installed")
     parser.add_argument("--block-size", type=int, default=w1.BLOCK_SIZE)
@@ -364,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "block_size": block,
         "repeat": repeat,
         "peer_repeat": args.peer_repeat,
+        "rows_repeat": args.rows_repeat,
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "platform": platform.platform(),
@@ -445,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             merged[label] = {"error": f"cannot merge the overrides: {type(e).__name__}: {e}"}
         else:
-            specs.append({"table": merged[label], "n_jobs": 1, "repeat": repeat})
+            specs.append({"table": merged[label], "n_jobs": 1, "repeat": args.rows_repeat})
     if quick and specs:
         # One process for all extra rows: start-up would dominate the smoke test. Peak
         # memory is then the batch's, so it is not reported.
@@ -458,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             res = next(results)
             res.pop("peak_rss_mib", None)
         else:
-            res = _mcsim_child(merged[label], 1, repeat, env)
+            res = _mcsim_child(merged[label], 1, args.rows_repeat, env)
         add(label, res, overrides=overrides)
 
     # W1 once more at the end: how much the machine's speed drifted during the run.
