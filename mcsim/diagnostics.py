@@ -750,6 +750,8 @@ def format_params(params: Mapping[str, Any], series_names: Sequence[str] | None 
             else:
                 frame = pd.DataFrame({key: arr}, index=rows)
                 blocks.append(frame.to_string(float_format=fmt))
+        elif arr.ndim == 2 and arr.shape == (1, 1) and series_key:
+            continue  # the correlation of a single series with itself
         else:
             mats = [arr] if arr.ndim == 2 else list(arr)
             outer = (

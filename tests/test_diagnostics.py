@@ -501,3 +501,16 @@ def test_fit_command_bad_data_path(tmp_path):
 def test_fit_command_kind_option_conflicts_with_model():
     with pytest.raises(ConfigError, match="conflicts with `--model gaussian`"):
         fit_command("shiller", "gaussian", options={"kind": "student_t"}, n_paths=50)
+
+
+def test_mcsim_fit_command_line(tmp_path, capsys):
+    cli = pytest.importorskip("mcsim.cli")
+    argv = ["fit", "shiller", "--model", "gaussian", "--columns", "us_stocks_tr"]
+    argv += ["--start", "1950", "--steps-per-year", "4", "--paths", "100", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "at 4 per year" in printed and "corr:" not in printed
+    table = pd.read_csv(tmp_path / "model_check.csv", index_col=[0, 1])
+    assert table.shape == (10, 5)
+    assert cli.main(["fit", "shiller", "--model", "gausian"]) == 2
+    assert "'gaussian', 'lognormal'" in capsys.readouterr().err
