@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -97,6 +98,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     progress = not args.no_progress and sys.stderr.isatty()
     backend = None if args.backend == "threads" else args.backend
+    checkpoint_dir = out / ".mcsim-checkpoint"
     client = None
     if backend == "dask":
         client = _dask_client(args.scheduler)
@@ -107,13 +109,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             n_paths=args.paths,
             progress=progress,
-            checkpoint_dir=out / ".mcsim-checkpoint",
+            checkpoint_dir=checkpoint_dir,
             backend=backend,
             max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
         )
     finally:
         if client is not None:
             client.close()
+    # The run removed its own blocks; drop the folder too unless other runs' blocks are in it.
+    with contextlib.suppress(OSError):
+        checkpoint_dir.rmdir()
     files = result.save(out, report=not args.no_report)
     sim = result.scenario.simulation
     t = result.timings
