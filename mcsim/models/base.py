@@ -21,6 +21,8 @@ class ReturnModel(ABC):
     """
 
     kind: ClassVar[str] = ""
+    # Names of the simulated series, set by a fit or by explicit parameters.
+    names_: list[str] = []  # noqa: RUF012 - replaced, never mutated, by subclasses
 
     @classmethod
     @abstractmethod
@@ -28,18 +30,18 @@ class ReturnModel(ABC):
         """Build the model from its scenario section (options only; fitting comes later)."""
 
     @property
-    @abstractmethod
     def needs_history(self) -> bool:
         """True when the model must be fitted to data before it can simulate."""
+        return not self.names_
 
     @abstractmethod
     def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
         """Fit to a DataFrame of simple returns per period (one column per series)."""
 
     @property
-    @abstractmethod
     def series_names(self) -> list[str]:
-        """Names of the simulated series, in column order."""
+        """Names of the simulated series, in column order (empty until fitted or given)."""
+        return list(self.names_)
 
     @abstractmethod
     def simulate_into(self, rng: np.random.Generator, out: np.ndarray, steps_per_year: int) -> None:

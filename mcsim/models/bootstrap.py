@@ -159,14 +159,6 @@ class BootstrapModel(ReturnModel):
             assets=section.get("assets"),
         )
 
-    @property
-    def needs_history(self) -> bool:
-        return not self.names_
-
-    @property
-    def series_names(self) -> list[str]:
-        return list(self.names_)
-
     def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
         """Keep the history to resample (and choose the block length when ``"auto"``).
 

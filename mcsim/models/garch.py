@@ -376,14 +376,6 @@ class GarchModel(ReturnModel):
         )
 
     # -- ReturnModel interface ----------------------------------------------------------------
-    @property
-    def needs_history(self) -> bool:
-        return not self.names_
-
-    @property
-    def series_names(self) -> list[str]:
-        return list(self.names_)
-
     def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
         """Fit GARCH(1,1) per column (with ``arch``), then the correlation on the residuals.
 

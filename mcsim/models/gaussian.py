@@ -185,14 +185,6 @@ class GaussianModel(ReturnModel):
         return cls(**cls._options(section, where))
 
     # -- fitting -----------------------------------------------------------------------------
-    @property
-    def needs_history(self) -> bool:
-        return not self.names_
-
-    @property
-    def series_names(self) -> list[str]:
-        return list(self.names_)
-
     def _user_mu(self, columns: list[str]) -> np.ndarray | None:
         """The given expected returns in the data's column order (None when not given)."""
         if self.mu is None:

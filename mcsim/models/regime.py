@@ -320,14 +320,6 @@ class RegimeModel(ReturnModel):
         )
 
     # -- ReturnModel interface ----------------------------------------------------------------
-    @property
-    def needs_history(self) -> bool:
-        return not self.names_
-
-    @property
-    def series_names(self) -> list[str]:
-        return list(self.names_)
-
     def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
         """Fit means, covariances and transitions by EM on log returns.
 
