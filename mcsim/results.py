@@ -312,6 +312,9 @@ class SimulationResult:
         q = quantiles_from_histogram(self.hist, HIST_LO, HIST_WIDTH, np.array(QUANTILES))
         w0 = self.scenario.simulation.initial_wealth
         wealth = w0 * np.exp(q)
+        # Every path starts at the initial wealth; interpolating inside its sketch bin would
+        # spread that point mass over up to 0.5 % above it, so report it exactly.
+        wealth[:, self.plan.grid_steps == 0, :] = w0
         years = self.plan.grid_steps / self.scenario.simulation.steps_per_year
         frames = []
         for k, pol in enumerate(self.policy_names):
