@@ -9,6 +9,8 @@ numbers (from the second block on, paths come from other streams).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,9 +64,14 @@ def test_same_seed_same_numbers(scenario, serial):
     assert_same_run(serial, mcsim.run(scenario, n_jobs=1))
 
 
-def test_threads_do_not_change_the_numbers(scenario, serial):
-    res = mcsim.run(scenario, n_jobs=2)
-    assert res.timings["n_jobs"] == 2
+@pytest.mark.parametrize(
+    "kw",
+    [{"n_jobs": 2}, {"n_jobs": 3, "backend": "threading"}, {"n_jobs": -1}],
+    ids=["2_threads", "threading_backend", "all_cores"],
+)
+def test_threads_do_not_change_the_numbers(scenario, serial, kw):
+    res = mcsim.run(scenario, **kw)
+    assert res.timings["n_jobs"] == (kw["n_jobs"] if kw["n_jobs"] > 0 else os.cpu_count())
     assert_same_run(serial, res)
 
 
