@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import McsimError
+from .errors import ConfigError, McsimError
 
 __all__ = ["main"]
 
@@ -81,7 +82,12 @@ def _resolve_scenario(arg: str | None) -> Path:
         return p
     if arg in bundled_scenarios():
         return scenario_path(arg)
-    return p
+    close = difflib.get_close_matches(arg, bundled_scenarios(), n=1)
+    hint = f" Did you mean the bundled scenario {close[0]!r}?" if close else ""
+    raise ConfigError(
+        f"Scenario file {arg!r} does not exist and is not a bundled scenario.{hint} "
+        "`mcsim scenarios` lists the bundled ones."
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

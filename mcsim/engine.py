@@ -102,15 +102,34 @@ def load_history(scenario: Scenario) -> tuple[pd.DataFrame, int]:
     assert data is not None
     columns = None
     if data.columns is not None:
-        columns = list(data.columns) + ([data.inflation] if data.inflation else [])
-    history = load_returns(
-        data.resolved_source(),
-        kind=data.kind,
-        columns=columns,
-        start=data.start,
-        end=data.end,
-        periods_per_year=data.periods_per_year,
-    )
+        columns = list(data.columns)
+    try:
+        history = load_returns(
+            data.resolved_source(),
+            kind=data.kind,
+            columns=columns,
+            start=data.start,
+            end=data.end,
+            periods_per_year=data.periods_per_year,
+        )
+    except DataError as e:
+        where = "`[data].columns`" if "column" in str(e).lower() else "`[data].source`"
+        raise DataError(f"{where} = {data.source!r}: {e}") from e
+    if data.inflation is not None and data.inflation not in history.columns:
+        if columns is not None:
+            # Load the inflation column separately so an error names `[data].inflation`.
+            try:
+                extra = load_returns(
+                    data.resolved_source(),
+                    kind=data.kind,
+                    columns=[data.inflation],
+                    start=data.start,
+                    end=data.end,
+                    periods_per_year=data.periods_per_year,
+                )
+            except DataError as e:
+                raise DataError(f"`[data].inflation` = {data.inflation!r}: {e}") from e
+            history = history.join(extra, how="inner")
     if data.inflation is not None and data.inflation not in history.columns:
         raise DataError(
             f"`[data].inflation` = {data.inflation!r} is not a column of the data; columns: "
