@@ -22,7 +22,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.covariance import OAS, LedoitWolf
 
 from ..errors import NumericalWarning
 
@@ -82,8 +81,13 @@ def estimate_covariance(x: np.ndarray, estimator: str, halflife: float | None = 
             raise ValueError("the 'ewma' estimator needs a half-life")
         return ewma_covariance(x, halflife)
     if estimator == "ledoit_wolf":
+        # Imported here: scikit-learn takes about a second to import.
+        from sklearn.covariance import LedoitWolf
+
         return LedoitWolf(assume_centered=False).fit(x).covariance_
     if estimator == "oas":
+        from sklearn.covariance import OAS
+
         return OAS(assume_centered=False).fit(x).covariance_
     raise ValueError(f"unknown covariance estimator {estimator!r}")
 
