@@ -111,7 +111,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         result = run(
             scenario,
-            n_jobs=args.jobs,
+            n_jobs=args.jobs if args.jobs is not None else (-1 if backend == "dask" else 1),
             seed=args.seed,
             n_paths=args.paths,
             progress=progress,
@@ -241,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs",
         type=int,
-        default=1,
-        help="workers; -1 for all cores (results do not depend on it)",
+        help="workers (default 1; with --backend dask, all cluster workers); -1 for all cores;"
+        " results do not depend on it",
     )
     p.add_argument(
         "--backend", choices=["threads", "loky", "dask"], default="threads", help="joblib backend"

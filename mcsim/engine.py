@@ -480,6 +480,7 @@ def run(
     t0 = time.perf_counter()
     plan = prepare(scenario, seed=seed)
     t_prepare = time.perf_counter() - t0
+    requested_jobs = n_jobs
     n_jobs = _resolve_jobs(n_jobs)
     _check_memory(plan, n_jobs, max_memory)
 
@@ -510,7 +511,7 @@ def run(
 
     bar = _progress_bar(sim.n_blocks, resumed, sim.n_paths) if progress else None
     t2 = time.perf_counter()
-    for res in _execute(plan, todo, n_jobs, backend):
+    for res in _execute(plan, todo, requested_jobs if backend == "dask" else n_jobs, backend):
         if ckpt is not None:
             ckpt.save(res)
         _merge(plan, res, metrics, hist, wealth)
