@@ -2,10 +2,10 @@
 
 Every component is a cost (>= 0, currency) paid from the portfolio and added to its own
 metric slot, so a report can show each one separately. Slippage is *adverse*: the execution
-price error is ``slippage * vol_step * |z|`` of the traded value with ``z`` a standard normal
-from the noise buffer, never a gain. Market impact follows the square-root law
-``eta * sigma_daily * sqrt(|trade| / ADV) * |trade|``, with ADV optionally growing with the
-asset's price index along the path.
+price error is ``slippage * vol_step * |z|`` of the traded value with ``z`` the standard
+normal of the path, step and asset (``_noise.noise_normal_nb``), never a gain. Market impact
+follows the square-root law ``eta * sigma_daily * sqrt(|trade| / ADV) * |trade|``, with ADV
+optionally growing with the asset's price index along the path.
 """
 
 import numpy as np
@@ -33,6 +33,7 @@ from ._layout import (
     TS_PENDING_W,
     TS_PRICE,
 )
+from ._noise import STREAM_SLIPPAGE, noise_normal_nb
 
 
 @njit(cache=True, inline="always")
@@ -53,12 +54,12 @@ def impact_cost_nb(amount, eta, vol_daily, adv):
 
 
 @njit(cache=True, inline="always")
-def asset_cost_parts_nb(i, amount, t, asset_params, noise_path, tax_state):
+def asset_cost_parts_nb(i, amount, t, asset_params, noise_key, tax_state):
     """Components of the cost of trading ``amount`` (currency, > 0) of asset ``i`` at step
     ``t``: (proportional, fixed, spread, slippage, impact), each >= 0 (currency).
 
-    Slippage reads ``noise_path[t, i]`` (the buffer holds one column per asset when any
-    asset has slippage). Numba-compiled.
+    Slippage uses the normal of the path key ``noise_key`` (uint64) at step ``t`` and asset
+    ``i`` (slippage stream), drawn only when the asset has slippage. Numba-compiled.
     """
     proportional = asset_params[i, AP_PROPORTIONAL] * amount
     spread = asset_params[i, AP_HALF_SPREAD] * amount
@@ -66,7 +67,8 @@ def asset_cost_parts_nb(i, amount, t, asset_params, noise_path, tax_state):
     slip = 0.0
     s = asset_params[i, AP_SLIPPAGE]
     if s > 0.0:
-        slip = s * asset_params[i, AP_VOL_STEP] * abs(noise_path[t, i]) * amount
+        z = noise_normal_nb(noise_key, t, i, asset_params.shape[0], STREAM_SLIPPAGE)
+        slip = s * asset_params[i, AP_VOL_STEP] * abs(z) * amount
     impact = 0.0
     eta = asset_params[i, AP_IMPACT_ETA]
     if eta > 0.0:
@@ -77,21 +79,21 @@ def asset_cost_parts_nb(i, amount, t, asset_params, noise_path, tax_state):
 
 
 @njit(cache=True, inline="always")
-def quote_cost_nb(i, amount, t, asset_params, noise_path, tax_state):
+def quote_cost_nb(i, amount, t, asset_params, noise_key, tax_state):
     """Total cost of trading ``amount`` of asset ``i`` (currency), without booking it."""
-    a, b, c, d, e = asset_cost_parts_nb(i, amount, t, asset_params, noise_path, tax_state)
+    a, b, c, d, e = asset_cost_parts_nb(i, amount, t, asset_params, noise_key, tax_state)
     return a + b + c + d + e
 
 
 @njit(cache=True, inline="always")
-def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
+def asset_cost_nb(i, amount, t, asset_params, noise_key, tax_state, acc):
     """Cost of trading ``amount`` (currency, > 0) of asset ``i`` at step ``t``.
 
     Adds each component to its ``acc`` slot and returns the total (currency, >= 0).
     Numba-compiled.
     """
     proportional, fixed, spread, slip, impact = asset_cost_parts_nb(
-        i, amount, t, asset_params, noise_path, tax_state
+        i, amount, t, asset_params, noise_key, tax_state
     )
     acc[M_COST_PROPORTIONAL] += proportional
     acc[M_COST_FIXED] += fixed
@@ -102,7 +104,7 @@ def asset_cost_nb(i, amount, t, asset_params, noise_path, tax_state, acc):
 
 
 @njit(cache=True, inline="always")
-def execution_costs_nb(t, trade, asset_params, noise_path, tax_state, acc):
+def execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc):
     """Cost of the trades ``trade`` (currency per asset, + buy / - sell).
 
     Adds each component to its slot of ``acc`` and returns the total (currency, >= 0).
@@ -113,7 +115,7 @@ def execution_costs_nb(t, trade, asset_params, noise_path, tax_state, acc):
         a = abs(trade[i])
         if a == 0.0:
             continue
-        total += asset_cost_nb(i, a, t, asset_params, noise_path, tax_state, acc)
+        total += asset_cost_nb(i, a, t, asset_params, noise_key, tax_state, acc)
     return total
 
 

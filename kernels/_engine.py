@@ -162,7 +162,7 @@ def weights_nb(h, wealth, w):
         w[i] = h[i] * inv
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rebalance_step_nb(
     t,
     h,
@@ -170,7 +170,7 @@ def rebalance_step_nb(
     asset_params,
     tax_params,
     exec_params,
-    noise_path,
+    noise_key,
     tax_state,
     lots,
     acc,
@@ -196,7 +196,7 @@ def rebalance_step_nb(
     )
     if done <= _TRADE_TOL * wealth:
         return wealth
-    cost = execution_costs_nb(t, trade, asset_params, noise_path, tax_state, acc)
+    cost = execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc)
     cost = min(cost, wealth)
     if done == traded:
         wealth -= cost
@@ -311,7 +311,7 @@ def simulate_policy_builtin_nb(
     targets,
     returns,
     inflation,
-    noise,
+    noise_keys,
     asset_params,
     flows,
     tax_params,
@@ -347,8 +347,9 @@ def simulate_policy_builtin_nb(
         Simple returns per step.
     inflation : ndarray of shape (n_paths, n_steps)
         Inflation per step (fraction).
-    noise : ndarray of shape (n_paths, n_steps, n_noise)
-        Standard normals for execution noise (``n_noise`` may be 0).
+    noise_keys : ndarray of shape (n_paths,), uint64
+        Each path's key of the execution-noise generator (``kernels/_noise.py``): slippage
+        and the substitute's tracking error draw their normals from it.
     asset_params : ndarray of shape (n_assets, N_ASSET_PARAMS)
         Per-asset frictions, ``layout.AP_*``.
     flows : ndarray of shape (n_flows, N_FLOW_FIELDS)
@@ -397,7 +398,7 @@ def simulate_policy_builtin_nb(
     targets = borrow_nb(targets)
     returns = borrow_nb(returns)
     inflation = borrow_nb(inflation)
-    noise = borrow_nb(noise)
+    noise_keys = borrow_nb(noise_keys)
     asset_params = borrow_nb(asset_params)
     flows = borrow_nb(flows)
     tax_params = borrow_nb(tax_params)
@@ -424,7 +425,7 @@ def simulate_policy_builtin_nb(
         if p < n_keep:
             keep[0] = initial_wealth
         r_path = returns[p]
-        noise_path = noise[p]
+        noise_key = noise_keys[p]
         next_due = first_due
         for t in range(n_steps):
             wealth = market_step_nb(t, h, r_path, inflation[p, t], acc)
@@ -434,7 +435,7 @@ def simulate_policy_builtin_nb(
             target_row_nb(targets, t, target)
             if track_prices and wealth > 0.0:
                 wealth = after_market_nb(
-                    t, h, r_path, noise_path, asset_params, tax_params, target, flow_mode,
+                    t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
                     tax_state, acc,
                 )  # fmt: skip
             if has_flows and wealth > 0.0:
@@ -442,7 +443,7 @@ def simulate_policy_builtin_nb(
             if wealth > 0.0:
                 if taxed:
                     wealth = before_trading_nb(
-                        t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots,
+                        t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                         acc, gains,
                     )  # fmt: skip
                 weights_nb(h, wealth, w)
@@ -456,7 +457,7 @@ def simulate_policy_builtin_nb(
                         rebalance_plain_nb(h, w_new, asset_params, acc, trade)
                     else:
                         rebalance_step_nb(
-                            t, h, w_new, asset_params, tax_params, exec_params, noise_path,
+                            t, h, w_new, asset_params, tax_params, exec_params, noise_key,
                             tax_state, lots, acc, trade, gains,
                         )  # fmt: skip
                 if taxed:
@@ -499,7 +500,7 @@ def simulate_policy_custom_nb(
     targets,
     returns,
     inflation,
-    noise,
+    noise_keys,
     asset_params,
     flows,
     tax_params,
@@ -548,7 +549,7 @@ def simulate_policy_custom_nb(
     targets = borrow_nb(targets)
     returns = borrow_nb(returns)
     inflation = borrow_nb(inflation)
-    noise = borrow_nb(noise)
+    noise_keys = borrow_nb(noise_keys)
     asset_params = borrow_nb(asset_params)
     flows = borrow_nb(flows)
     tax_params = borrow_nb(tax_params)
@@ -575,7 +576,7 @@ def simulate_policy_custom_nb(
         if p < n_keep:
             keep[0] = initial_wealth
         r_path = returns[p]
-        noise_path = noise[p]
+        noise_key = noise_keys[p]
         next_due = first_due
         for t in range(n_steps):
             wealth = market_step_nb(t, h, r_path, inflation[p, t], acc)
@@ -585,7 +586,7 @@ def simulate_policy_custom_nb(
             target_row_nb(targets, t, target)
             if track_prices and wealth > 0.0:
                 wealth = after_market_nb(
-                    t, h, r_path, noise_path, asset_params, tax_params, target, flow_mode,
+                    t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
                     tax_state, acc,
                 )  # fmt: skip
             if has_flows and wealth > 0.0:
@@ -593,7 +594,7 @@ def simulate_policy_custom_nb(
             if wealth > 0.0:
                 if taxed:
                     wealth = before_trading_nb(
-                        t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots,
+                        t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                         acc, gains,
                     )  # fmt: skip
                 weights_nb(h, wealth, w)
@@ -604,7 +605,7 @@ def simulate_policy_custom_nb(
                         rebalance_plain_nb(h, w_new, asset_params, acc, trade)
                     else:
                         rebalance_step_nb(
-                            t, h, w_new, asset_params, tax_params, exec_params, noise_path,
+                            t, h, w_new, asset_params, tax_params, exec_params, noise_key,
                             tax_state, lots, acc, trade, gains,
                         )  # fmt: skip
                 if taxed:

@@ -72,10 +72,10 @@ from ._layout import (
     TX_SHORT_RATE,
     TX_STEPS_PER_YEAR,
     TX_TRACK_PRICES,
-    TX_TRACKING_NOISE,
     TX_TRACKING_STEP,
     TX_WASH_STEPS,
 )
+from ._noise import STREAM_TRACKING, noise_normal_nb
 
 # A lot whose remaining value is below this fraction of its value is closed (rounding dust).
 _DUST = 1e-12
@@ -386,7 +386,7 @@ def after_market_nb(
     t,
     h,
     r_path,
-    noise_path,
+    noise_key,
     asset_params,
     tax_params,
     target,
@@ -400,7 +400,8 @@ def after_market_nb(
     asset's start-of-step value is paid in cash out of the asset, taxed at
     ``TX_DIVIDEND_RATE`` when taxes are on, and the rest reinvested in the asset or placed
     like a contribution (``TX_DIVIDEND_MODE``). Holdings of vehicle 1 earn the asset's return
-    plus ``TX_TRACKING_STEP * z`` (``z`` from the noise buffer). Returns the wealth.
+    plus ``TX_TRACKING_STEP * z`` (``z`` the path's normal for the step and asset, tracking
+    stream). Returns the wealth.
     Numba-compiled.
     """
     wealth = acc[A_WEALTH]
@@ -408,7 +409,6 @@ def after_market_nb(
         return wealth
     steps_per_year = tax_params[TX_STEPS_PER_YEAR]
     te = tax_params[TX_TRACKING_STEP]
-    col = int(tax_params[TX_TRACKING_NOISE])
     has_div = tax_params[TX_HAS_DIVIDENDS] > 0.0
     reinvest = int(tax_params[TX_DIVIDEND_MODE]) != DIV_REBALANCE
     div_rate = tax_params[TX_DIVIDEND_RATE] if tax_params[TX_ENABLED] > 0.0 else 0.0
@@ -424,7 +424,7 @@ def after_market_nb(
             div = h[i] / g * dy
         tracking = 0.0
         if te > 0.0:
-            z = te * noise_path[t, col + i]
+            z = te * noise_normal_nb(noise_key, t, i, h.size, STREAM_TRACKING)
             tracking = tax_state[i, TS_UNITS + 1] * tax_state[i, TS_PRICE + 1] * z
             tax_state[i, TS_PRICE + 1] *= g - dy + z
         else:
@@ -454,7 +454,7 @@ def after_market_nb(
 
 
 @njit(cache=True)
-def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc):
+def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc):
     """Tax-loss harvesting at step ``t``: sell lots whose loss passed the threshold and buy
     the other vehicle of the same asset for the proceeds (less trading costs).
 
@@ -496,7 +496,7 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_path, tax_stat
                 continue
             # Harvest only when the tax value of the loss beats the round trip's cost.
             saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
-            quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_path, tax_state)
+            quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
             if saving <= quote:
                 continue
             for k in range(n):
@@ -504,8 +504,8 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_path, tax_stat
                     if lots[i, k, LOT_UNITS] * price < thr * lots[i, k, LOT_BASIS]:
                         lots[i, k, LOT_UNITS] = 0.0
             refresh_asset_nb(i, lots, tax_state)
-            cost = asset_cost_nb(i, sold, t, asset_params, noise_path, tax_state, acc)
-            cost += asset_cost_nb(i, sold, t, asset_params, noise_path, tax_state, acc)
+            cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+            cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
             tax_state[i, TS_CURRENT] = other
             tax_state[i, TS_LOSS_SALE + v] = t
             if sold - cost > 0.0:
@@ -662,7 +662,7 @@ def shape_trades_nb(
 
 @njit(cache=True)
 def before_trading_nb(
-    t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc, gains
+    t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc, gains
 ):
     """After the step's flows, before the policy looks: book flows and dividends into lots,
     then harvest losses when the policy does. Returns the wealth. Numba-compiled."""
@@ -673,7 +673,7 @@ def before_trading_nb(
     )
     if exec_params[EP_HARVEST] > 0.0:
         return harvest_nb(
-            t, h, asset_params, tax_params, exec_params, noise_path, tax_state, lots, acc
+            t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc
         )
     return acc[A_WEALTH]
 

@@ -32,13 +32,15 @@ from .models import ReturnModel
 from .policies import KernelPolicy, PolicyContext
 from .taxes import friction_arrays
 
-__all__ = ["RunPlan", "estimate_memory", "prepare", "regenerate_path", "run"]
+__all__ = ["RunPlan", "estimate_memory", "noise_keys", "prepare", "regenerate_path", "run"]
 
 # Histogram sketch of log(wealth / initial wealth): [-10, 10) in steps of 0.005
 # (0.5 % of wealth), plus one tail bin either side.
 HIST_LO = -10.0
 HIST_WIDTH = 0.005
 HIST_BINS = 4000 + 2
+# SplitMix64's increment (execution-noise keys, see noise_keys).
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 # Paths simulated together inside a block: returns of a chunk stay within about 1 MiB.
 _CHUNK_BYTES = 1 << 20
 
@@ -260,18 +262,15 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     chunk = plan.chunk_size
     n_series = len(plan.series_names)
     buf = np.empty((chunk, n_steps, n_series))
-    noise_buf = np.empty((chunk, n_steps, plan.n_noise))
-    noise_rng = np.random.default_rng(np.random.SeedSequence(plan.entropy, spawn_key=(block, 1)))
     for c0 in range(0, n_block, chunk):
         m = min(chunk, n_block - c0)
         series = buf[:m]
         plan.model.simulate_into(rng, series, sim.steps_per_year)
         returns, inflation = _split_series(series, plan.inflation_index)
-        noise = noise_buf[:m]
         if plan.n_noise:
-            # Execution noise has its own stream per block, drawn path after path (C order),
-            # so chunking does not change it and it does not shift the return draws.
-            noise_rng.standard_normal(out=noise)
+            noise = noise_keys(plan.entropy, start + c0, m)
+        else:
+            noise = np.zeros(m, dtype=np.uint64)
         keep_lo, keep_hi = min(c0, n_keep), min(c0 + m, n_keep)
         for k, pol in enumerate(plan.policies):
             _run_policy(
@@ -287,6 +286,21 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     return BlockResult(block=block, metrics=metrics, hist=hist, wealth=wealth)
 
 
+def noise_keys(entropy: int, start: int, n: int) -> np.ndarray:
+    """Execution-noise keys of the global paths ``start, ..., start + n - 1``, uint64.
+
+    The key of path ``p`` is output ``p + 1`` of SplitMix64 seeded with the run's root key,
+    the first 64 bits of ``SeedSequence(entropy)``. The kernels draw each normal from its
+    path's key, step, asset and stream (``kernels/_noise.py``), so execution noise does not
+    depend on blocks, chunks or workers, and does not shift the return draws.
+    """
+    root = np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]
+    z = root + np.arange(start + 1, start + n + 1, dtype=np.uint64) * _GAMMA
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 def _split_series(series: np.ndarray, inflation_index: int) -> tuple[np.ndarray, np.ndarray]:
     if inflation_index < 0:
         return series, np.zeros(series.shape[:2])
@@ -297,6 +311,7 @@ def _split_series(series: np.ndarray, inflation_index: int) -> tuple[np.ndarray,
 
 
 def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out_wealth) -> None:
+    """Run one policy on a chunk; ``noise`` holds the paths' execution-noise keys."""
     sim = plan.scenario.simulation
     goal = np.inf if sim.goal is None else float(sim.goal)
     args = (
@@ -351,7 +366,7 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
     per_block = (
         sim.block_size * n_pol * layout.N_METRICS * 8
         + n_pol * n_grid * HIST_BINS * 8
-        + plan.chunk_size * plan.n_steps * (len(plan.series_names) + plan.n_noise + 1) * 8
+        + plan.chunk_size * plan.n_steps * (len(plan.series_names) + 1) * 8
         + n_pol * min(sim.keep_paths, sim.block_size) * (plan.n_steps + 1) * 8
         # tax lots and tax-account state of the path being simulated (per policy kernel)
         + plan.n_assets
@@ -545,7 +560,7 @@ def _warm_up(plan: RunPlan) -> None:
     series = np.empty((1, plan.n_steps, len(plan.series_names)))
     plan.model.simulate_into(rng, series, sim.steps_per_year)
     returns, inflation = _split_series(series, plan.inflation_index)
-    noise = np.zeros((1, plan.n_steps, plan.n_noise))
+    noise = np.zeros(1, dtype=np.uint64)
     for pol in plan.policies:
         _run_policy(
             plan,

@@ -37,16 +37,16 @@ def test_trade_costs_match_reference(seed, growth):
     rng = np.random.default_rng(seed)
     ap = _asset_params(rng, growth=growth)
     trade = rng.normal(0, 1e5, 3) * (rng.random(3) < 0.8)
-    noise = rng.standard_normal((4, 3))
+    key = np.uint64(rng.integers(0, 2**64, dtype=np.uint64))
     ts = np.zeros((3, layout.N_TAX_STATE))
     ts[:, layout.TS_PRICE] = rng.uniform(0.5, 2.0, 3)
     acc = np.zeros(layout.N_ACC)
-    total = _costs.execution_costs_nb(2, trade, ap, noise, ts, acc)
+    total = _costs.execution_costs_nb(2, trade, ap, key, ts, acc)
     parts = {"proportional": 0.0, "fixed": 0.0, "spread": 0.0, "slippage": 0.0, "impact": 0.0}
     for i in range(3):
         if trade[i] != 0:
             for k, v in ref.asset_cost(
-                abs(trade[i]), ap[i], noise[2, i], ts[i, layout.TS_PRICE]
+                abs(trade[i]), ap[i], ref.execution_normal(key, 2, i, 3, 0), ts[i, layout.TS_PRICE]
             ).items():
                 parts[k] += v
     assert acc[layout.M_COST_PROPORTIONAL] == pytest.approx(parts["proportional"], rel=1e-12)

@@ -184,7 +184,7 @@ def test_harvest_matches_reference(seed, vehicle):
         expect.buy(r[2] - cost, t, 1 - v)
         results.append(r)
         assert expect.total_value() == pytest.approx(before - cost, rel=1e-12)
-    _taxes.harvest_nb(t, h, ap, tp, ep, np.zeros((t + 1, 1)), ts, lots, acc)
+    _taxes.harvest_nb(t, h, ap, tp, ep, np.uint64(0), ts, lots, acc)
     losses = -sum(r[0] + r[1] for r in results)
     assert acc[layout.M_HARVESTED_LOSSES] == pytest.approx(losses, rel=1e-10, abs=1e-9)
     assert acc[layout.A_YEAR_SHORT] == pytest.approx(sum(r[0] for r in results), abs=1e-9)
@@ -204,7 +204,7 @@ def test_wash_sale_blocks_buying_back_within_the_window():
     h = np.array([100.0])
     _taxes.start_account_nb(h, tp, ts, lots)
     acc = np.zeros(layout.N_ACC)
-    noise = np.zeros((10, 1))
+    noise = np.uint64(0)  # execution-noise key (no slippage here)
     # step 0: price falls 10 %: harvest vehicle 0, buy vehicle 1
     ts[0, layout.TS_PRICE : layout.TS_PRICE + 2] = 0.9
     h[0] = 90.0

@@ -418,7 +418,7 @@ def run_allocation(
         kp.targets,
         returns,
         np.zeros((n_paths, n_steps)),
-        np.zeros((n_paths, n_steps, 0)),
+        np.zeros(n_paths, dtype=np.uint64),  # execution-noise keys
         asset_params,
         np.zeros((0, layout.N_FLOW_FIELDS)),
         np.zeros(layout.N_TAX_PARAMS),

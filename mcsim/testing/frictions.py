@@ -16,10 +16,39 @@ from ..kernels import layout as L
 __all__ = [
     "LotBook",
     "asset_cost",
+    "execution_normal",
     "impact_cost",
+    "noise_keys",
     "participation_scale",
     "year_tax",
 ]
+
+
+_MASK = (1 << 64) - 1
+_GAMMA = 0x9E3779B97F4A7C15
+
+
+def _splitmix64(seed: int, k: int) -> int:
+    """Output ``k`` (1-based) of SplitMix64 seeded with ``seed``, with Python integers."""
+    z = (seed + k * _GAMMA) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def noise_keys(entropy: int, start: int, n: int) -> list[int]:
+    """Execution-noise keys of global paths ``start .. start + n - 1`` (as the engine)."""
+    root = int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0])
+    return [_splitmix64(root, p + 1) for p in range(start, start + n)]
+
+
+def execution_normal(key: int, t: int, i: int, n_assets: int, stream: int) -> float:
+    """The execution-noise normal of a path key at step ``t``, asset ``i`` and ``stream``
+    (0 = slippage, 1 = substitute tracking), with SciPy's normal quantile."""
+    from scipy.special import ndtri
+
+    bits = _splitmix64(int(key), (t * n_assets + i) * 2 + stream + 1)
+    return float(ndtri(((bits >> 11) + 0.5) / 2.0**53))
 
 
 def impact_cost(amount: float, eta: float, vol_daily: float, adv: float) -> float:

@@ -332,7 +332,7 @@ def run_policy(
         kp.targets,
         returns,
         infl,
-        np.zeros((n_paths, n_steps, 0)),
+        np.zeros(n_paths, dtype=np.uint64),  # execution-noise keys
         asset_params,
         flow_arr,
         np.zeros(layout.N_TAX_PARAMS),
