@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+from ._math import expm1_row_nb
+
 
 @njit(cache=True, nogil=True)
 def simulate_gaussian_nb(rng, drift, chol, out):
@@ -24,10 +26,12 @@ def simulate_gaussian_nb(rng, drift, chol, out):
         C-contiguous float64, overwritten with simple returns per step.
     """
     n_paths, n_steps, n_series = out.shape
-    # Series-major scratch so the product with ``chol`` runs along steps, a contiguous loop
-    # the compiler vectorises; the sum for each element keeps the order drift, j = 0, 1, ...
+    # Series-major scratch so the product with ``chol`` and the exponential run along steps,
+    # contiguous loops the compiler vectorises; each element's sum keeps the order drift,
+    # j = 0, 1, ...
     z = np.empty((n_series, n_steps))
     x = np.empty((n_series, n_steps))
+    y = np.empty((n_series, n_steps))
     for p in range(n_paths):
         for t in range(n_steps):
             for j in range(n_series):
@@ -40,6 +44,7 @@ def simulate_gaussian_nb(rng, drift, chol, out):
                 c = chol[i, j]
                 for t in range(n_steps):
                     x[i, t] += c * z[j, t]
+            expm1_row_nb(x, y, i)
         for t in range(n_steps):
             for i in range(n_series):
-                out[p, t, i] = np.expm1(x[i, t])
+                out[p, t, i] = y[i, t]
