@@ -192,6 +192,13 @@ def _find_vectorbt_python(explicit: str | None) -> tuple[str | None, str]:
     return None, "; ".join(tried)
 
 
+def _sources_stamp() -> float:
+    """Latest modification time of the engine's sources (a changed source voids numba's cache)."""
+    root = HERE.parent
+    files = [*root.glob("kernels/*.py"), *root.glob("mcsim/**/*.py")]
+    return max((f.stat().st_mtime for f in files), default=0.0)
+
+
 # --- rows -----------------------------------------------------------------------------------
 
 
@@ -304,6 +311,8 @@ def print_table(rows: list[dict[str, Any]], startup: dict[str, Any], meta: dict[
                 )
             parts.append(startup.get(key + "_goal", ""))
             print(" ".join(p for p in parts if p))
+    if "sources_changed" in startup:
+        print(f"  WARNING: {startup['sources_changed']}")
     for reason in meta.get("skipped", []):
         print(f"skipped: {reason}")
 
@@ -380,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Start-up: the first child compiles into an empty cache, the second loads it.
     startup: dict[str, Any] = {}
+    stamp = _sources_stamp()
     tiny_table = w1.w1_table(tiny, block_size=tiny)
     cold = _mcsim_child(tiny_table, 1, 1, cold_env)
     if "error" in cold:
@@ -395,6 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         startup["warm_start_goal"] = _goal(warm["process_s"], GOALS["warm_start_s"], False, "")
         startup["warm_compile_s"] = warm["compile_s"]
         startup["warm_import_s"] = warm["import_s"]
+    if _sources_stamp() != stamp:
+        startup["sources_changed"] = (
+            "engine sources changed between the cold and the warm process: the warm start "
+            "recompiled and is not a warm start; measure again"
+        )
     _mcsim_child(tiny_table, 1, 1, env)  # fill the rows' cache (compile is not timed anyway)
 
     rows: list[dict[str, Any]] = []
