@@ -223,7 +223,7 @@ def merge_oldest_nb(i, t, long_steps, lots, tax_state):
     refresh_asset_nb(i, lots, tax_state)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def add_lot_nb(i, amount, t, vehicle, long_steps, lots, tax_state):
     """Buy ``amount`` (currency, > 0) of ``vehicle`` of asset ``i`` at step ``t``: a new lot.
 
@@ -660,6 +660,24 @@ def shape_trades_nb(
     return traded
 
 
+@njit(cache=True, inline="always")
+def book_step_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
+    """:func:`sync_lots_nb` for the per-step path: purchases (flows, reinvested dividends) are
+    booked here, inlined; sales, which are rare outside rebalances, go through the compiled
+    :func:`sync_lots_nb`. Assets are independent, so the result is the same."""
+    tol = _SYNC_TOL * acc[A_WEALTH]
+    long_steps = tax_params[TX_LONG_STEPS]
+    sells = False
+    for i in range(h.size):
+        d = h[i] - holdings_value_nb(i, tax_state)
+        if d > tol:
+            add_lot_nb(i, d, t, int(tax_state[i, TS_CURRENT]), long_steps, lots, tax_state)
+        elif d < -tol:
+            sells = True
+    if sells:
+        sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains)
+
+
 @njit(cache=True)
 def before_trading_nb(
     t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc, gains
@@ -668,7 +686,7 @@ def before_trading_nb(
     then harvest losses when the policy does. Returns the wealth. Numba-compiled."""
     if tax_params[TX_ENABLED] <= 0.0 or acc[A_WEALTH] <= 0.0:
         return acc[A_WEALTH]
-    sync_lots_nb(
+    book_step_nb(
         t, h, sale_method_nb(tax_params, exec_params), tax_params, tax_state, lots, acc, gains
     )
     if exec_params[EP_HARVEST] > 0.0:
