@@ -57,6 +57,8 @@ from ._taxes import (
     after_market_nb,
     after_trading_nb,
     before_trading_nb,
+    dividends_only_nb,
+    reinvested_dividends_nb,
     shape_trades_nb,
     start_account_nb,
     year_end_nb,
@@ -110,19 +112,18 @@ def ruin_nb(t, h, steps_per_year, acc):
 def market_step_nb(t, h, r_path, inflation_t, acc):
     """Grow holdings by the simple returns of step ``t``; returns wealth after the move.
 
-    Kept minimal: it runs on every step of every path. The caller handles ruin.
+    Kept minimal: it runs on every step of every path. The step's market gain is the change
+    in wealth (one running sum instead of two). The caller handles ruin.
     """
     wealth = 0.0
-    gains = 0.0
     for i in range(h.size):
-        g = h[i] * r_path[t, i]
-        h[i] += g
-        gains += g
+        h[i] += h[i] * r_path[t, i]
         wealth += h[i]
-    acc[A_START_WEALTH] = acc[A_WEALTH]
+    before = acc[A_WEALTH]
+    acc[A_START_WEALTH] = before
     acc[A_FLOW_STEP] = 0.0
     acc[A_PRICE_INDEX] *= 1.0 + inflation_t
-    acc[M_GAINS] += gains
+    acc[M_GAINS] += wealth - before
     acc[A_WEALTH] = wealth
     return wealth
 
@@ -387,6 +388,7 @@ def simulate_policy_builtin_nb(
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
+    dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
     tax_state_own = np.zeros((n_assets, N_TAX_STATE))
     lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
     gains_own = np.zeros(2)
@@ -432,8 +434,12 @@ def simulate_policy_builtin_nb(
             due = t + 1 == next_due
             if due:
                 next_due += check_every
-            target_row_nb(targets, t, target)
-            if track_prices and wealth > 0.0:
+            if due or has_flows or track_prices:
+                target_row_nb(targets, t, target)
+            if dividends_only:
+                if wealth > 0.0:
+                    reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc)
+            elif track_prices and wealth > 0.0:
                 wealth = after_market_nb(
                     t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
                     tax_state, acc,
@@ -446,7 +452,8 @@ def simulate_policy_builtin_nb(
                         t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                         acc, gains,
                     )  # fmt: skip
-                weights_nb(h, wealth, w)
+                if due:
+                    weights_nb(h, wealth, w)
                 if (
                     due
                     and builtin_rebalance_nb(
@@ -538,6 +545,7 @@ def simulate_policy_custom_nb(
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
+    dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
     tax_state_own = np.zeros((n_assets, N_TAX_STATE))
     lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
     gains_own = np.zeros(2)
@@ -583,8 +591,12 @@ def simulate_policy_custom_nb(
             due = t + 1 == next_due
             if due:
                 next_due += check_every
-            target_row_nb(targets, t, target)
-            if track_prices and wealth > 0.0:
+            if due or has_flows or track_prices:
+                target_row_nb(targets, t, target)
+            if dividends_only:
+                if wealth > 0.0:
+                    reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc)
+            elif track_prices and wealth > 0.0:
                 wealth = after_market_nb(
                     t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
                     tax_state, acc,
@@ -597,7 +609,8 @@ def simulate_policy_custom_nb(
                         t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                         acc, gains,
                     )  # fmt: skip
-                weights_nb(h, wealth, w)
+                if due:
+                    weights_nb(h, wealth, w)
                 if (due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)) or (
                     acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)
                 ):
