@@ -30,6 +30,7 @@ from ._layout import (
     A_WEALTH,
     A_YEAR_LONG,
     A_YEAR_SHORT,
+    AP_ADV_GROWTH,
     AP_DIVIDEND_YIELD,
     DIV_REBALANCE,
     EP_HARVEST,
@@ -451,6 +452,41 @@ def after_market_nb(
             place_flow_nb(h, net_total, target, flow_mode)
     acc[A_WEALTH] = wealth
     return wealth
+
+
+@njit(cache=True)
+def dividends_only_nb(asset_params, tax_params):
+    """True when the step's price tracking does nothing but count dividends: an untaxed
+    account reinvesting them, no substitute tracking error and no ADV growth. Dividends then
+    leave holdings unchanged (returns are total returns) and :func:`reinvested_dividends_nb`
+    replaces :func:`after_market_nb`."""
+    if (
+        tax_params[TX_ENABLED] > 0.0
+        or int(tax_params[TX_DIVIDEND_MODE]) == DIV_REBALANCE
+        or tax_params[TX_TRACKING_STEP] > 0.0
+    ):
+        return False
+    for i in range(asset_params.shape[0]):
+        if asset_params[i, AP_ADV_GROWTH] > 0.0:
+            return False
+    return True
+
+
+@njit(cache=True, inline="always")
+def reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc):
+    """:func:`after_market_nb` when :func:`dividends_only_nb`: add the step's dividends to
+    ``acc[M_DIVIDENDS]`` with the same arithmetic (holdings do not change)."""
+    if tax_params[TX_HAS_DIVIDENDS] <= 0.0:
+        return
+    steps_per_year = tax_params[TX_STEPS_PER_YEAR]
+    paid = 0.0
+    for i in range(h.size):
+        g = 1.0 + r_path[t, i]
+        dy = asset_params[i, AP_DIVIDEND_YIELD] / steps_per_year
+        if dy > 0.0 and g > 0.0:
+            paid += h[i] / g * dy
+    if paid > 0.0:
+        acc[M_DIVIDENDS] += paid
 
 
 @njit(cache=True)
