@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._costs import execution_costs_nb, pending_weights_nb
-from ._flows import place_flow_nb, scheduled_flow_nb
+from ._flows import flow_table_nb, place_flow_nb, scheduled_flow_nb
 from ._layout import (
     A_FLOW_STEP,
     A_NAV,
@@ -128,11 +128,17 @@ def market_step_nb(t, h, r_path, inflation_t, acc):
     return wealth
 
 
-@njit(cache=True)
-def flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc):
-    """Pay the step's scheduled flow; a withdrawal larger than wealth ruins the path."""
+@njit(cache=True, inline="always")
+def flow_step_nb(t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc):
+    """Pay the step's scheduled flow; a withdrawal larger than wealth ruins the path.
+
+    With ``tabled`` the amount is ``flow_table[t]`` (see :func:`flow_table_nb`).
+    """
     wealth = acc[A_WEALTH]
-    amount = scheduled_flow_nb(t, wealth, acc[A_PRICE_INDEX], flows, steps_per_year)
+    if tabled:
+        amount = flow_table[t]
+    else:
+        amount = scheduled_flow_nb(t, wealth, acc[A_PRICE_INDEX], flows, steps_per_year)
     if amount == 0.0:
         return wealth
     if amount <= -wealth:
@@ -384,6 +390,8 @@ def simulate_policy_builtin_nb(
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
     has_flows = flows.shape[0] > 0
+    flow_table_own = np.zeros(n_steps if has_flows else 0)
+    tabled = has_flows and flow_table_nb(flows, steps_per_year, flow_table_own)
     first_due = check_offset if check_offset > 0 else check_every
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
@@ -403,6 +411,7 @@ def simulate_policy_builtin_nb(
     noise_keys = borrow_nb(noise_keys)
     asset_params = borrow_nb(asset_params)
     flows = borrow_nb(flows)
+    flow_table = borrow_nb(flow_table_own)
     tax_params = borrow_nb(tax_params)
     grid_steps = borrow_nb(grid_steps)
     out_metrics = borrow_nb(out_metrics)
@@ -445,7 +454,9 @@ def simulate_policy_builtin_nb(
                     tax_state, acc,
                 )  # fmt: skip
             if has_flows and wealth > 0.0:
-                wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
+                wealth = flow_step_nb(
+                    t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc
+                )
             if wealth > 0.0:
                 if taxed:
                     wealth = before_trading_nb(
@@ -492,6 +503,7 @@ def simulate_policy_builtin_nb(
         + tax_state_own.size
         + lots_own.size
         + gains_own.size
+        + flow_table_own.size
     )
 
 
@@ -541,6 +553,8 @@ def simulate_policy_custom_nb(
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
     has_flows = flows.shape[0] > 0
+    flow_table_own = np.zeros(n_steps if has_flows else 0)
+    tabled = has_flows and flow_table_nb(flows, steps_per_year, flow_table_own)
     first_due = check_offset if check_offset > 0 else check_every
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
@@ -560,6 +574,7 @@ def simulate_policy_custom_nb(
     noise_keys = borrow_nb(noise_keys)
     asset_params = borrow_nb(asset_params)
     flows = borrow_nb(flows)
+    flow_table = borrow_nb(flow_table_own)
     tax_params = borrow_nb(tax_params)
     grid_steps = borrow_nb(grid_steps)
     out_metrics = borrow_nb(out_metrics)
@@ -602,7 +617,9 @@ def simulate_policy_custom_nb(
                     tax_state, acc,
                 )  # fmt: skip
             if has_flows and wealth > 0.0:
-                wealth = flow_step_nb(t, h, target, flows, flow_mode, steps_per_year, acc)
+                wealth = flow_step_nb(
+                    t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc
+                )
             if wealth > 0.0:
                 if taxed:
                     wealth = before_trading_nb(
@@ -646,4 +663,5 @@ def simulate_policy_custom_nb(
         + tax_state_own.size
         + lots_own.size
         + gains_own.size
+        + flow_table_own.size
     )

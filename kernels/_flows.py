@@ -44,6 +44,24 @@ def scheduled_flow_nb(t, wealth, price_index, flows, steps_per_year):
 
 
 @njit(cache=True)
+def flow_table_nb(flows, steps_per_year, out):
+    """Net flow of every step into ``out`` (n_steps,) when no schedule depends on the path.
+
+    Returns False, leaving ``out`` alone, when a schedule depends on wealth
+    (``FL_PCT_WEALTH``) or on the path's price index (``INDEX_INFLATION``); otherwise True,
+    with ``out[t]`` equal to :func:`scheduled_flow_nb` at step ``t`` (the same arithmetic, so
+    the step loop reads the table instead of recomputing amounts and growth factors).
+    Numba-compiled.
+    """
+    for k in range(flows.shape[0]):
+        if flows[k, FL_PCT_WEALTH] != 0.0 or int(flows[k, FL_INDEX]) == INDEX_INFLATION:
+            return False
+    for t in range(out.size):
+        out[t] = scheduled_flow_nb(t, 0.0, 1.0, flows, steps_per_year)
+    return True
+
+
+@njit(cache=True)
 def place_flow_nb(h, amount, target, mode):
     """Add ``amount`` (currency) to holdings ``h`` in place, following ``mode``.
 
