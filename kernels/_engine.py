@@ -46,12 +46,13 @@ from ._layout import (
     N_ACC,
     N_LOT_FIELDS,
     N_TAX_STATE,
+    POLICY_THRESHOLD,
     TX_ENABLED,
     TX_MAX_LOTS,
     TX_TRACK_PRICES,
 )
 from ._memory import borrow_nb
-from ._policies import builtin_rebalance_nb
+from ._policies import builtin_rebalance_nb, threshold_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
 from ._taxes import (
     after_market_nb,
@@ -167,6 +168,15 @@ def weights_nb(h, wealth, w):
     inv = 1.0 / wealth
     for i in range(h.size):
         w[i] = h[i] * inv
+
+
+@njit(cache=True, inline="always")
+def consult_builtin_nb(kind, t, r_path, w, wealth, target, params, state, w_new):
+    """:func:`builtin_rebalance_nb` with the band rule inlined: bands are often checked on
+    every step, where a compiled call costs more than the check."""
+    if kind == POLICY_THRESHOLD:
+        return threshold_nb(t, r_path, w, wealth, target, params, state, w_new)
+    return builtin_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
 
 
 @njit(cache=True, inline="always")
@@ -467,9 +477,7 @@ def simulate_policy_builtin_nb(
                     weights_nb(h, wealth, w)
                 if (
                     due
-                    and builtin_rebalance_nb(
-                        kind, t, r_path, w, wealth, target, params, state, w_new
-                    )
+                    and consult_builtin_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
                 ) or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
                     if plain:
                         rebalance_plain_nb(h, w_new, asset_params, acc, trade)
