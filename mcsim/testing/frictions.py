@@ -6,6 +6,7 @@ small inputs. Lots are Python lists of dicts here; the kernels use fixed-size ar
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -42,13 +43,51 @@ def noise_keys(entropy: int, start: int, n: int) -> list[int]:
     return [_splitmix64(root, p + 1) for p in range(start, start + n)]
 
 
+@functools.cache
+def _ziggurat_tables() -> tuple[list[float], list[float], list[float]]:
+    """Marsaglia and Tsang's 256-layer ziggurat tables for 52-bit magnitudes (NumPy's
+    exp, log and sqrt, as the kernel's tables)."""
+    r, v, m1 = 3.6541528853610088, 4.92867323399e-3, 2.0**52
+    k, w, f = [0.0] * 256, [0.0] * 256, [0.0] * 256
+    dn = tn = r
+    q = v / np.exp(-0.5 * dn * dn)
+    k[0], w[0], w[255] = np.floor(dn / q * m1), q / m1, dn / m1
+    f[0], f[255] = 1.0, np.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = np.sqrt(-2.0 * np.log(v / dn + np.exp(-0.5 * dn * dn)))
+        k[i + 1] = np.floor(dn / tn * m1)
+        tn = dn
+        f[i] = np.exp(-0.5 * dn * dn)
+        w[i] = dn / m1
+    return [float(a) for a in k], [float(a) for a in w], [float(a) for a in f]
+
+
 def execution_normal(key: int, t: int, i: int, n_assets: int, stream: int) -> float:
     """The execution-noise normal of a path key at step ``t``, asset ``i`` and ``stream``
-    (0 = slippage, 1 = substitute tracking), with SciPy's normal quantile."""
-    from scipy.special import ndtri
+    (0 = slippage, 1 = substitute tracking): the ziggurat method on SplitMix64 words
+    ``c * 256 + j + 1``, ``c = (t * n_assets + i) * 2 + stream``."""
+    k, w, f = _ziggurat_tables()
+    r = 3.6541528853610088
+    first = ((int(t) * n_assets + int(i)) * 2 + int(stream)) * 256 + 1
+    words = (_splitmix64(int(key), first + j) for j in range(256))
 
-    bits = _splitmix64(int(key), (t * n_assets + i) * 2 + stream + 1)
-    return float(ndtri(((bits >> 11) + 0.5) / 2.0**53))
+    def uniform() -> float:
+        return (next(words) >> 11) / 2.0**53
+
+    while True:
+        bits = next(words)
+        idx, negative, rabs = bits & 0xFF, (bits >> 8) & 1, (bits >> 12) & ((1 << 52) - 1)
+        x = rabs * w[idx]
+        if rabs < k[idx]:
+            return -x if negative else x
+        if idx == 0:
+            while True:
+                xx = -math.log1p(-uniform()) / r
+                yy = -math.log1p(-uniform())
+                if yy + yy > xx * xx:
+                    return -(r + xx) if negative else r + xx
+        if (f[idx - 1] - f[idx]) * uniform() + f[idx] < math.exp(-0.5 * x * x):
+            return -x if negative else x
 
 
 def impact_cost(amount: float, eta: float, vol_daily: float, adv: float) -> float:
