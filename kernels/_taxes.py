@@ -382,7 +382,7 @@ def start_account_nb(h, tax_params, tax_state, lots):
             add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def after_market_nb(
     t,
     h,
