@@ -409,7 +409,8 @@ def simulate_policy_builtin_nb(
     dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
     tax_state_own = np.zeros((n_assets, N_TAX_STATE))
     lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    gains_own = np.zeros(2)
+    # Realised gains (2) and the sale keys of one asset's lots (see _taxes.sell_lots_nb).
+    gains_own = np.zeros(2 + lots_own.shape[1])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
@@ -570,7 +571,8 @@ def simulate_policy_custom_nb(
     dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
     tax_state_own = np.zeros((n_assets, N_TAX_STATE))
     lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    gains_own = np.zeros(2)
+    # Realised gains (2) and the sale keys of one asset's lots (see _taxes.sell_lots_nb).
+    gains_own = np.zeros(2 + lots_own.shape[1])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)

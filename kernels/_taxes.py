@@ -275,31 +275,53 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
     Adds the realised short-term and long-term gains (currency, losses negative) to
     ``gains[0]`` and ``gains[1]``. With ``commit`` False the lots are left untouched (a dry
     run, to estimate the tax of a trade). Returns the value sold (currency, at most the value
-    of the lots). Numba-compiled.
+    of the lots). Lots are taken in (key, index) order of :func:`lot_key_nb`; when ``gains``
+    has room for ``lots.shape[1]`` more values (the engine's scratch array), the keys are
+    computed once per sale instead of once per lot taken. Numba-compiled.
     """
     n = int(tax_state[i, TS_N_LOTS])
     left = amount
     last_key = -np.inf
     last_k = -1
+    # With scratch room (the engine's ``gains`` holds 2 + max_lots values), the keys are
+    # computed once per sale; a lot taken gets key inf, so each pick is a plain scan.
+    cached = method != LOT_FIFO and gains.size >= 2 + lots.shape[1]
+    if cached:
+        for k in range(n):
+            if lots[i, k, LOT_UNITS] <= 0.0:
+                gains[2 + k] = np.inf
+            else:
+                gains[2 + k] = lot_key_nb(i, k, method, t, long_steps, lots, tax_state)
     while left > 0.0:
         best = -1
         best_key = np.inf
-        for k in range(n):
-            if lots[i, k, LOT_UNITS] <= 0.0:
-                continue
-            key = lot_key_nb(i, k, method, t, long_steps, lots, tax_state)
-            # Next lot after (last_key, last_k) in (key, index) order: dry runs mark nothing.
-            if key < last_key or (key == last_key and k <= last_k):
-                continue
-            if key < best_key:
-                best_key = key
-                best = k
-            if method == LOT_FIFO:
+        if cached:
+            for k in range(n):
+                key = gains[2 + k]
+                if key < best_key:
+                    best_key = key
+                    best = k
+            if best < 0:
                 break
-        if best < 0:
-            break
-        last_key = best_key
-        last_k = best
+            gains[2 + best] = np.inf
+        else:
+            for k in range(n):
+                if lots[i, k, LOT_UNITS] <= 0.0:
+                    continue
+                key = lot_key_nb(i, k, method, t, long_steps, lots, tax_state)
+                # Next lot after (last_key, last_k) in (key, index) order: dry runs mark
+                # nothing.
+                if key < last_key or (key == last_key and k <= last_k):
+                    continue
+                if key < best_key:
+                    best_key = key
+                    best = k
+                if method == LOT_FIFO:
+                    break
+            if best < 0:
+                break
+            last_key = best_key
+            last_k = best
         value = lot_value_nb(i, best, lots, tax_state)
         basis = lots[i, best, LOT_BASIS]
         if left >= value * (1.0 - _DUST):
