@@ -137,7 +137,7 @@ class TaxConfig:
         tp[layout.TX_DIVIDEND_MODE] = DIVIDEND_MODES[self.dividends]
         tp[layout.TX_WASH_STEPS] = self.wash_steps(steps_per_year)
         tp[layout.TX_TRACKING_STEP] = self.substitute_tracking_error / np.sqrt(steps_per_year)
-        tp[layout.TX_TRACKING_NOISE] = tracking_noise
+        tp[layout.TX_TRACKING_NOISE] = tracking_noise  # informational: noise is counter-based
         tp[layout.TX_STEPS_PER_YEAR] = steps_per_year
         if track_prices is None:
             track_prices = self.enabled or has_dividends
@@ -152,7 +152,7 @@ class FrictionArrays:
 
     asset_params: np.ndarray  # (n_assets, N_ASSET_PARAMS)
     tax_params: np.ndarray  # (N_TAX_PARAMS,)
-    n_noise: int  # execution-noise columns per step
+    n_noise: int  # normals per step the run may draw (0: no execution-noise keys needed)
     max_lots: int  # lot slots per asset in the kernels
 
 
