@@ -14,6 +14,7 @@ sample path are recorded.
 import numpy as np
 from numba import njit
 
+from ._allocation import cppi_nb, mean_variance_rule_nb, vol_target_nb
 from ._costs import execution_costs_nb, pending_weights_nb
 from ._flows import flow_table_nb, place_flow_nb, scheduled_flow_nb
 from ._layout import (
@@ -46,7 +47,10 @@ from ._layout import (
     N_ACC,
     N_LOT_FIELDS,
     N_TAX_STATE,
+    POLICY_CPPI,
+    POLICY_MEAN_VARIANCE,
     POLICY_THRESHOLD,
+    POLICY_VOL_TARGET,
     TX_ENABLED,
     TX_MAX_LOTS,
     TX_TRACK_PRICES,
@@ -172,10 +176,17 @@ def weights_nb(h, wealth, w):
 
 @njit(cache=True, inline="always")
 def consult_builtin_nb(kind, t, r_path, w, wealth, target, params, state, w_new):
-    """:func:`builtin_rebalance_nb` with the band rule inlined: bands are often checked on
-    every step, where a compiled call costs more than the check."""
+    """:func:`builtin_rebalance_nb` with the rules consulted on every step inlined (bands,
+    volatility targeting, CPPI, mean-variance's rolling window): there a compiled call
+    costs more than the rule's work."""
     if kind == POLICY_THRESHOLD:
         return threshold_nb(t, r_path, w, wealth, target, params, state, w_new)
+    if kind == POLICY_VOL_TARGET:
+        return vol_target_nb(t, r_path, w, wealth, target, params, state, w_new)
+    if kind == POLICY_CPPI:
+        return cppi_nb(t, r_path, w, wealth, target, params, state, w_new)
+    if kind == POLICY_MEAN_VARIANCE:
+        return mean_variance_rule_nb(t, r_path, w, wealth, target, params, state, w_new)
     return builtin_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
 
 
