@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._math import expm1_row_nb
+
 
 @njit(cache=True, inline="always")
 def corr_cholesky_nb(q, inv_sd, chol):
@@ -33,11 +35,13 @@ def corr_cholesky_nb(q, inv_sd, chol):
         if s > 1e-14:
             d = math.sqrt(s)
             chol[j, j] = d
+            # One division per column: this runs every step of every path.
+            inv_d = 1.0 / d
             for i in range(j + 1, n):
                 x = q[i, j] * inv_sd[i] * inv_sd[j]
                 for k in range(j):
                     x -= chol[i, k] * chol[j, k]
-                chol[i, j] = x / d
+                chol[i, j] = x * inv_d
         else:
             chol[j, j] = 0.0
             for i in range(j + 1, n):
@@ -83,6 +87,9 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
     inv_sd = np.empty(n)
     z = np.empty(n)
     e = np.empty(n)
+    # A path's log returns, series-major, exponentiated in vectorised passes at its end.
+    x_path = np.empty((n, n_steps))
+    y_path = np.empty((n, n_steps))
     if not dynamic:
         corr_cholesky_nb(qbar, inv_sd, chol)
     for p in range(n_paths):
@@ -104,7 +111,7 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
                     x += chol[i, j] * z[j]
                 e[i] = x * s
             for i in range(n):
-                out[p, t, i] = math.expm1(mu[i] + math.sqrt(h[i]) * e[i])
+                x_path[i, t] = mu[i] + math.sqrt(h[i]) * e[i]
                 h[i] = omega[i] + (alpha[i] * e[i] * e[i] + beta[i]) * h[i]
             if dynamic:
                 # only the lower triangle (and diagonal) of Q is ever read
@@ -112,6 +119,11 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
                     ae = dcc_a * e[i]
                     for j in range(i + 1):
                         q[i, j] = c * qbar[i, j] + ae * e[j] + dcc_b * q[i, j]
+        for i in range(n):
+            expm1_row_nb(x_path, y_path, i)
+        for t in range(n_steps):
+            for i in range(n):
+                out[p, t, i] = y_path[i, t]
 
 
 @njit(cache=True)
