@@ -9,6 +9,7 @@ of a longer run equal a run of ``N`` paths with the same seed and block size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -443,10 +444,9 @@ class _Checkpoint:
     def remove(self) -> None:
         for p in self.dir.glob("*.npz"):
             p.unlink(missing_ok=True)
-        try:
+        # The folder stays when it still holds another run's blocks.
+        with contextlib.suppress(OSError):
             self.dir.rmdir()
-        except OSError:
-            pass
 
 
 def run(
