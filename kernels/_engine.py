@@ -327,6 +327,93 @@ def finish_policy_path_nb(acc, state, initial_wealth, n_steps, steps_per_year, g
     finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row)
 
 
+@njit(cache=True)
+def allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params):
+    """The step loop's scratch arrays, as owning arrays (the loop works on borrowed views)."""
+    h = np.empty(n_assets)
+    w = np.empty(n_assets)
+    w_new = np.empty(n_assets)
+    target = np.empty(n_assets)
+    trade = np.empty(n_assets)
+    state = np.empty_like(state0)
+    acc = np.empty(N_ACC)
+    tax_state = np.zeros((n_assets, N_TAX_STATE))
+    lots = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
+    # Realised gains (2) and the sale keys of one asset's lots (see _taxes.sell_lots_nb).
+    gains = np.zeros(2 + lots.shape[1])
+    flow_table = np.zeros(n_steps if has_flows else 0)
+    no_keep = np.empty(0)  # the kept-path row of paths that are not kept
+    return h, w, w_new, target, trade, state, acc, tax_state, lots, gains, flow_table, no_keep
+
+
+@njit(cache=True, inline="always")
+def before_decision_nb(
+    t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
+    has_flows, track_prices, dividends_only, taxed, noise_key, asset_params, tax_params,
+    exec_params, tax_state, lots, acc, gains, steps_per_year,
+):  # fmt: skip
+    """Step ``t`` up to the policy's decision: market move, dividends and price tracking,
+    the scheduled flow, then (while wealth is left) tax work before trading and, on a due
+    step, the current weights. Returns ``(wealth, live)``; ``live`` is False once wealth ran
+    out before trading."""
+    wealth = market_step_nb(t, h, r_path, inflation_t, acc)
+    if due or has_flows or track_prices:
+        target_row_nb(targets, t, target)
+    if dividends_only:
+        if wealth > 0.0:
+            reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc)
+    elif track_prices and wealth > 0.0:
+        wealth = after_market_nb(
+            t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode, tax_state, acc
+        )
+    if has_flows and wealth > 0.0:
+        wealth = flow_step_nb(
+            t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc
+        )
+    live = wealth > 0.0
+    if live:
+        if taxed:
+            wealth = before_trading_nb(
+                t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+                gains,
+            )  # fmt: skip
+        if due:
+            weights_nb(h, wealth, w)
+    return wealth, live
+
+
+@njit(cache=True, inline="always")
+def after_decision_nb(
+    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params, exec_params,
+    noise_key, tax_state, lots, acc, trade, gains,
+):  # fmt: skip
+    """Step ``t`` after the decision: trade to ``w_new`` when the policy traded (or to the
+    carried weights of a capped trade), then the year-end tax settlement."""
+    if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
+        if plain:
+            rebalance_plain_nb(h, w_new, asset_params, acc, trade)
+        else:
+            rebalance_step_nb(
+                t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
+                acc, trade, gains,
+            )  # fmt: skip
+    if taxed:
+        year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
+
+
+@njit(cache=True, inline="always")
+def end_of_step_nb(t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, hist, keep):
+    """Record step ``t`` (unit value, drawdown, grid sketch, kept path); returns the grid
+    cursor."""
+    end_step_nb(acc)
+    if g < grid_steps.size and grid_steps[g] == t + 1:
+        record_grid_nb(g, acc[A_WEALTH], initial_wealth, hist_lo, inv_width, hist)
+        g += 1
+    if keep.size > 0:
+        keep[t + 1] = acc[A_WEALTH]
+    return g
+
+
 @njit(cache=True, nogil=True)
 def simulate_policy_builtin_nb(
     kind,
@@ -398,30 +485,17 @@ def simulate_policy_builtin_nb(
         Overwritten with the wealth of the first ``n_keep`` paths (``n_keep`` may be 0).
     """
     n_paths, n_steps, n_assets = returns.shape
-    h_own = np.empty(n_assets)
-    w_own = np.empty(n_assets)
-    w_new_own = np.empty(n_assets)
-    target_own = np.empty(n_assets)
-    trade_own = np.empty(n_assets)
-    state_own = np.empty_like(state0)
-    acc_own = np.empty(N_ACC)
-    no_keep = np.empty(0)
+    has_flows = flows.shape[0] > 0
+    own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
     n_keep = out_wealth.shape[0]
-    n_grid = grid_steps.size
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
-    has_flows = flows.shape[0] > 0
-    flow_table_own = np.zeros(n_steps if has_flows else 0)
-    tabled = has_flows and flow_table_nb(flows, steps_per_year, flow_table_own)
+    tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
     first_due = check_offset if check_offset > 0 else check_every
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
-    tax_state_own = np.zeros((n_assets, N_TAX_STATE))
-    lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    # Realised gains (2) and the sale keys of one asset's lots (see _taxes.sell_lots_nb).
-    gains_own = np.zeros(2 + lots_own.shape[1])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
@@ -433,22 +507,23 @@ def simulate_policy_builtin_nb(
     noise_keys = borrow_nb(noise_keys)
     asset_params = borrow_nb(asset_params)
     flows = borrow_nb(flows)
-    flow_table = borrow_nb(flow_table_own)
     tax_params = borrow_nb(tax_params)
     grid_steps = borrow_nb(grid_steps)
     out_metrics = borrow_nb(out_metrics)
     out_hist = borrow_nb(out_hist)
     out_wealth = borrow_nb(out_wealth)
-    h = borrow_nb(h_own)
-    w = borrow_nb(w_own)
-    w_new = borrow_nb(w_new_own)
-    target = borrow_nb(target_own)
-    trade = borrow_nb(trade_own)
-    state = borrow_nb(state_own)
-    acc = borrow_nb(acc_own)
-    tax_state = borrow_nb(tax_state_own)
-    lots = borrow_nb(lots_own)
-    gains = borrow_nb(gains_own)
+    h = borrow_nb(own[0])
+    w = borrow_nb(own[1])
+    w_new = borrow_nb(own[2])
+    target = borrow_nb(own[3])
+    trade = borrow_nb(own[4])
+    state = borrow_nb(own[5])
+    acc = borrow_nb(own[6])
+    tax_state = borrow_nb(own[7])
+    lots = borrow_nb(own[8])
+    gains = borrow_nb(own[9])
+    flow_table = borrow_nb(own[10])
+    no_keep = borrow_nb(own[11])
     for p in range(n_paths):
         g = start_path_nb(
             h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
@@ -461,70 +536,33 @@ def simulate_policy_builtin_nb(
         noise_key = noise_keys[p]
         next_due = first_due
         for t in range(n_steps):
-            wealth = market_step_nb(t, h, r_path, inflation[p, t], acc)
             due = t + 1 == next_due
             if due:
                 next_due += check_every
-            if due or has_flows or track_prices:
-                target_row_nb(targets, t, target)
-            if dividends_only:
-                if wealth > 0.0:
-                    reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc)
-            elif track_prices and wealth > 0.0:
-                wealth = after_market_nb(
-                    t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
-                    tax_state, acc,
-                )  # fmt: skip
-            if has_flows and wealth > 0.0:
-                wealth = flow_step_nb(
-                    t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc
+            wealth, live = before_decision_nb(
+                t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
+                tabled, flow_mode, has_flows, track_prices, dividends_only, taxed, noise_key,
+                asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
+                steps_per_year,
+            )  # fmt: skip
+            if live:
+                traded = due and consult_builtin_nb(
+                    kind, t, r_path, w, wealth, target, params, state, w_new
                 )
-            if wealth > 0.0:
-                if taxed:
-                    wealth = before_trading_nb(
-                        t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
-                        acc, gains,
-                    )  # fmt: skip
-                if due:
-                    weights_nb(h, wealth, w)
-                if (
-                    due
-                    and consult_builtin_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
-                ) or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
-                    if plain:
-                        rebalance_plain_nb(h, w_new, asset_params, acc, trade)
-                    else:
-                        rebalance_step_nb(
-                            t, h, w_new, asset_params, tax_params, exec_params, noise_key,
-                            tax_state, lots, acc, trade, gains,
-                        )  # fmt: skip
-                if taxed:
-                    year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
+                after_decision_nb(
+                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
+                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
+                )  # fmt: skip
             elif acc[M_RUINED] == 0.0:
                 ruin_nb(t, h, steps_per_year, acc)
-            end_step_nb(acc)
-            if g < n_grid and grid_steps[g] == t + 1:
-                record_grid_nb(g, acc[A_WEALTH], initial_wealth, hist_lo, inv_width, out_hist)
-                g += 1
-            if p < n_keep:
-                keep[t + 1] = acc[A_WEALTH]
+            g = end_of_step_nb(
+                t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, out_hist, keep
+            )
         finish_policy_path_nb(
             acc, state, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p]
         )
-    # The owning arrays stay referenced until here, so the borrowed views stay valid.
-    return (
-        h_own.size
-        + w_own.size
-        + w_new_own.size
-        + target_own.size
-        + trade_own.size
-        + state_own.size
-        + acc_own.size
-        + tax_state_own.size
-        + lots_own.size
-        + gains_own.size
-        + flow_table_own.size
-    )
+    # ``own`` holds the owning arrays until here, so the borrowed views stay valid.
+    return own[0].size
 
 
 @njit(nogil=True)
@@ -560,30 +598,17 @@ def simulate_policy_custom_nb(
     Numba-compiled, not cached (it takes a function).
     """
     n_paths, n_steps, n_assets = returns.shape
-    h_own = np.empty(n_assets)
-    w_own = np.empty(n_assets)
-    w_new_own = np.empty(n_assets)
-    target_own = np.empty(n_assets)
-    trade_own = np.empty(n_assets)
-    state_own = np.empty_like(state0)
-    acc_own = np.empty(N_ACC)
-    no_keep = np.empty(0)
+    has_flows = flows.shape[0] > 0
+    own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
     n_keep = out_wealth.shape[0]
-    n_grid = grid_steps.size
     inv_width = 1.0 / hist_width
     flow_mode = int(exec_params[EP_FLOW_MODE])
-    has_flows = flows.shape[0] > 0
-    flow_table_own = np.zeros(n_steps if has_flows else 0)
-    tabled = has_flows and flow_table_nb(flows, steps_per_year, flow_table_own)
+    tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
     first_due = check_offset if check_offset > 0 else check_every
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
-    tax_state_own = np.zeros((n_assets, N_TAX_STATE))
-    lots_own = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    # Realised gains (2) and the sale keys of one asset's lots (see _taxes.sell_lots_nb).
-    gains_own = np.zeros(2 + lots_own.shape[1])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
@@ -595,22 +620,23 @@ def simulate_policy_custom_nb(
     noise_keys = borrow_nb(noise_keys)
     asset_params = borrow_nb(asset_params)
     flows = borrow_nb(flows)
-    flow_table = borrow_nb(flow_table_own)
     tax_params = borrow_nb(tax_params)
     grid_steps = borrow_nb(grid_steps)
     out_metrics = borrow_nb(out_metrics)
     out_hist = borrow_nb(out_hist)
     out_wealth = borrow_nb(out_wealth)
-    h = borrow_nb(h_own)
-    w = borrow_nb(w_own)
-    w_new = borrow_nb(w_new_own)
-    target = borrow_nb(target_own)
-    trade = borrow_nb(trade_own)
-    state = borrow_nb(state_own)
-    acc = borrow_nb(acc_own)
-    tax_state = borrow_nb(tax_state_own)
-    lots = borrow_nb(lots_own)
-    gains = borrow_nb(gains_own)
+    h = borrow_nb(own[0])
+    w = borrow_nb(own[1])
+    w_new = borrow_nb(own[2])
+    target = borrow_nb(own[3])
+    trade = borrow_nb(own[4])
+    state = borrow_nb(own[5])
+    acc = borrow_nb(own[6])
+    tax_state = borrow_nb(own[7])
+    lots = borrow_nb(own[8])
+    gains = borrow_nb(own[9])
+    flow_table = borrow_nb(own[10])
+    no_keep = borrow_nb(own[11])
     for p in range(n_paths):
         g = start_path_nb(
             h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
@@ -623,66 +649,28 @@ def simulate_policy_custom_nb(
         noise_key = noise_keys[p]
         next_due = first_due
         for t in range(n_steps):
-            wealth = market_step_nb(t, h, r_path, inflation[p, t], acc)
             due = t + 1 == next_due
             if due:
                 next_due += check_every
-            if due or has_flows or track_prices:
-                target_row_nb(targets, t, target)
-            if dividends_only:
-                if wealth > 0.0:
-                    reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc)
-            elif track_prices and wealth > 0.0:
-                wealth = after_market_nb(
-                    t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
-                    tax_state, acc,
+            wealth, live = before_decision_nb(
+                t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
+                tabled, flow_mode, has_flows, track_prices, dividends_only, taxed, noise_key,
+                asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
+                steps_per_year,
+            )  # fmt: skip
+            if live:
+                traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
+                after_decision_nb(
+                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
+                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
                 )  # fmt: skip
-            if has_flows and wealth > 0.0:
-                wealth = flow_step_nb(
-                    t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc
-                )
-            if wealth > 0.0:
-                if taxed:
-                    wealth = before_trading_nb(
-                        t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
-                        acc, gains,
-                    )  # fmt: skip
-                if due:
-                    weights_nb(h, wealth, w)
-                if (due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)) or (
-                    acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)
-                ):
-                    if plain:
-                        rebalance_plain_nb(h, w_new, asset_params, acc, trade)
-                    else:
-                        rebalance_step_nb(
-                            t, h, w_new, asset_params, tax_params, exec_params, noise_key,
-                            tax_state, lots, acc, trade, gains,
-                        )  # fmt: skip
-                if taxed:
-                    year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
             elif acc[M_RUINED] == 0.0:
                 ruin_nb(t, h, steps_per_year, acc)
-            end_step_nb(acc)
-            if g < n_grid and grid_steps[g] == t + 1:
-                record_grid_nb(g, acc[A_WEALTH], initial_wealth, hist_lo, inv_width, out_hist)
-                g += 1
-            if p < n_keep:
-                keep[t + 1] = acc[A_WEALTH]
+            g = end_of_step_nb(
+                t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, out_hist, keep
+            )
         finish_policy_path_nb(
             acc, state, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p]
         )
-    # The owning arrays stay referenced until here, so the borrowed views stay valid.
-    return (
-        h_own.size
-        + w_own.size
-        + w_new_own.size
-        + target_own.size
-        + trade_own.size
-        + state_own.size
-        + acc_own.size
-        + tax_state_own.size
-        + lots_own.size
-        + gains_own.size
-        + flow_table_own.size
-    )
+    # ``own`` holds the owning arrays until here, so the borrowed views stay valid.
+    return own[0].size
