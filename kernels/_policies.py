@@ -67,14 +67,12 @@ def calendar_nb(t, returns, w, wealth, target, params, state, w_new):
 def band_width_nb(target_i, abs_band, rel_band):
     """Half-width of an asset's band: the tighter of the absolute and the relative band.
 
-    ``inf`` when neither is set (``inf * 0`` is NaN, so an unset relative band is skipped).
+    ``inf`` when neither is set. An unset relative band (``inf``) gives ``inf`` or, for a
+    zero target, NaN; both compare False, so the absolute band applies. Written as a select
+    rather than a branch so the band check vectorises.
     """
-    width = abs_band
-    if rel_band < np.inf:
-        r = rel_band * abs(target_i)
-        if r < width:
-            width = r
-    return width
+    r = rel_band * abs(target_i)
+    return r if r < abs_band else abs_band
 
 
 @njit(cache=True, inline="always")
@@ -90,14 +88,15 @@ def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
         return False
     n = w.size
     breach = False
-    drift = 0.0
     for i in range(n):
         dev = abs(w[i] - target[i])
-        drift += dev
-        if dev > band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i]):
-            breach = True
-    if 0.5 * drift > params[TH_DRIFT_BAND]:
-        breach = True
+        breach |= dev > band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+    # The drift sum is a chain of dependent additions: skipped when no drift band is set.
+    if not breach and params[TH_DRIFT_BAND] < np.inf:
+        drift = 0.0
+        for i in range(n):
+            drift += abs(w[i] - target[i])
+        breach = 0.5 * drift > params[TH_DRIFT_BAND]
     if not breach:
         return False
     mode = int(params[TH_TRADE_TO])
@@ -133,7 +132,98 @@ def to_band_edge_nb(w, target, params, w_new):
 
     Turnover: any feasible share of the residual adds the same turnover (it is bought or
     sold by assets not trading against it), so the split only decides where it lands.
+
+    With every band finite (the usual case) the rooms for adding and for removing weight
+    are summed while clamping, two assets at a time, and the share is placed without
+    branches: this runs on every band trade and is bound by the latency of those sums.
     """
+    n = w.size
+    clamped0 = 0.0
+    clamped1 = 0.0
+    up0 = 0.0
+    up1 = 0.0
+    down0 = 0.0
+    down1 = 0.0
+    widest = 0.0
+    i = 0
+    while i + 1 < n:
+        b, x, up, down = _clamp_to_band_nb(i, w, target, params, w_new)
+        widest = max(widest, b)
+        clamped0 += x
+        up0 += up
+        down0 += down
+        b, x, up, down = _clamp_to_band_nb(i + 1, w, target, params, w_new)
+        widest = max(widest, b)
+        clamped1 += x
+        up1 += up
+        down1 += down
+        i += 2
+    if i < n:
+        b, x, up, down = _clamp_to_band_nb(i, w, target, params, w_new)
+        widest = max(widest, b)
+        clamped0 += x
+        up0 += up
+        down0 += down
+    if widest == np.inf:
+        to_band_edge_unbounded_nb(w, target, params, w_new)
+        return
+    residual = 1.0 - (clamped0 + clamped1)
+    adding = residual > 0.0
+    room = up0 + up1 if adding else down0 + down1
+    if room > 0.0:
+        share = residual / room
+        for i in range(n):
+            t = target[i]
+            b = band_width_nb(t, params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+            x = w_new[i]
+            r = t + b - x if adding else max(x - _floor_nb(w[i], t, b), 0.0)
+            w_new[i] = x + share * r
+    elif residual != 0.0:
+        # Only rounding is left (room >= |residual| in exact arithmetic).
+        for i in range(n):
+            w_new[i] += residual * target[i]
+    drift_to_band_nb(target, params[TH_DRIFT_BAND], w_new)
+
+
+@njit(cache=True, inline="always")
+def _clamp_to_band_nb(i, w, target, params, w_new):
+    """Clamp asset ``i`` into its band (into ``w_new``); returns its band half-width, the
+    clamped weight and its room to add and to remove weight."""
+    n = w.size
+    t = target[i]
+    b = band_width_nb(t, params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+    x = min(max(w[i], t - b), t + b)
+    w_new[i] = x
+    return b, x, t + b - x, max(x - _floor_nb(w[i], t, b), 0.0)
+
+
+@njit(cache=True, inline="always")
+def _floor_nb(w_i, target_i, b):
+    """Lowest weight an asset may be moved to: its band's lower edge, but not below zero
+    for a weight and target that are not negative."""
+    floor = target_i - b
+    if floor < 0.0 and w_i >= 0.0 and target_i >= 0.0:
+        floor = 0.0
+    return floor
+
+
+@njit(cache=True, inline="always")
+def drift_to_band_nb(target, drift_band, w_new):
+    """Move ``w_new`` along the line to target onto the edge of the drift band, if outside."""
+    if drift_band < np.inf:
+        drift = 0.0
+        for i in range(target.size):
+            drift += abs(w_new[i] - target[i])
+        drift *= 0.5
+        if drift > drift_band:
+            s = drift_band / drift
+            for i in range(target.size):
+                w_new[i] = target[i] + s * (w_new[i] - target[i])
+
+
+@njit(cache=True)
+def to_band_edge_unbounded_nb(w, target, params, w_new):
+    """:func:`to_band_edge_nb` when some asset has no band (infinite room). Numba-compiled."""
     n = w.size
     residual = 1.0
     for i in range(n):
@@ -172,16 +262,7 @@ def to_band_edge_nb(w, target, params, w_new):
             else:
                 # Only rounding is left (room >= |residual| in exact arithmetic).
                 w_new[i] += residual * target[i]
-    drift_band = params[TH_DRIFT_BAND]
-    if drift_band < np.inf:
-        drift = 0.0
-        for i in range(n):
-            drift += abs(w_new[i] - target[i])
-        drift *= 0.5
-        if drift > drift_band:
-            s = drift_band / drift
-            for i in range(n):
-                w_new[i] = target[i] + s * (w_new[i] - target[i])
+    drift_to_band_nb(target, params[TH_DRIFT_BAND], w_new)
 
 
 @njit(cache=True, inline="always")
@@ -193,10 +274,7 @@ def _room_nb(w_i, target_i, b, w_new_i, residual):
     """
     if residual > 0.0:
         return target_i + b - w_new_i
-    floor = target_i - b
-    if floor < 0.0 and w_i >= 0.0 and target_i >= 0.0:
-        floor = 0.0
-    return w_new_i - floor
+    return w_new_i - _floor_nb(w_i, target_i, b)
 
 
 @njit(cache=True)
