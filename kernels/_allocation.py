@@ -203,17 +203,17 @@ def mean_variance_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     known, else the rule holds. With model moments and no turnover penalty the solution is
     the same every time: it is solved once per path and kept in ``state``.
     ``state[MS_FAILED]`` counts solves that hit the iteration limit. With trailing moments
-    the rule is called every step: the last ``n + n * n`` slots of ``state`` hold the
-    window's rolling sums (``trailing_sums_update_nb``).
+    the last ``1 + n + n * n`` slots of ``state`` hold the window's rolling sums
+    (``trailing_sums_update_nb``), brought up to date on due steps.
     """
     n = w.size
     window = int(params[MV_WINDOW])
     trailing = params[MV_ESTIMATE] == ESTIMATE_TRAILING
-    o_sums = state.size - n - n * n
-    if trailing:
-        trailing_sums_update_nb(returns, t, window, state, o_sums)
+    o_sums = state.size - 1 - n - n * n
     if not due_nb(t, params[MV_EVERY], params[MV_OFFSET]):
         return False
+    if trailing:
+        trailing_sums_update_nb(returns, t, window, state, o_sums)
     o_mu = MS_N_FIXED
     o_cov = o_mu + n
     o_sol = o_cov + n * n
@@ -258,11 +258,11 @@ def risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     n = w.size
     window = int(params[RP_WINDOW])
     trailing = params[RP_ESTIMATE] == ESTIMATE_TRAILING
-    o_sums = state.size - n - n * n
-    if trailing:
-        trailing_sums_update_nb(returns, t, window, state, o_sums)
+    o_sums = state.size - 1 - n - n * n
     if not due_nb(t, params[RP_EVERY], params[RP_OFFSET]):
         return False
+    if trailing:
+        trailing_sums_update_nb(returns, t, window, state, o_sums)
     o_mu = RS_N_FIXED
     o_cov = o_mu + n
     o_sol = o_cov + n * n
@@ -305,11 +305,11 @@ def target_vol_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     n = w.size
     window = int(params[TV_WINDOW])
     trailing = params[TV_ESTIMATE] == ESTIMATE_TRAILING
-    o_sums = state.size - n - n * n
-    if trailing:
-        trailing_sums_update_nb(returns, t, window, state, o_sums)
+    o_sums = state.size - 1 - n - n * n
     if not due_nb(t, params[TV_EVERY], params[TV_OFFSET]):
         return False
+    if trailing:
+        trailing_sums_update_nb(returns, t, window, state, o_sums)
     safe = int(params[TV_SAFE])
     if trailing and t + 1 >= window:
         o_mu = TS_N_FIXED

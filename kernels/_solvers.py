@@ -1,7 +1,8 @@
 """Small dense solvers for allocation rules, run inside the step loop.
 
 * :func:`trailing_sums_update_nb`, :func:`trailing_moments_nb`: rolling sums of a trailing
-  window of returns, and the annualised mean and covariance from them.
+  window of returns (brought up to date on a rule's due steps), and the annualised mean and
+  covariance from them.
 * :func:`mean_variance_nb`: long-only, fully invested mean-variance weights with an optional
   L1 turnover penalty, by a primal active-set method (exact to rounding in finitely many
   steps, no SciPy).
@@ -23,33 +24,39 @@ _UP = 2  # free, on the piece above the kink (or above 0 when there is no kink)
 _DOWN = 3  # free, between 0 and the kink
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def trailing_sums_update_nb(returns, t, window, sums, off):
-    """Roll the trailing-window sums forward to include row ``t`` (and drop ``t - window``).
+    """Roll the trailing-window sums forward to include every row up to ``t``.
 
-    ``sums[off : off + n]`` holds the sum of the window's returns per asset and
-    ``sums[off + n : off + n + n * n]`` the lower triangle (row-major, ``i >= j``) of the sum
-    of their outer products, so a step costs O(n^2) instead of the O(window n^2) of
-    recomputing. Call it for every step ``t`` in order, from 0. Numba-compiled.
+    ``sums[off]`` counts the rows included so far (0 at the start of a path),
+    ``sums[off + 1 : off + 1 + n]`` holds the sum of the window's returns per asset and
+    ``sums[off + 1 + n : off + 1 + n + n * n]`` the lower triangle (row-major, ``i >= j``)
+    of the sum of their outer products. Rows ``sums[off] .. t`` are added and the rows that
+    leave the window dropped, so the sums cost O(n^2) per step instead of the
+    O(window n^2) of recomputing. Rules call it on their due steps only: the rows since the
+    last call are added in order. Numba-compiled.
     """
     n = returns.shape[1]
-    old = t - window
-    base = off + n
-    if old >= 0:
-        for i in range(n):
-            xi = returns[t, i]
-            oi = returns[old, i]
-            sums[off + i] += xi - oi
-            row = base + i * n
-            for j in range(i + 1):
-                sums[row + j] += xi * returns[t, j] - oi * returns[old, j]
-    else:
-        for i in range(n):
-            xi = returns[t, i]
-            sums[off + i] += xi
-            row = base + i * n
-            for j in range(i + 1):
-                sums[row + j] += xi * returns[t, j]
+    m = off + 1
+    base = m + n
+    for s in range(int(sums[off]), t + 1):
+        old = s - window
+        if old >= 0:
+            for i in range(n):
+                xi = returns[s, i]
+                oi = returns[old, i]
+                sums[m + i] += xi - oi
+                row = base + i * n
+                for j in range(i + 1):
+                    sums[row + j] += xi * returns[s, j] - oi * returns[old, j]
+        else:
+            for i in range(n):
+                xi = returns[s, i]
+                sums[m + i] += xi
+                row = base + i * n
+                for j in range(i + 1):
+                    sums[row + j] += xi * returns[s, j]
+    sums[off] = max(sums[off], t + 1)
 
 
 @njit(cache=True)
@@ -63,7 +70,7 @@ def trailing_moments_nb(sums, off, n, window, steps_per_year, mu_out, cov_out):
     Parameters
     ----------
     sums : ndarray
-        The sums kept by :func:`trailing_sums_update_nb`, starting at ``off``.
+        The row count and sums kept by :func:`trailing_sums_update_nb`, from ``off``.
     n, window : int
         Assets and rows in the window (>= 2).
     steps_per_year : float
@@ -72,15 +79,16 @@ def trailing_moments_nb(sums, off, n, window, steps_per_year, mu_out, cov_out):
     cov_out : ndarray of shape (n, n)
         Overwritten.
     """
-    base = off + n
+    m = off + 1
+    base = m + n
     inv_w = 1.0 / window
     scale = steps_per_year / (window - 1)
     for i in range(n):
-        mu_out[i] = sums[off + i] * inv_w * steps_per_year
+        mu_out[i] = sums[m + i] * inv_w * steps_per_year
     for i in range(n):
-        si = sums[off + i]
+        si = sums[m + i]
         for j in range(i + 1):
-            c = (sums[base + i * n + j] - si * sums[off + j] * inv_w) * scale
+            c = (sums[base + i * n + j] - si * sums[m + j] * inv_w) * scale
             cov_out[i, j] = c
             cov_out[j, i] = c
 
@@ -127,6 +135,14 @@ def solve_linear_nb(a, b, m):
             s -= a[k, j] * b[j]
         b[k] = s / a[k, k]
     return True
+
+
+@njit(cache=True, inline="always")
+def _move_gradient_nb(grad, cov, risk_aversion, i, dw):
+    """Update the mean-variance gradient for a change ``dw`` of weight ``i``."""
+    if dw != 0.0:
+        for k in range(grad.size):
+            grad[k] += risk_aversion * cov[i, k] * dw
 
 
 @njit(cache=True)
@@ -213,14 +229,20 @@ def mean_variance_nb(mu, cov, risk_aversion, w_current, turnover_penalty, w_out,
             status[i] = _DOWN
         else:
             status[i] = _UP
+    # The largest |cov[i, j]| of a positive semi-definite matrix is on its diagonal.
     gscale = kappa
     for i in range(n):
-        gscale = max(gscale, abs(mu[i]))
-        for j in range(n):
-            gscale = max(gscale, risk_aversion * abs(cov[i, j]))
+        gscale = max(gscale, abs(mu[i]), risk_aversion * abs(cov[i, i]))
     tol = 1e-12 * gscale if gscale > 0.0 else 1e-300
     max_iter = 50 * n + 50
     nu = 0.0
+    # The gradient -mu + lambda cov w is kept up to date as w moves (a column per moved
+    # weight) instead of recomputed: few weights move per iteration.
+    for i in range(n):
+        g = -mu[i]
+        for j in range(n):
+            g += risk_aversion * cov[i, j] * w[j]
+        grad[i] = g
     for it in range(max_iter):
         # Free variables, in order.
         nf = 0
@@ -239,11 +261,6 @@ def mean_variance_nb(mu, cov, risk_aversion, w_current, turnover_penalty, w_out,
             # satisfies all, i.e. max(lo) <= min(hi); otherwise free the pair with the
             # steepest exchange: the one that most wants to rise and the one that most wants
             # to fall.
-            for i in range(n):
-                g = -mu[i]
-                for j in range(n):
-                    g += risk_aversion * cov[i, j] * w[j]
-                grad[i] = g
             up = -1
             lo_max = -np.inf
             down = -1
@@ -266,17 +283,18 @@ def mean_variance_nb(mu, cov, risk_aversion, w_current, turnover_penalty, w_out,
             status[down] = _DOWN
             continue
         # Equality-constrained subproblem on the free variables: bordered KKT system.
+        # The right-hand side is mu_i - lin_i - lambda (cov w)_i over the fixed j, that is
+        # -grad_i - lin_i + lambda (cov w)_i over the free j.
         for a in range(nf):
             i = int(idx[a])
             lin = kappa if status[i] == _UP else -kappa
-            r = mu[i] - lin
-            for j in range(n):
-                s = status[j]
-                if not (s == _UP or s == _DOWN):
-                    r -= risk_aversion * cov[i, j] * w[j]
-            rhs[a] = r
+            r = -grad[i] - lin
             for b in range(nf):
-                kkt[a, b] = risk_aversion * cov[i, int(idx[b])]
+                j = int(idx[b])
+                h = risk_aversion * cov[i, j]
+                kkt[a, b] = h
+                r += h * w[j]
+            rhs[a] = r
             kkt[a, nf] = 1.0
             kkt[nf, a] = 1.0
         kkt[nf, nf] = 0.0
@@ -308,17 +326,15 @@ def mean_variance_nb(mu, cov, risk_aversion, w_current, turnover_penalty, w_out,
             alpha = 0.0
         for a in range(nf):
             i = int(idx[a])
+            moved = w[i]
             w[i] += alpha * (rhs[a] - w[i])
+            if block == i:
+                w[i] = kink[i] if block_to == _KINK else 0.0
+            _move_gradient_nb(grad, cov, risk_aversion, i, w[i] - moved)
         if block >= 0:
             status[block] = block_to
-            w[block] = kink[block] if block_to == _KINK else 0.0
             continue
         # Full step: the subproblem's solution is feasible. Check the fixed variables.
-        for i in range(n):
-            g = -mu[i]
-            for j in range(n):
-                g += risk_aversion * cov[i, j] * w[j]
-            grad[i] = g
         worst = -1
         worst_cost = -tol
         worst_to = _UP

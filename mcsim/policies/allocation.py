@@ -40,10 +40,8 @@ def _schedule(policy: Any, ctx: PolicyContext) -> int:
 
 
 def _calendar_schedule(policy: Any, ctx: PolicyContext) -> tuple[int, int]:
-    """When the engine calls the rule: every step for trailing moments (the rule rolls its
-    window sums forward each step), else only on its due steps."""
-    if policy.estimate == "trailing":
-        return 1, 0
+    """When the engine calls the rule: on its due steps only (trailing window sums are
+    brought up to date there)."""
     return _schedule(policy, ctx), 0
 
 
@@ -116,9 +114,9 @@ def _check_window(policy: Any, ctx: PolicyContext) -> None:
 
 
 def _trailing_scratch(policy: Any, n_assets: int) -> int:
-    """State slots for the trailing window's rolling sums (the end of the state; always
-    reserved, so the rule's offsets do not depend on the estimate)."""
-    return n_assets + n_assets * n_assets
+    """State slots for the trailing window's row count and rolling sums (the end of the
+    state; always reserved, so the rule's offsets do not depend on the estimate)."""
+    return 1 + n_assets + n_assets * n_assets
 
 
 def _model_cov(policy: Any, ctx: PolicyContext, *, required: bool) -> np.ndarray | None:
