@@ -166,6 +166,17 @@ def target_row_nb(targets, t, target):
         target[i] = targets[t, i]
 
 
+@njit(cache=True)
+def targets_constant_nb(targets):
+    """True when every row of ``targets`` equals the first (no glide path): the step loop
+    then copies the target once instead of on every due step."""
+    for t in range(1, targets.shape[0]):
+        for i in range(targets.shape[1]):
+            if targets[t, i] != targets[0, i]:
+                return False
+    return True
+
+
 @njit(cache=True, inline="always")
 def weights_nb(h, wealth, w):
     """Current weights ``h / wealth`` into ``w``."""
@@ -259,44 +270,71 @@ def plain_execution_nb(asset_params, tax_params):
     return True
 
 
+@njit(cache=True, inline="always")
+def _plain_trade_nb(i, h, w_new, wealth, asset_params, trade):
+    """Trade of asset ``i`` to ``w_new[i]`` into ``trade``; returns its size and its
+    proportional, fixed and spread costs (currency)."""
+    d = w_new[i] * wealth - h[i]
+    trade[i] = d
+    a = abs(d)
+    fixed = asset_params[i, AP_FIXED_FEE] if a > 0.0 else 0.0
+    return a, asset_params[i, AP_PROPORTIONAL] * a, fixed, asset_params[i, AP_HALF_SPREAD] * a
+
+
 @njit(cache=True)
 def rebalance_plain_nb(h, w_new, asset_params, acc, trade):
-    """:func:`rebalance_step_nb` for plain execution (see :func:`plain_execution_nb`).
+    """:func:`rebalance_step_nb` for plain execution (see :func:`plain_execution_nb`): the
+    same trade and costs, without the work that taxes, caps, impact and slippage need.
 
-    Same arithmetic in the same order, so results are identical; it only skips the work
-    that taxes, caps, impact and slippage need.
+    Every rebalance of an untaxed, frictionless-beyond-fees policy runs this, so the sums
+    over assets are split in two (even and odd assets) to halve their chains of dependent
+    additions.
     """
+    n = h.size
     wealth = acc[A_WEALTH]
-    traded = 0.0
-    for i in range(h.size):
-        trade[i] = w_new[i] * wealth - h[i]
-        traded += abs(trade[i])
+    traded0 = 0.0
+    traded1 = 0.0
+    prop0 = 0.0
+    prop1 = 0.0
+    fixed0 = 0.0
+    fixed1 = 0.0
+    spread0 = 0.0
+    spread1 = 0.0
+    i = 0
+    while i + 1 < n:
+        a, p, f, c = _plain_trade_nb(i, h, w_new, wealth, asset_params, trade)
+        traded0 += a
+        prop0 += p
+        fixed0 += f
+        spread0 += c
+        a, p, f, c = _plain_trade_nb(i + 1, h, w_new, wealth, asset_params, trade)
+        traded1 += a
+        prop1 += p
+        fixed1 += f
+        spread1 += c
+        i += 2
+    if i < n:
+        a, p, f, c = _plain_trade_nb(i, h, w_new, wealth, asset_params, trade)
+        traded0 += a
+        prop0 += p
+        fixed0 += f
+        spread0 += c
+    traded = traded0 + traded1
     if traded <= _TRADE_TOL * wealth:
         return wealth
-    proportional = 0.0
-    fixed = 0.0
-    spread = 0.0
-    cost = 0.0
-    for i in range(h.size):
-        a = abs(trade[i])
-        if a == 0.0:
-            continue
-        p = asset_params[i, AP_PROPORTIONAL] * a
-        s = asset_params[i, AP_HALF_SPREAD] * a
-        f = asset_params[i, AP_FIXED_FEE]
-        proportional += p
-        fixed += f
-        spread += s
-        cost += p + f + s + 0.0 + 0.0
+    proportional = prop0 + prop1
+    fixed = fixed0 + fixed1
+    spread = spread0 + spread1
     acc[M_COST_PROPORTIONAL] += proportional
     acc[M_COST_FIXED] += fixed
     acc[M_COST_SPREAD] += spread
-    cost = min(cost, wealth)
+    cost = min(proportional + fixed + spread, wealth)
+    before = wealth
     wealth -= cost
-    for i in range(h.size):
+    for i in range(n):
         h[i] = w_new[i] * wealth
     acc[M_COSTS] += cost
-    acc[A_TRADED] += 0.5 * traded / acc[A_WEALTH]
+    acc[A_TRADED] += 0.5 * traded / before
     acc[M_N_REBALANCES] += 1.0
     acc[A_WEALTH] = wealth
     return wealth
@@ -350,14 +388,14 @@ def allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params):
 def before_decision_nb(
     t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
     has_flows, track_prices, dividends_only, taxed, noise_key, asset_params, tax_params,
-    exec_params, tax_state, lots, acc, gains, steps_per_year,
+    exec_params, tax_state, lots, acc, gains, steps_per_year, static_target,
 ):  # fmt: skip
     """Step ``t`` up to the policy's decision: market move, dividends and price tracking,
     the scheduled flow, then (while wealth is left) tax work before trading and, on a due
     step, the current weights. Returns ``(wealth, live)``; ``live`` is False once wealth ran
     out before trading."""
     wealth = market_step_nb(t, h, r_path, inflation_t, acc)
-    if due or has_flows or track_prices:
+    if (due or has_flows or track_prices) and not static_target:
         target_row_nb(targets, t, target)
     if dividends_only:
         if wealth > 0.0:
@@ -496,6 +534,9 @@ def simulate_policy_builtin_nb(
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
+    static_target = targets_constant_nb(targets)
+    if static_target:
+        target_row_nb(targets, 0, own[3])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
@@ -543,7 +584,7 @@ def simulate_policy_builtin_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
                 tabled, flow_mode, has_flows, track_prices, dividends_only, taxed, noise_key,
                 asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year,
+                steps_per_year, static_target,
             )  # fmt: skip
             if live:
                 traded = due and consult_builtin_nb(
@@ -609,6 +650,9 @@ def simulate_policy_custom_nb(
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
+    static_target = targets_constant_nb(targets)
+    if static_target:
+        target_row_nb(targets, 0, own[3])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
@@ -656,7 +700,7 @@ def simulate_policy_custom_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
                 tabled, flow_mode, has_flows, track_prices, dividends_only, taxed, noise_key,
                 asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year,
+                steps_per_year, static_target,
             )  # fmt: skip
             if live:
                 traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
