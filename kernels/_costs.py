@@ -110,13 +110,29 @@ def execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc):
     Adds each component to its slot of ``acc`` and returns the total (currency, >= 0).
     Numba-compiled.
     """
-    total = 0.0
+    # Components are summed in locals and booked once: adding to ``acc`` per asset would
+    # chain every asset's cost through memory.
+    proportional = 0.0
+    fixed = 0.0
+    spread = 0.0
+    slip = 0.0
+    impact = 0.0
     for i in range(trade.size):
         a = abs(trade[i])
         if a == 0.0:
             continue
-        total += asset_cost_nb(i, a, t, asset_params, noise_key, tax_state, acc)
-    return total
+        p, f, s, sl, im = asset_cost_parts_nb(i, a, t, asset_params, noise_key, tax_state)
+        proportional += p
+        fixed += f
+        spread += s
+        slip += sl
+        impact += im
+    acc[M_COST_PROPORTIONAL] += proportional
+    acc[M_COST_FIXED] += fixed
+    acc[M_COST_SPREAD] += spread
+    acc[M_COST_SLIPPAGE] += slip
+    acc[M_COST_IMPACT] += impact
+    return proportional + fixed + spread + slip + impact
 
 
 @njit(cache=True, inline="always")

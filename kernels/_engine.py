@@ -37,6 +37,7 @@ from ._layout import (
     M_COST_PROPORTIONAL,
     M_COST_SPREAD,
     M_COSTS,
+    M_DIVIDENDS,
     M_FLOOR_BREACHES,
     M_FLOWS,
     M_GAINS,
@@ -52,6 +53,7 @@ from ._layout import (
     POLICY_THRESHOLD,
     POLICY_VOL_TARGET,
     TX_ENABLED,
+    TX_HAS_DIVIDENDS,
     TX_MAX_LOTS,
     TX_TRACK_PRICES,
 )
@@ -59,13 +61,15 @@ from ._memory import borrow_nb
 from ._policies import builtin_rebalance_nb, threshold_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
 from ._taxes import (
+    adv_grows_nb,
     after_market_nb,
     after_trading_nb,
     before_trading_nb,
-    dividends_only_nb,
-    reinvested_dividends_nb,
+    catch_up_prices_nb,
+    light_tracking_nb,
     shape_trades_nb,
     start_account_nb,
+    step_dividends_nb,
     year_end_nb,
 )
 
@@ -387,19 +391,22 @@ def allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params):
 @njit(cache=True, inline="always")
 def before_decision_nb(
     t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
-    has_flows, track_prices, dividends_only, taxed, noise_key, asset_params, tax_params,
-    exec_params, tax_state, lots, acc, gains, steps_per_year, static_target,
+    has_flows, track_prices, light, light_dividends, taxed, noise_key, asset_params,
+    tax_params, exec_params, tax_state, lots, acc, gains, steps_per_year, static_target,
 ):  # fmt: skip
     """Step ``t`` up to the policy's decision: market move, dividends and price tracking,
     the scheduled flow, then (while wealth is left) tax work before trading and, on a due
     step, the current weights. Returns ``(wealth, live)``; ``live`` is False once wealth ran
     out before trading."""
+    # With light price tracking, reinvested dividends are counted from the start-of-step
+    # holdings (their definition), before the market moves them.
+    dividends = step_dividends_nb(t, h, r_path, asset_params) if light_dividends else 0.0
     wealth = market_step_nb(t, h, r_path, inflation_t, acc)
     if (due or has_flows or track_prices) and not static_target:
         target_row_nb(targets, t, target)
-    if dividends_only:
-        if wealth > 0.0:
-            reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc)
+    if light:
+        if wealth > 0.0 and dividends > 0.0:
+            acc[M_DIVIDENDS] += dividends
     elif track_prices and wealth > 0.0:
         wealth = after_market_nb(
             t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode, tax_state, acc
@@ -422,15 +429,18 @@ def before_decision_nb(
 
 @njit(cache=True, inline="always")
 def after_decision_nb(
-    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params, exec_params,
-    noise_key, tax_state, lots, acc, trade, gains,
+    traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path, asset_params, tax_params,
+    exec_params, noise_key, tax_state, lots, acc, trade, gains,
 ):  # fmt: skip
     """Step ``t`` after the decision: trade to ``w_new`` when the policy traded (or to the
-    carried weights of a capped trade), then the year-end tax settlement."""
+    carried weights of a capped trade), then the year-end tax settlement. With
+    ``lazy_prices`` the price indices (for ADV growth) are brought up to date first."""
     if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
         if plain:
             rebalance_plain_nb(h, w_new, asset_params, acc, trade)
         else:
+            if lazy_prices:
+                catch_up_prices_nb(t, r_path, asset_params, tax_state, acc)
             rebalance_step_nb(
                 t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                 acc, trade, gains,
@@ -533,7 +543,11 @@ def simulate_policy_builtin_nb(
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
+    # Light price tracking (see _taxes.light_tracking_nb): dividends counted per step, price
+    # indices caught up at trades when ADV grows.
+    light = track_prices and light_tracking_nb(asset_params, tax_params)
+    light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
+    lazy_prices = light and adv_grows_nb(asset_params)
     static_target = targets_constant_nb(targets)
     if static_target:
         target_row_nb(targets, 0, own[3])
@@ -582,8 +596,8 @@ def simulate_policy_builtin_nb(
                 next_due += check_every
             wealth, live = before_decision_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
-                tabled, flow_mode, has_flows, track_prices, dividends_only, taxed, noise_key,
-                asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
+                tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
+                noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
                 steps_per_year, static_target,
             )  # fmt: skip
             if live:
@@ -591,8 +605,9 @@ def simulate_policy_builtin_nb(
                     kind, t, r_path, w, wealth, target, params, state, w_new
                 )
                 after_decision_nb(
-                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
-                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
+                    traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path,
+                    asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+                    trade, gains,
                 )  # fmt: skip
             elif acc[M_RUINED] == 0.0:
                 ruin_nb(t, h, steps_per_year, acc)
@@ -649,7 +664,11 @@ def simulate_policy_custom_nb(
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    dividends_only = track_prices and dividends_only_nb(asset_params, tax_params)
+    # Light price tracking (see _taxes.light_tracking_nb): dividends counted per step, price
+    # indices caught up at trades when ADV grows.
+    light = track_prices and light_tracking_nb(asset_params, tax_params)
+    light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
+    lazy_prices = light and adv_grows_nb(asset_params)
     static_target = targets_constant_nb(targets)
     if static_target:
         target_row_nb(targets, 0, own[3])
@@ -698,15 +717,16 @@ def simulate_policy_custom_nb(
                 next_due += check_every
             wealth, live = before_decision_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
-                tabled, flow_mode, has_flows, track_prices, dividends_only, taxed, noise_key,
-                asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
+                tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
+                noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
                 steps_per_year, static_target,
             )  # fmt: skip
             if live:
                 traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
                 after_decision_nb(
-                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
-                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
+                    traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path,
+                    asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+                    trade, gains,
                 )  # fmt: skip
             elif acc[M_RUINED] == 0.0:
                 ruin_nb(t, h, steps_per_year, acc)

@@ -55,7 +55,8 @@ A_YEAR_SHORT = N_METRICS + 12  # net short-term gains realised in the current ta
 A_YEAR_LONG = N_METRICS + 13  # net long-term gains realised in the current tax year
 A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
-N_ACC = N_METRICS + 16
+A_PRICE_STEP = N_METRICS + 16  # steps included in the price indices when they are caught up
+N_ACC = N_METRICS + 17
 
 # --- built-in policy kinds ------------------------------------------------------------------
 POLICY_BUY_AND_HOLD = 0
@@ -93,7 +94,8 @@ AP_VOL_STEP = 8  # the asset's volatility over one step (fraction), for slippage
 AP_VOL_DAILY = 9  # the asset's daily volatility (fraction), for market impact
 AP_DAYS_PER_STEP = 10  # trading days in one step (252 / steps per year)
 AP_ADV_GROWTH = 11  # 1.0 when ADV grows with the asset's price index along the path
-N_ASSET_PARAMS = 12
+AP_DIVIDEND_STEP = 12  # dividend yield per step (fraction): AP_DIVIDEND_YIELD / steps per year
+N_ASSET_PARAMS = 13
 
 # --- per-policy execution settings: ``exec_params`` (N_EXEC_PARAMS,) ------------------------
 EP_FLOW_MODE = 0  # how external flows are placed: one of FLOW_TO_*

@@ -25,13 +25,14 @@ from ._flows import place_flow_nb
 from ._layout import (
     A_CARRY,
     A_PENDING,
+    A_PRICE_STEP,
     A_TRADED,
     A_UNREALISED_TAX,
     A_WEALTH,
     A_YEAR_LONG,
     A_YEAR_SHORT,
     AP_ADV_GROWTH,
-    AP_DIVIDEND_YIELD,
+    AP_DIVIDEND_STEP,
     DIV_REBALANCE,
     EP_HARVEST,
     EP_HARVEST_THRESHOLD,
@@ -430,7 +431,6 @@ def after_market_nb(
     wealth = acc[A_WEALTH]
     if tax_params[TX_TRACK_PRICES] <= 0.0 or wealth <= 0.0:
         return wealth
-    steps_per_year = tax_params[TX_STEPS_PER_YEAR]
     te = tax_params[TX_TRACKING_STEP]
     has_div = tax_params[TX_HAS_DIVIDENDS] > 0.0
     reinvest = int(tax_params[TX_DIVIDEND_MODE]) != DIV_REBALANCE
@@ -441,7 +441,7 @@ def after_market_nb(
     net_total = 0.0
     for i in range(h.size):
         g = 1.0 + r_path[t, i]
-        dy = asset_params[i, AP_DIVIDEND_YIELD] / steps_per_year if has_div else 0.0
+        dy = asset_params[i, AP_DIVIDEND_STEP] if has_div else 0.0
         div = 0.0
         if dy > 0.0 and g > 0.0:
             div = h[i] / g * dy
@@ -477,38 +477,53 @@ def after_market_nb(
 
 
 @njit(cache=True)
-def dividends_only_nb(asset_params, tax_params):
-    """True when the step's price tracking does nothing but count dividends: an untaxed
-    account reinvesting them, no substitute tracking error and no ADV growth. Dividends then
-    leave holdings unchanged (returns are total returns) and :func:`reinvested_dividends_nb`
-    replaces :func:`after_market_nb`."""
-    if (
+def light_tracking_nb(asset_params, tax_params):
+    """True when nothing needs the per-step work of :func:`after_market_nb`: an untaxed
+    account reinvesting its dividends, with no substitute tracking error. Reinvested
+    dividends then leave holdings unchanged (returns are total returns), so a step only
+    counts them (:func:`step_dividends_nb`), and price indices, needed only by a growing
+    ADV, are brought up to date at trades (:func:`catch_up_prices_nb`)."""
+    return not (
         tax_params[TX_ENABLED] > 0.0
         or int(tax_params[TX_DIVIDEND_MODE]) == DIV_REBALANCE
         or tax_params[TX_TRACKING_STEP] > 0.0
-    ):
-        return False
+    )
+
+
+@njit(cache=True)
+def adv_grows_nb(asset_params):
+    """True when some asset's ADV grows with its price index."""
     for i in range(asset_params.shape[0]):
         if asset_params[i, AP_ADV_GROWTH] > 0.0:
-            return False
-    return True
+            return True
+    return False
 
 
 @njit(cache=True, inline="always")
-def reinvested_dividends_nb(t, h, r_path, asset_params, tax_params, acc):
-    """:func:`after_market_nb` when :func:`dividends_only_nb`: add the step's dividends to
-    ``acc[M_DIVIDENDS]`` with the same arithmetic (holdings do not change)."""
-    if tax_params[TX_HAS_DIVIDENDS] <= 0.0:
-        return
-    steps_per_year = tax_params[TX_STEPS_PER_YEAR]
+def step_dividends_nb(t, h, r_path, asset_params):
+    """Dividends of step ``t`` (currency): ``yield / steps_per_year`` of each asset's value
+    ``h`` at the start of the step (call it before the market move), as in
+    :func:`after_market_nb`; nothing for an asset whose return wipes it out."""
     paid = 0.0
     for i in range(h.size):
-        g = 1.0 + r_path[t, i]
-        dy = asset_params[i, AP_DIVIDEND_YIELD] / steps_per_year
-        if dy > 0.0 and g > 0.0:
-            paid += h[i] / g * dy
-    if paid > 0.0:
-        acc[M_DIVIDENDS] += paid
+        d = h[i] * asset_params[i, AP_DIVIDEND_STEP]
+        paid += d if r_path[t, i] > -1.0 else 0.0
+    return paid
+
+
+@njit(cache=True)
+def catch_up_prices_nb(t, r_path, asset_params, tax_state, acc):
+    """Bring the per-asset price indices up to date through step ``t`` (see
+    :func:`light_tracking_nb`), with the arithmetic of :func:`after_market_nb`: each step
+    multiplies them by ``1 + r - yield / steps_per_year``. ``acc[A_PRICE_STEP]`` counts the
+    steps already included. Numba-compiled."""
+    for s in range(int(acc[A_PRICE_STEP]), t + 1):
+        for i in range(tax_state.shape[0]):
+            g = 1.0 + r_path[s, i]
+            f = g - asset_params[i, AP_DIVIDEND_STEP]
+            tax_state[i, TS_PRICE + 1] *= f
+            tax_state[i, TS_PRICE] *= f
+    acc[A_PRICE_STEP] = max(acc[A_PRICE_STEP], t + 1.0)
 
 
 @njit(cache=True)

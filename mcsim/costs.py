@@ -190,4 +190,5 @@ class CostModel:
         ap[:, layout.AP_VOL_DAILY] = vol_step * np.sqrt(steps_per_year / self.trading_days)
         ap[:, layout.AP_DAYS_PER_STEP] = self.trading_days / steps_per_year
         ap[:, layout.AP_ADV_GROWTH] = float(self.adv_growth)
+        ap[:, layout.AP_DIVIDEND_STEP] = ap[:, layout.AP_DIVIDEND_YIELD] / steps_per_year
         return ap

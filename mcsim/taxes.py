@@ -178,6 +178,7 @@ def friction_arrays(
         ap[:, layout.AP_DIVIDEND_YIELD] = as_vector(
             taxes.dividend_yield, "[taxes].dividend_yield", names, low=0.0, high=1.0
         )
+        ap[:, layout.AP_DIVIDEND_STEP] = ap[:, layout.AP_DIVIDEND_YIELD] / steps_per_year
     harvesting = False
     for p in policies:
         harvest = bool(getattr(p, "harvest", False))
