@@ -5,6 +5,7 @@ replaces the quarterly calendar policy:
 
 - 5/25 bands to the edge: every step, trade when an asset is 5 points or 25 % of its target
   (2.5 points at 10 %) off, only to the band edge.
+- 5/25 bands back to target: the same bands, trading all the way back to target.
 - cash-flow rebalancing with monthly contributions: 1,000 a month (growing 2 % a year)
   placed into the most underweight assets, and the 5/25 bands (to target) checked every step.
 - glide path: equal weights gliding linearly to 60 % in the four least volatile assets
@@ -34,6 +35,19 @@ ROWS: list[tuple[str, dict]] = [
                     "band": 0.05,
                     "relative_band": 0.25,
                     "trade_to": "edge",
+                }
+            ]
+        },
+    ),
+    (
+        "bands 5/25 back to target, checked monthly",
+        {
+            "policies": [
+                {
+                    "name": "band_5_25_target",
+                    "kind": "threshold",
+                    "band": 0.05,
+                    "relative_band": 0.25,
                 }
             ]
         },
