@@ -94,10 +94,16 @@ from ._solvers import (
 
 
 @njit(cache=True, inline="always")
-def due_nb(t, every, offset):
-    """True when ``t + 1`` elapsed steps is ``offset`` plus a multiple of ``every`` (> 0)."""
+def is_due_nb(t, every, offset):
+    """True when ``t + 1`` elapsed steps is ``offset`` plus a multiple of ``every`` (> 0).
+
+    With ``offset = 0`` a rule is due after ``every``, ``2 * every``, ... steps.
+    """
     k = int(every)
     elapsed = t + 1 - int(offset)
+    if k == 1:
+        # Continuous monitoring asks on every step: no integer division there.
+        return elapsed >= 0
     return k > 0 and elapsed >= 0 and elapsed % k == 0
 
 
@@ -143,7 +149,7 @@ def vol_target_nb(t, returns, w, wealth, target, params, state, w_new):
     d = x - state[VS_MEAN]
     state[VS_MEAN] += (1.0 - lam) * d
     state[VS_VAR] = lam * (state[VS_VAR] + (1.0 - lam) * d * d)
-    if not due_nb(t, params[VT_EVERY], params[VT_OFFSET]):
+    if not is_due_nb(t, params[VT_EVERY], params[VT_OFFSET]):
         return False
     vol = np.sqrt(state[VS_VAR] * params[VT_STEPS_PER_YEAR])
     max_lev = params[VT_MAX_LEVERAGE]
@@ -183,7 +189,7 @@ def cppi_nb(t, returns, w, wealth, target, params, state, w_new):
     state[CS_FLOOR] = floor
     if wealth < floor:
         state[CS_BREACHES] += 1.0
-    if not due_nb(t, params[CP_EVERY], params[CP_OFFSET]):
+    if not is_due_nb(t, params[CP_EVERY], params[CP_OFFSET]):
         return False
     total = sleeve_total_nb(target, safe)
     if total <= 0.0:
@@ -210,7 +216,7 @@ def mean_variance_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     window = int(params[MV_WINDOW])
     trailing = params[MV_ESTIMATE] == ESTIMATE_TRAILING
     o_sums = state.size - 1 - n - n * n
-    if not due_nb(t, params[MV_EVERY], params[MV_OFFSET]):
+    if not is_due_nb(t, params[MV_EVERY], params[MV_OFFSET]):
         return False
     if trailing:
         trailing_sums_update_nb(returns, t, window, state, o_sums)
@@ -259,7 +265,7 @@ def risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     window = int(params[RP_WINDOW])
     trailing = params[RP_ESTIMATE] == ESTIMATE_TRAILING
     o_sums = state.size - 1 - n - n * n
-    if not due_nb(t, params[RP_EVERY], params[RP_OFFSET]):
+    if not is_due_nb(t, params[RP_EVERY], params[RP_OFFSET]):
         return False
     if trailing:
         trailing_sums_update_nb(returns, t, window, state, o_sums)
@@ -306,7 +312,7 @@ def target_vol_rule_nb(t, returns, w, wealth, target, params, state, w_new):
     window = int(params[TV_WINDOW])
     trailing = params[TV_ESTIMATE] == ESTIMATE_TRAILING
     o_sums = state.size - 1 - n - n * n
-    if not due_nb(t, params[TV_EVERY], params[TV_OFFSET]):
+    if not is_due_nb(t, params[TV_EVERY], params[TV_OFFSET]):
         return False
     if trailing:
         trailing_sums_update_nb(returns, t, window, state, o_sums)

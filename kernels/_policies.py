@@ -24,7 +24,7 @@ the sum of ``|w_i - target_i|`` (the one-way turnover needed to get back to targ
 import numpy as np
 from numba import njit
 
-from ._allocation import allocation_rebalance_nb, is_allocation_kind_nb
+from ._allocation import allocation_rebalance_nb, is_allocation_kind_nb, is_due_nb
 from ._layout import (
     CAL_EVERY,
     CAL_OFFSET,
@@ -40,17 +40,6 @@ from ._layout import (
     TRADE_TO_EDGE,
     TRADE_TO_FRACTION,
 )
-
-
-@njit(cache=True, inline="always")
-def is_due_nb(t, every, offset):
-    """True when ``t + 1`` elapsed steps is ``offset`` plus a multiple of ``every`` (> 0).
-
-    With ``offset = 0`` the rule is due after ``every``, ``2 * every``, ... steps.
-    """
-    k = int(every)
-    elapsed = t + 1 - int(offset)
-    return k > 0 and elapsed >= 0 and elapsed % k == 0
 
 
 @njit(cache=True, inline="always")
