@@ -58,7 +58,7 @@ from ._layout import (
     TX_TRACK_PRICES,
 )
 from ._memory import borrow_nb
-from ._policies import builtin_rebalance_nb, threshold_nb
+from ._policies import band_may_breach_nb, builtin_rebalance_nb, threshold_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
 from ._taxes import (
     adv_grows_nb,
@@ -190,11 +190,16 @@ def weights_nb(h, wealth, w):
 
 
 @njit(cache=True, inline="always")
-def consult_builtin_nb(kind, t, r_path, w, wealth, target, params, state, w_new):
+def consult_builtin_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new):
     """:func:`builtin_rebalance_nb` with the rules consulted on every step inlined (bands,
     volatility targeting, CPPI, mean-variance's rolling window): there a compiled call
-    costs more than the rule's work."""
+    costs more than the rule's work. Band rules get their weights here, and only when the
+    holdings may be outside a band (``band_may_breach_nb``); the other rules get them from
+    :func:`before_decision_nb`."""
     if kind == POLICY_THRESHOLD:
+        if not band_may_breach_nb(h, wealth, target, params):
+            return False
+        weights_nb(h, wealth, w)
         return threshold_nb(t, r_path, w, wealth, target, params, state, w_new)
     if kind == POLICY_VOL_TARGET:
         return vol_target_nb(t, r_path, w, wealth, target, params, state, w_new)
@@ -393,6 +398,7 @@ def before_decision_nb(
     t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
     has_flows, track_prices, light, light_dividends, taxed, noise_key, asset_params,
     tax_params, exec_params, tax_state, lots, acc, gains, steps_per_year, static_target,
+    lazy_weights,
 ):  # fmt: skip
     """Step ``t`` up to the policy's decision: market move, dividends and price tracking,
     the scheduled flow, then (while wealth is left) tax work before trading and, on a due
@@ -422,7 +428,7 @@ def before_decision_nb(
                 t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
                 gains,
             )  # fmt: skip
-        if due:
+        if due and not lazy_weights:
             weights_nb(h, wealth, w)
     return wealth, live
 
@@ -548,6 +554,7 @@ def simulate_policy_builtin_nb(
     light = track_prices and light_tracking_nb(asset_params, tax_params)
     light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
     lazy_prices = light and adv_grows_nb(asset_params)
+    lazy_weights = kind == POLICY_THRESHOLD
     static_target = targets_constant_nb(targets)
     if static_target:
         target_row_nb(targets, 0, own[3])
@@ -598,11 +605,11 @@ def simulate_policy_builtin_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
                 tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
                 noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year, static_target,
+                steps_per_year, static_target, lazy_weights,
             )  # fmt: skip
             if live:
                 traded = due and consult_builtin_nb(
-                    kind, t, r_path, w, wealth, target, params, state, w_new
+                    kind, t, r_path, h, w, wealth, target, params, state, w_new
                 )
                 after_decision_nb(
                     traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path,
@@ -719,7 +726,7 @@ def simulate_policy_custom_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
                 tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
                 noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year, static_target,
+                steps_per_year, static_target, False,
             )  # fmt: skip
             if live:
                 traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)

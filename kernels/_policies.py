@@ -65,6 +65,25 @@ def band_width_nb(target_i, abs_band, rel_band):
 
 
 @njit(cache=True, inline="always")
+def band_may_breach_nb(h, wealth, target, params):
+    """Cheap pre-check of :func:`threshold_nb` on holdings ``h`` (currency): False only
+    when no asset can be outside its band, so the engine may skip computing weights on the
+    steps (most of them) where the rule would not trade. Widths get a relative slack of
+    1e-9, so rounding never hides a breach the rule would see; with a drift band it always
+    defers to the rule."""
+    n = h.size
+    if params[TH_DRIFT_BAND] < np.inf:
+        return True
+    scale = wealth * (1.0 - 1e-9)
+    breach = False
+    for i in range(n):
+        dev = abs(h[i] - target[i] * wealth)
+        width = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+        breach |= dev > width * scale
+    return breach
+
+
+@njit(cache=True, inline="always")
 def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
     """Band rule: trade when a weight leaves its band or the portfolio drifts too far.
 
