@@ -394,6 +394,29 @@ def allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params):
 
 
 @njit(cache=True, inline="always")
+def run_flags_nb(asset_params, tax_params, targets, target):
+    """What a run's step loop needs to do, from its frictions, taxes and targets:
+    ``(plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target)``.
+
+    ``plain``: rebalances take :func:`rebalance_plain_nb`. ``light``: the per-step price
+    work is skipped (``_taxes.light_tracking_nb``), dividends are counted per step
+    (``light_dividends``) and price indices caught up at trades when ADV grows
+    (``lazy_prices``). ``static_target``: no glide path; the target is then copied into
+    ``target`` here, once.
+    """
+    plain = plain_execution_nb(asset_params, tax_params)
+    taxed = tax_params[TX_ENABLED] > 0.0
+    track_prices = tax_params[TX_TRACK_PRICES] > 0.0
+    light = track_prices and light_tracking_nb(asset_params, tax_params)
+    light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
+    lazy_prices = light and adv_grows_nb(asset_params)
+    static_target = targets_constant_nb(targets)
+    if static_target:
+        target_row_nb(targets, 0, target)
+    return plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target
+
+
+@njit(cache=True, inline="always")
 def before_decision_nb(
     t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
     has_flows, track_prices, light, light_dividends, taxed, noise_key, asset_params,
@@ -546,18 +569,10 @@ def simulate_policy_builtin_nb(
     flow_mode = int(exec_params[EP_FLOW_MODE])
     tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
     first_due = check_offset if check_offset > 0 else check_every
-    plain = plain_execution_nb(asset_params, tax_params)
-    taxed = tax_params[TX_ENABLED] > 0.0
-    track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    # Light price tracking (see _taxes.light_tracking_nb): dividends counted per step, price
-    # indices caught up at trades when ADV grows.
-    light = track_prices and light_tracking_nb(asset_params, tax_params)
-    light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
-    lazy_prices = light and adv_grows_nb(asset_params)
+    plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target = run_flags_nb(
+        asset_params, tax_params, targets, own[3]
+    )
     lazy_weights = kind == POLICY_THRESHOLD
-    static_target = targets_constant_nb(targets)
-    if static_target:
-        target_row_nb(targets, 0, own[3])
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
@@ -668,17 +683,9 @@ def simulate_policy_custom_nb(
     flow_mode = int(exec_params[EP_FLOW_MODE])
     tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
     first_due = check_offset if check_offset > 0 else check_every
-    plain = plain_execution_nb(asset_params, tax_params)
-    taxed = tax_params[TX_ENABLED] > 0.0
-    track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    # Light price tracking (see _taxes.light_tracking_nb): dividends counted per step, price
-    # indices caught up at trades when ADV grows.
-    light = track_prices and light_tracking_nb(asset_params, tax_params)
-    light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
-    lazy_prices = light and adv_grows_nb(asset_params)
-    static_target = targets_constant_nb(targets)
-    if static_target:
-        target_row_nb(targets, 0, own[3])
+    plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target = run_flags_nb(
+        asset_params, tax_params, targets, own[3]
+    )
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     params = borrow_nb(params)
     state0 = borrow_nb(state0)
