@@ -145,6 +145,8 @@ def refresh_asset_nb(i, lots, tax_state):
     """Drop closed lots of asset ``i`` (keeping order) and recompute its unit totals and the
     highest cost per unit of each vehicle. Numba-compiled."""
     n = int(tax_state[i, TS_N_LOTS])
+    # Without units of vehicle 1 every open lot is of vehicle 0.
+    mixed = tax_state[i, TS_UNITS + 1] > 0.0
     m = 0
     u0 = 0.0
     u1 = 0.0
@@ -158,12 +160,16 @@ def refresh_asset_nb(i, lots, tax_state):
             for f in range(N_LOT_FIELDS):
                 lots[i, m, f] = lots[i, k, f]
         cost = lots[i, m, LOT_BASIS] / units
-        if lots[i, m, LOT_VEHICLE] == 0.0:
+        if mixed:
+            # Selects, not branches: after harvests the vehicles of a book's lots are mixed.
+            first = lots[i, m, LOT_VEHICLE] == 0.0
+            u0 += units if first else 0.0
+            u1 += 0.0 if first else units
+            c0 = max(c0, cost if first else 0.0)
+            c1 = max(c1, 0.0 if first else cost)
+        else:
             u0 += units
             c0 = max(c0, cost)
-        else:
-            u1 += units
-            c1 = max(c1, cost)
         m += 1
     tax_state[i, TS_N_LOTS] = m
     tax_state[i, TS_UNITS] = u0
@@ -554,17 +560,15 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
             long = 0.0
             sold = 0.0
             n = int(tax_state[i, TS_N_LOTS])
+            # Branch-free scans: whether a lot is past the threshold is data.
             for k in range(n):
-                if lots[i, k, LOT_VEHICLE] != v:
-                    continue
                 value = lots[i, k, LOT_UNITS] * price
                 basis = lots[i, k, LOT_BASIS]
-                if value < thr * basis:
-                    if t - lots[i, k, LOT_STEP] >= long_steps:
-                        long += value - basis
-                    else:
-                        short += value - basis
-                    sold += value
+                hit = (lots[i, k, LOT_VEHICLE] == v) & (value < thr * basis)
+                held_long = t - lots[i, k, LOT_STEP] >= long_steps
+                long += value - basis if (hit & held_long) else 0.0
+                short += value - basis if (hit & (not held_long)) else 0.0
+                sold += value if hit else 0.0
             if sold <= 0.0:
                 continue
             # Harvest only when the tax value of the loss beats the round trip's cost.
@@ -573,9 +577,9 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
             if saving <= quote:
                 continue
             for k in range(n):
-                if lots[i, k, LOT_VEHICLE] == v:
-                    if lots[i, k, LOT_UNITS] * price < thr * lots[i, k, LOT_BASIS]:
-                        lots[i, k, LOT_UNITS] = 0.0
+                units = lots[i, k, LOT_UNITS]
+                hit = (lots[i, k, LOT_VEHICLE] == v) & (units * price < thr * lots[i, k, LOT_BASIS])
+                lots[i, k, LOT_UNITS] = 0.0 if hit else units
             refresh_asset_nb(i, lots, tax_state)
             cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
             cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
