@@ -86,6 +86,17 @@ def quote_cost_nb(i, amount, t, asset_params, noise_key, tax_state):
 
 
 @njit(cache=True, inline="always")
+def book_costs_nb(proportional, fixed, spread, slip, impact, acc):
+    """Add cost components (currency) to their ``acc`` slots; returns their total."""
+    acc[M_COST_PROPORTIONAL] += proportional
+    acc[M_COST_FIXED] += fixed
+    acc[M_COST_SPREAD] += spread
+    acc[M_COST_SLIPPAGE] += slip
+    acc[M_COST_IMPACT] += impact
+    return proportional + fixed + spread + slip + impact
+
+
+@njit(cache=True, inline="always")
 def asset_cost_nb(i, amount, t, asset_params, noise_key, tax_state, acc):
     """Cost of trading ``amount`` (currency, > 0) of asset ``i`` at step ``t``.
 
@@ -95,12 +106,7 @@ def asset_cost_nb(i, amount, t, asset_params, noise_key, tax_state, acc):
     proportional, fixed, spread, slip, impact = asset_cost_parts_nb(
         i, amount, t, asset_params, noise_key, tax_state
     )
-    acc[M_COST_PROPORTIONAL] += proportional
-    acc[M_COST_FIXED] += fixed
-    acc[M_COST_SPREAD] += spread
-    acc[M_COST_SLIPPAGE] += slip
-    acc[M_COST_IMPACT] += impact
-    return proportional + fixed + spread + slip + impact
+    return book_costs_nb(proportional, fixed, spread, slip, impact, acc)
 
 
 @njit(cache=True, inline="always")
@@ -127,12 +133,7 @@ def execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc):
         spread += s
         slip += sl
         impact += im
-    acc[M_COST_PROPORTIONAL] += proportional
-    acc[M_COST_FIXED] += fixed
-    acc[M_COST_SPREAD] += spread
-    acc[M_COST_SLIPPAGE] += slip
-    acc[M_COST_IMPACT] += impact
-    return proportional + fixed + spread + slip + impact
+    return book_costs_nb(proportional, fixed, spread, slip, impact, acc)
 
 
 @njit(cache=True, inline="always")

@@ -529,7 +529,7 @@ def catch_up_prices_nb(t, r_path, asset_params, tax_state, acc):
             f = g - asset_params[i, AP_DIVIDEND_STEP]
             tax_state[i, TS_PRICE + 1] *= f
             tax_state[i, TS_PRICE] *= f
-    acc[A_PRICE_STEP] = max(acc[A_PRICE_STEP], t + 1.0)
+    acc[A_PRICE_STEP] = t + 1.0
 
 
 @njit(cache=True)
