@@ -160,10 +160,12 @@ TS_PRICE = 4  # price index of vehicle 0 (vehicle 1 at TS_PRICE + 1); starts at 
 TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1 at + 1)
 TS_LOSS_SALE = 8  # step of the last harvest of vehicle 0 (vehicle 1 at + 1); -inf if none
 TS_PENDING_W = 10  # target weight of a capped trade carried to the next step
-TS_DIVIDEND = 11  # dividend paid this step (currency, before tax)
+TS_BY_COST = 11  # 1.0 when the asset's lots are kept in cost order (HIFO and tax-min books)
 N_TAX_STATE = 12
 
-# --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS), oldest first --------------------
+# --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------
+# A FIFO book is kept in purchase order; a HIFO or tax-min book (``TS_BY_COST``) in ascending
+# cost per unit, so the highest-cost lots are at its end.
 LOT_UNITS = 0  # units held
 LOT_BASIS = 1  # cost basis (currency paid for the units still held)
 LOT_STEP = 2  # step bought (-1 = held at the start)

@@ -2,7 +2,9 @@
 
 Holdings ``h`` (currency per asset) stay the engine's record of the portfolio. The tax
 account follows them: each asset has a price index per vehicle (``tax_state[:, TS_PRICE]``)
-and a list of lots (units, cost basis, step bought, vehicle), oldest first. After anything
+and a list of lots (units, cost basis, step bought, vehicle): in purchase order for FIFO
+accounts, in ascending cost per unit for HIFO and tax-minimising ones (``TS_BY_COST``), so
+that highest-cost sales and loss harvests take lots from the book's end. After anything
 moves holdings (a flow, a dividend, a rebalance, the tax payment), :func:`sync_lots_nb`
 books the difference between ``h`` and the lots' value as purchases (a new lot) or sales
 (lots picked by the lot method, realising gains).
@@ -55,6 +57,7 @@ from ._layout import (
     N_LOT_FIELDS,
     TAX_AWARE_AVOID_SHORT_TERM,
     TAX_AWARE_DEFER,
+    TS_BY_COST,
     TS_CURRENT,
     TS_LOSS_SALE,
     TS_MAX_COST,
@@ -178,6 +181,15 @@ def refresh_asset_nb(i, lots, tax_state):
     tax_state[i, TS_MAX_COST + 1] = c1
 
 
+@njit(cache=True, inline="always")
+def merge_into_nb(i, a, b, lots):
+    """Merge lot ``b`` into lot ``a`` (both bases; the later step) and close ``b``."""
+    lots[i, a, LOT_UNITS] += lots[i, b, LOT_UNITS]
+    lots[i, a, LOT_BASIS] += lots[i, b, LOT_BASIS]
+    lots[i, a, LOT_STEP] = max(lots[i, a, LOT_STEP], lots[i, b, LOT_STEP])
+    lots[i, b, LOT_UNITS] = 0.0
+
+
 @njit(cache=True)
 def merge_oldest_nb(i, t, long_steps, lots, tax_state):
     """Free lot slots of asset ``i`` (at least one) by merging lots of the same vehicle.
@@ -202,10 +214,7 @@ def merge_oldest_nb(i, t, long_steps, lots, tax_state):
         if o < 0:
             o = k
         else:
-            lots[i, o, LOT_UNITS] += lots[i, k, LOT_UNITS]
-            lots[i, o, LOT_BASIS] += lots[i, k, LOT_BASIS]
-            lots[i, o, LOT_STEP] = max(lots[i, o, LOT_STEP], lots[i, k, LOT_STEP])
-            lots[i, k, LOT_UNITS] = 0.0
+            merge_into_nb(i, o, k, lots)
             freed += 1
             o = -1
         if lots[i, k, LOT_VEHICLE] == 0.0:
@@ -223,36 +232,187 @@ def merge_oldest_nb(i, t, long_steps, lots, tax_state):
                 else:
                     open1 = k
                 continue
-            lots[i, o, LOT_UNITS] += lots[i, k, LOT_UNITS]
-            lots[i, o, LOT_BASIS] += lots[i, k, LOT_BASIS]
-            lots[i, o, LOT_STEP] = max(lots[i, o, LOT_STEP], lots[i, k, LOT_STEP])
-            lots[i, k, LOT_UNITS] = 0.0
+            merge_into_nb(i, o, k, lots)
             break
     refresh_asset_nb(i, lots, tax_state)
+
+
+@njit(cache=True, inline="always")
+def lot_position_nb(i, n, price, lots):
+    """Where a lot costing ``price`` per unit goes in a cost-ordered book of ``n`` lots:
+    after every lot that costs no more. Searched from the end, where purchases usually go
+    (prices mostly rise, so a new lot tends to cost the most)."""
+    k = n
+    while k > 0 and lots[i, k - 1, LOT_BASIS] > price * lots[i, k - 1, LOT_UNITS]:
+        k -= 1
+    return k
+
+
+@njit(cache=True)
+def compact_nb(i, start, lots, tax_state):
+    """Drop the closed lots of asset ``i`` from index ``start`` on, keeping the order of the
+    others."""
+    n = int(tax_state[i, TS_N_LOTS])
+    m = start
+    for k in range(start, n):
+        if lots[i, k, LOT_UNITS] <= 0.0:
+            continue
+        if m != k:
+            for f in range(N_LOT_FIELDS):
+                lots[i, m, f] = lots[i, k, f]
+        m += 1
+    tax_state[i, TS_N_LOTS] = m
+
+
+@njit(cache=True)
+def top_costs_nb(i, lots, tax_state):
+    """Highest cost per unit of each vehicle in a cost-ordered book: that of its last lot of
+    the vehicle, found from the end. A vehicle without lots gets zero units (clearing the
+    rounding left by sales that subtract units). Numba-compiled."""
+    n = int(tax_state[i, TS_N_LOTS])
+    # A book without units of vehicle 1 has no lot of it: the first lot from the end does.
+    need1 = tax_state[i, TS_UNITS + 1] > 0.0
+    found0 = False
+    found1 = False
+    c0 = 0.0
+    c1 = 0.0
+    k = n - 1
+    while k >= 0 and not (found0 and (found1 or not need1)):
+        if lots[i, k, LOT_VEHICLE] == 0.0:
+            if not found0:
+                c0 = lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS]
+                found0 = True
+        elif not found1:
+            c1 = lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS]
+            found1 = True
+        k -= 1
+    if not found0:
+        tax_state[i, TS_UNITS] = 0.0
+    if not found1:
+        tax_state[i, TS_UNITS + 1] = 0.0
+    tax_state[i, TS_MAX_COST] = c0
+    tax_state[i, TS_MAX_COST + 1] = c1
+
+
+@njit(cache=True)
+def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
+    """Free lot slots of a cost-ordered book (at least one) by merging neighbouring lots.
+
+    Walking from the cheapest, neighbouring long-term lots of one vehicle are merged in
+    pairs until a quarter of the slots are free. Neighbours in cost lose the least for
+    highest-cost-first sales, and their merged cost lies between theirs, so the book stays
+    in order. Without such a pair, the first neighbouring pair of one vehicle is merged;
+    when the vehicles alternate, the first and third lots.
+    A merged lot keeps the later step, so it is never treated as held longer than it was.
+    Numba-compiled.
+    """
+    n = int(tax_state[i, TS_N_LOTS])
+    want = max(1, n // 4)
+    freed = 0
+    p = -1
+    for k in range(n):
+        if freed >= want:
+            break
+        if t - lots[i, k, LOT_STEP] < long_steps:
+            p = -1
+        elif p >= 0 and lots[i, p, LOT_VEHICLE] == lots[i, k, LOT_VEHICLE]:
+            merge_into_nb(i, p, k, lots)
+            freed += 1
+            p = -1
+        else:
+            p = k
+    if freed == 0:
+        for k in range(1, n):
+            if lots[i, k - 1, LOT_VEHICLE] == lots[i, k, LOT_VEHICLE]:
+                merge_into_nb(i, k - 1, k, lots)
+                freed = 1
+                break
+    if freed == 0 and n >= 3:
+        # Vehicles alternate, so lots 0 and 2 are of one vehicle. Their merged lot costs
+        # between them, as lot 1 does: the two swap places when it costs less than lot 1.
+        merge_into_nb(i, 2, 0, lots)
+        if (
+            lots[i, 2, LOT_BASIS] * lots[i, 1, LOT_UNITS]
+            < lots[i, 1, LOT_BASIS] * lots[i, 2, LOT_UNITS]
+        ):
+            for f in range(N_LOT_FIELDS):
+                x = lots[i, 1, f]
+                lots[i, 1, f] = lots[i, 2, f]
+                lots[i, 2, f] = x
+    compact_nb(i, 0, lots, tax_state)
+    top_costs_nb(i, lots, tax_state)
+
+
+@njit(cache=True)
+def make_room_nb(i, t, price, long_steps, lots, tax_state):
+    """Free slots of a full cost-ordered book (:func:`merge_neighbours_nb`); returns where a
+    lot costing ``price`` per unit now goes. Numba-compiled."""
+    merge_neighbours_nb(i, t, long_steps, lots, tax_state)
+    return lot_position_nb(i, int(tax_state[i, TS_N_LOTS]), price, lots)
+
+
+@njit(cache=True, inline="always")
+def insert_lot_nb(i, amount, units, price, t, vehicle, long_steps, lots, tax_state):
+    """Book a purchase in a cost-ordered book, after the lots that cost no more per unit.
+
+    A purchase in the same step and vehicle as a lot beside that place is merged into it
+    (all purchases of one step and vehicle are at one price, so such a lot is beside it).
+    When every slot is taken, neighbouring lots are merged first (:func:`make_room_nb`,
+    not inlined: it runs once in ``max_lots / 4`` purchases of a full book).
+    """
+    n = int(tax_state[i, TS_N_LOTS])
+    k = lot_position_nb(i, n, price, lots)
+    j = -1
+    if k > 0 and lots[i, k - 1, LOT_STEP] == t and lots[i, k - 1, LOT_VEHICLE] == vehicle:
+        j = k - 1
+    elif k < n and lots[i, k, LOT_STEP] == t and lots[i, k, LOT_VEHICLE] == vehicle:
+        j = k
+    if j >= 0:
+        lots[i, j, LOT_UNITS] += units
+        lots[i, j, LOT_BASIS] += amount
+    else:
+        if n >= lots.shape[1]:
+            k = make_room_nb(i, t, price, long_steps, lots, tax_state)
+            n = int(tax_state[i, TS_N_LOTS])
+        for m in range(n - 1, k - 1, -1):
+            lots[i, m + 1, LOT_UNITS] = lots[i, m, LOT_UNITS]
+            lots[i, m + 1, LOT_BASIS] = lots[i, m, LOT_BASIS]
+            lots[i, m + 1, LOT_STEP] = lots[i, m, LOT_STEP]
+            lots[i, m + 1, LOT_VEHICLE] = lots[i, m, LOT_VEHICLE]
+        lots[i, k, LOT_UNITS] = units
+        lots[i, k, LOT_BASIS] = amount
+        lots[i, k, LOT_STEP] = t
+        lots[i, k, LOT_VEHICLE] = vehicle
+        tax_state[i, TS_N_LOTS] = n + 1
 
 
 @njit(cache=True, inline="always")
 def add_lot_nb(i, amount, t, vehicle, long_steps, lots, tax_state):
     """Buy ``amount`` (currency, > 0) of ``vehicle`` of asset ``i`` at step ``t``: a new lot.
 
-    A purchase in the same step and vehicle as the newest lot is merged into it. When every
-    slot is taken, two old lots are merged first (:func:`merge_oldest_nb`). Numba-compiled.
+    In a FIFO book the lot goes at the end, and a purchase in the same step and vehicle as
+    the newest lot is merged into it; when every slot is taken, two old lots are merged
+    first (:func:`merge_oldest_nb`). A cost-ordered book takes it in cost order
+    (:func:`insert_lot_nb`). Numba-compiled.
     """
     price = tax_state[i, TS_PRICE + vehicle]
     units = amount / price
-    n = int(tax_state[i, TS_N_LOTS])
-    if n > 0 and lots[i, n - 1, LOT_STEP] == t and lots[i, n - 1, LOT_VEHICLE] == vehicle:
-        lots[i, n - 1, LOT_UNITS] += units
-        lots[i, n - 1, LOT_BASIS] += amount
+    if tax_state[i, TS_BY_COST] > 0.0:
+        insert_lot_nb(i, amount, units, price, t, vehicle, long_steps, lots, tax_state)
     else:
-        if n >= lots.shape[1]:
-            merge_oldest_nb(i, t, long_steps, lots, tax_state)
-            n = int(tax_state[i, TS_N_LOTS])
-        lots[i, n, LOT_UNITS] = units
-        lots[i, n, LOT_BASIS] = amount
-        lots[i, n, LOT_STEP] = t
-        lots[i, n, LOT_VEHICLE] = vehicle
-        tax_state[i, TS_N_LOTS] = n + 1
+        n = int(tax_state[i, TS_N_LOTS])
+        if n > 0 and lots[i, n - 1, LOT_STEP] == t and lots[i, n - 1, LOT_VEHICLE] == vehicle:
+            lots[i, n - 1, LOT_UNITS] += units
+            lots[i, n - 1, LOT_BASIS] += amount
+        else:
+            if n >= lots.shape[1]:
+                merge_oldest_nb(i, t, long_steps, lots, tax_state)
+                n = int(tax_state[i, TS_N_LOTS])
+            lots[i, n, LOT_UNITS] = units
+            lots[i, n, LOT_BASIS] = amount
+            lots[i, n, LOT_STEP] = t
+            lots[i, n, LOT_VEHICLE] = vehicle
+            tax_state[i, TS_N_LOTS] = n + 1
     tax_state[i, TS_UNITS + vehicle] += units
     tax_state[i, TS_MAX_COST + vehicle] = max(tax_state[i, TS_MAX_COST + vehicle], price)
 
@@ -261,7 +421,8 @@ def add_lot_nb(i, amount, t, vehicle, long_steps, lots, tax_state):
 def lot_key_nb(i, k, method, t, long_steps, lots, tax_state):
     """Sale priority of lot ``k`` (lower sells first) under the lot ``method``."""
     if method == LOT_FIFO:
-        return float(k)
+        # A FIFO book is in purchase order; a cost-ordered one is not.
+        return lots[i, k, LOT_STEP] if tax_state[i, TS_BY_COST] > 0.0 else float(k)
     units = lots[i, k, LOT_UNITS]
     cost = lots[i, k, LOT_BASIS] / units
     if method == LOT_HIFO:
@@ -276,6 +437,47 @@ def lot_key_nb(i, k, method, t, long_steps, lots, tax_state):
 
 
 @njit(cache=True)
+def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
+    """Highest-cost-first sale from a cost-ordered book: lots are taken from its end.
+
+    As :func:`sell_lots_nb`; among lots of equal cost the later-booked one goes first.
+    Units of the lots taken are subtracted from the vehicles' totals. Numba-compiled.
+    """
+    n = int(tax_state[i, TS_N_LOTS])
+    left = amount
+    kept = n
+    k = n - 1
+    while left > 0.0 and k >= 0:
+        v = int(lots[i, k, LOT_VEHICLE])
+        units = lots[i, k, LOT_UNITS]
+        basis = lots[i, k, LOT_BASIS]
+        value = units * tax_state[i, TS_PRICE + v]
+        if left >= value * (1.0 - _DUST):
+            take = value
+            gain = value - basis
+            if commit:
+                tax_state[i, TS_UNITS + v] -= units
+                kept = k
+        else:
+            take = left
+            f = left / value
+            gain = left - f * basis
+            if commit:
+                lots[i, k, LOT_UNITS] = units * (1.0 - f)
+                lots[i, k, LOT_BASIS] = basis * (1.0 - f)
+                tax_state[i, TS_UNITS + v] -= units * f
+        held_long = t - lots[i, k, LOT_STEP] >= long_steps
+        gains[1] += gain if held_long else 0.0
+        gains[0] += 0.0 if held_long else gain
+        left -= take
+        k -= 1
+    if commit:
+        tax_state[i, TS_N_LOTS] = kept
+        top_costs_nb(i, lots, tax_state)
+    return amount - max(left, 0.0)
+
+
+@njit(cache=True)
 def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gains):
     """Sell ``amount`` (currency) of asset ``i`` at step ``t``, lots chosen by ``method``.
 
@@ -284,15 +486,21 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
     run, to estimate the tax of a trade). Returns the value sold (currency, at most the value
     of the lots). Lots are taken in (key, index) order of :func:`lot_key_nb`; when ``gains``
     has room for ``lots.shape[1]`` more values (the engine's scratch array), the keys are
-    computed once per sale instead of once per lot taken. Numba-compiled.
+    computed once per sale instead of once per lot taken. A HIFO sale from a cost-ordered
+    book takes lots from its end (:func:`sell_from_end_nb`). Numba-compiled.
     """
+    by_cost = tax_state[i, TS_BY_COST] > 0.0
+    if method == LOT_HIFO and by_cost:
+        return sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains)
+    # A FIFO sale from a FIFO book takes the first open lot: no keys, no search.
+    in_order = method == LOT_FIFO and not by_cost
     n = int(tax_state[i, TS_N_LOTS])
     left = amount
     last_key = -np.inf
     last_k = -1
     # With scratch room (the engine's ``gains`` holds 2 + max_lots values), the keys are
     # computed once per sale; a lot taken gets key inf, so each pick is a plain scan.
-    cached = method != LOT_FIFO and gains.size >= 2 + lots.shape[1]
+    cached = not in_order and gains.size >= 2 + lots.shape[1]
     if cached:
         for k in range(n):
             if lots[i, k, LOT_UNITS] <= 0.0:
@@ -323,7 +531,7 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
                 if key < best_key:
                     best_key = key
                     best = k
-                if method == LOT_FIFO:
+                if in_order:
                     break
             if best < 0:
                 break
@@ -407,6 +615,7 @@ def start_account_nb(h, tax_params, tax_state, lots):
         tax_state[i, TS_LOSS_SALE] = -np.inf
         tax_state[i, TS_LOSS_SALE + 1] = -np.inf
         tax_state[i, TS_PENDING_W] = 0.0
+        tax_state[i, TS_BY_COST] = 1.0 if int(tax_params[TX_LOT_METHOD]) != LOT_FIFO else 0.0
         if tax_params[TX_ENABLED] > 0.0 and h[i] > 0.0:
             add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
 
@@ -548,6 +757,7 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
     long_steps = tax_params[TX_LONG_STEPS]
     wealth = acc[A_WEALTH]
     for i in range(h.size):
+        by_cost = tax_state[i, TS_BY_COST] > 0.0
         for v in range(2):
             units = tax_state[i, TS_UNITS + v]
             price = tax_state[i, TS_PRICE + v]
@@ -559,16 +769,29 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
             short = 0.0
             long = 0.0
             sold = 0.0
+            sold_units = 0.0
             n = int(tax_state[i, TS_N_LOTS])
+            # Lots past the threshold cost more than price / (1 - threshold) per unit: in a
+            # cost-ordered book they lie in a suffix, in a FIFO book anywhere.
+            first = 0
+            if by_cost:
+                first = n
+                while (
+                    first > 0
+                    and lots[i, first - 1, LOT_UNITS] * price < thr * lots[i, first - 1, LOT_BASIS]
+                ):
+                    first -= 1
             # Branch-free scans: whether a lot is past the threshold is data.
-            for k in range(n):
-                value = lots[i, k, LOT_UNITS] * price
+            for k in range(first, n):
+                units = lots[i, k, LOT_UNITS]
+                value = units * price
                 basis = lots[i, k, LOT_BASIS]
                 hit = (lots[i, k, LOT_VEHICLE] == v) & (value < thr * basis)
                 held_long = t - lots[i, k, LOT_STEP] >= long_steps
                 long += value - basis if (hit & held_long) else 0.0
                 short += value - basis if (hit & (not held_long)) else 0.0
                 sold += value if hit else 0.0
+                sold_units += units if hit else 0.0
             if sold <= 0.0:
                 continue
             # Harvest only when the tax value of the loss beats the round trip's cost.
@@ -576,11 +799,16 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
             quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
             if saving <= quote:
                 continue
-            for k in range(n):
+            for k in range(first, n):
                 units = lots[i, k, LOT_UNITS]
                 hit = (lots[i, k, LOT_VEHICLE] == v) & (units * price < thr * lots[i, k, LOT_BASIS])
                 lots[i, k, LOT_UNITS] = 0.0 if hit else units
-            refresh_asset_nb(i, lots, tax_state)
+            if by_cost:
+                compact_nb(i, first, lots, tax_state)
+                tax_state[i, TS_UNITS + v] -= sold_units
+                top_costs_nb(i, lots, tax_state)
+            else:
+                refresh_asset_nb(i, lots, tax_state)
             cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
             cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
             tax_state[i, TS_CURRENT] = other

@@ -22,8 +22,8 @@ def _tax_params(**kw):
     return tp
 
 
-def _random_book(rng, n_lots, max_lots=12, long_steps=12):
-    book = ref.LotBook(max_lots=max_lots, long_steps=long_steps)
+def _random_book(rng, n_lots, max_lots=12, long_steps=12, by_cost=False):
+    book = ref.LotBook(max_lots=max_lots, long_steps=long_steps, by_cost=by_cost)
     book.prices = [float(rng.uniform(0.5, 2.0)), float(rng.uniform(0.5, 2.0))]
     step = -1
     for _ in range(n_lots):
@@ -36,7 +36,14 @@ def _random_book(rng, n_lots, max_lots=12, long_steps=12):
                 "vehicle": float(rng.integers(0, 2)),
             }
         )
+    if by_cost:
+        book.lots.sort(key=lambda lot: lot["basis"] / lot["units"])
     return book, step
+
+
+def _costs_ascend(lots, n):
+    cost = lots[0, :n, layout.LOT_BASIS] / lots[0, :n, layout.LOT_UNITS]
+    return bool(np.all(np.diff(cost) >= -1e-12 * cost[1:]))
 
 
 @PROFILE
@@ -57,10 +64,15 @@ def test_year_tax_matches_reference(short, long, carry, limit):
 
 
 @PROFILE
-@given(seed=st.integers(0, 2**32 - 1), method=st.sampled_from(METHODS), cached=st.booleans())
-def test_sale_matches_reference(seed, method, cached):
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    method=st.sampled_from(METHODS),
+    cached=st.booleans(),
+    by_cost=st.booleans(),
+)
+def test_sale_matches_reference(seed, method, cached, by_cost):
     rng = np.random.default_rng(seed)
-    book, last = _random_book(rng, int(rng.integers(1, 10)))
+    book, last = _random_book(rng, int(rng.integers(1, 10)), by_cost=by_cost)
     ts, lots = book.to_arrays()
     amount = float(rng.uniform(0, 1.2) * book.total_value())
     t = last + int(rng.integers(0, 20))
@@ -76,13 +88,15 @@ def test_sale_matches_reference(seed, method, cached):
     assert ts[0, layout.TS_N_LOTS] == n
     np.testing.assert_allclose(lots[0, :n], lots2[0, :n], rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(ts[0, :8], ts2[0, :8], rtol=1e-12, atol=1e-9)
+    if by_cost:
+        assert _costs_ascend(lots, n)
 
 
 @PROFILE
-@given(seed=st.integers(0, 2**32 - 1), method=st.sampled_from(METHODS))
-def test_dry_run_leaves_lots_untouched(seed, method):
+@given(seed=st.integers(0, 2**32 - 1), method=st.sampled_from(METHODS), by_cost=st.booleans())
+def test_dry_run_leaves_lots_untouched(seed, method, by_cost):
     rng = np.random.default_rng(seed)
-    book, last = _random_book(rng, 8)
+    book, last = _random_book(rng, 8, by_cost=by_cost)
     ts, lots = book.to_arrays()
     before = lots.copy(), ts.copy()
     gains = np.zeros(2)
@@ -119,7 +133,12 @@ def test_hifo_never_realises_more_gain_than_fifo(seed):
     amount = float(rng.uniform(0, 1) * book.total_value())
     out = {}
     for m in (layout.LOT_FIFO, layout.LOT_HIFO):
-        ts, lots = copy.deepcopy(book).to_arrays()
+        # Each method on its own book: FIFO in purchase order, HIFO in cost order.
+        mine = copy.deepcopy(book)
+        if m == layout.LOT_HIFO:
+            mine.by_cost = True
+            mine.lots.sort(key=lambda lot: lot["basis"] / lot["units"])
+        ts, lots = mine.to_arrays()
         g = np.zeros(2)
         _taxes.sell_lots_nb(0, amount, last + 3, m, 12.0, lots, ts, True, g)
         out[m] = g.sum()
@@ -127,10 +146,10 @@ def test_hifo_never_realises_more_gain_than_fifo(seed):
 
 
 @PROFILE
-@given(seed=st.integers(0, 2**32 - 1), max_lots=st.integers(4, 8))
-def test_buys_merge_and_basis_sums_to_what_was_paid(seed, max_lots):
+@given(seed=st.integers(0, 2**32 - 1), max_lots=st.integers(4, 8), by_cost=st.booleans())
+def test_buys_merge_and_basis_sums_to_what_was_paid(seed, max_lots, by_cost):
     rng = np.random.default_rng(seed)
-    book = ref.LotBook(max_lots=max_lots, long_steps=12)
+    book = ref.LotBook(max_lots=max_lots, long_steps=12, by_cost=by_cost)
     ts, lots = book.to_arrays()
     paid = 0.0
     sold_basis = 0.0
@@ -161,13 +180,38 @@ def test_buys_merge_and_basis_sums_to_what_was_paid(seed, max_lots):
         )
         basis = lots[0, :n, layout.LOT_BASIS].sum()
         assert basis == pytest.approx(paid - sold_basis, rel=1e-10)
+        if by_cost:
+            assert _costs_ascend(lots, n)
+        units = [sum(lot["units"] for lot in book.lots if lot["vehicle"] == v) for v in (0, 1)]
+        np.testing.assert_allclose(ts[0, layout.TS_UNITS : layout.TS_UNITS + 2], units, rtol=1e-9)
+
+
+@pytest.mark.parametrize("long_steps", [1.0, 100.0])
+def test_full_cost_ordered_book_with_alternating_vehicles_stays_in_order(long_steps):
+    # No two neighbours share a vehicle, so no neighbouring pair can merge: the first and
+    # third lots are merged and the book kept in cost order.
+    book = ref.LotBook(max_lots=4, long_steps=long_steps, by_cost=True)
+    for k, (cost, v) in enumerate([(1.0, 0), (1.1, 1), (1.3, 0), (1.4, 1)]):
+        book.lots.append({"units": 10.0, "basis": 10.0 * cost, "step": float(k), "vehicle": v})
+    book.lots[0]["units"] = 100.0  # the merged lot costs less than lot 1: they swap
+    book.lots[0]["basis"] = 100.0
+    ts, lots = book.to_arrays()
+    book.prices = [2.0, 2.0]
+    ts[0, layout.TS_PRICE : layout.TS_PRICE + 2] = 2.0
+    _taxes.add_lot_nb(0, 5.0, 10, 0, long_steps, lots, ts)
+    book.buy(5.0, 10, 0)
+    n = int(ts[0, layout.TS_N_LOTS])
+    assert n == len(book.lots) == 4
+    np.testing.assert_allclose(lots[0, :n], [list(lot.values()) for lot in book.lots])
+    assert _costs_ascend(lots, n)
+    assert lots[0, :n, layout.LOT_BASIS].sum() == pytest.approx(100.0 + 11 + 13 + 14 + 5)
 
 
 @PROFILE
-@given(seed=st.integers(0, 2**32 - 1), vehicle=st.integers(0, 1))
-def test_harvest_matches_reference(seed, vehicle):
+@given(seed=st.integers(0, 2**32 - 1), vehicle=st.integers(0, 1), by_cost=st.booleans())
+def test_harvest_matches_reference(seed, vehicle, by_cost):
     rng = np.random.default_rng(seed)
-    book, last = _random_book(rng, 8)
+    book, last = _random_book(rng, 8, by_cost=by_cost)
     ts, lots = book.to_arrays()
     ts[0, layout.TS_CURRENT] = vehicle
     t = last + 2
@@ -208,6 +252,13 @@ def test_harvest_matches_reference(seed, vehicle):
     assert acc[layout.A_YEAR_SHORT] == pytest.approx(sum(r[0] for r in results), abs=1e-9)
     assert h[0] == pytest.approx(expect.total_value(), rel=1e-12)
     assert _taxes.holdings_value_nb(0, ts) == pytest.approx(h[0], rel=1e-12)
+    n = int(ts[0, layout.TS_N_LOTS])
+    assert n == len(expect.lots)
+    np.testing.assert_allclose(
+        lots[0, :n], [list(lot.values()) for lot in expect.lots], rtol=1e-10, atol=1e-9
+    )
+    if by_cost:
+        assert _costs_ascend(lots, n)
 
 
 def test_wash_sale_blocks_buying_back_within_the_window():

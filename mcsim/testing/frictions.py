@@ -7,6 +7,7 @@ small inputs. Lots are Python lists of dicts here; the kernels use fixed-size ar
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -164,12 +165,17 @@ def year_tax(
 
 @dataclass
 class LotBook:
-    """Lots of one asset: each ``{"units", "basis", "step", "vehicle"}``, oldest first."""
+    """Lots of one asset: each ``{"units", "basis", "step", "vehicle"}``.
+
+    A FIFO book (``by_cost`` False) keeps them in purchase order; a HIFO or tax-min book in
+    ascending cost per unit, a purchase going after the lots that cost no more.
+    """
 
     max_lots: int
     long_steps: float
     prices: list[float] = field(default_factory=lambda: [1.0, 1.0])
     lots: list[dict[str, float]] = field(default_factory=list)
+    by_cost: bool = False
 
     def value(self, lot: dict[str, float]) -> float:
         return lot["units"] * self.prices[int(lot["vehicle"])]
@@ -215,8 +221,51 @@ class LotBook:
                 seen[v] = k
         self.lots = [lot for lot in self.lots if lot["units"] > 0]
 
+    @staticmethod
+    def _merge(a: dict[str, float], b: dict[str, float]) -> None:
+        a["units"] += b["units"]
+        a["basis"] += b["basis"]
+        a["step"] = max(a["step"], b["step"])
+        b["units"] = 0.0
+
+    def merge_neighbours(self, t: float) -> None:
+        """Cost-ordered books: merge neighbouring long-term lots of one vehicle in pairs,
+        cheapest first, until a quarter of the slots are free; with no such pair, the first
+        neighbouring pair of one vehicle; when vehicles alternate, the first and third lots
+        (kept in cost order)."""
+        lots = self.lots
+        want = max(1, len(lots) // 4)
+        freed = 0
+        prev = None
+        for lot in lots:
+            if freed >= want:
+                break
+            if not self.is_long(lot, t):
+                prev = None
+            elif prev is not None and prev["vehicle"] == lot["vehicle"]:
+                self._merge(prev, lot)
+                freed += 1
+                prev = None
+            else:
+                prev = lot
+        if freed == 0:
+            for a, b in itertools.pairwise(lots):
+                if a["vehicle"] == b["vehicle"]:
+                    self._merge(a, b)
+                    freed = 1
+                    break
+        if freed == 0 and len(lots) >= 3:
+            self._merge(lots[2], lots[0])
+            if lots[2]["basis"] / lots[2]["units"] < lots[1]["basis"] / lots[1]["units"]:
+                lots[1], lots[2] = lots[2], lots[1]
+        self.lots = [lot for lot in lots if lot["units"] > 0]
+
     def buy(self, amount: float, t: float, vehicle: int) -> None:
-        units = amount / self.prices[vehicle]
+        price = self.prices[vehicle]
+        units = amount / price
+        if self.by_cost:
+            self._buy_by_cost(amount, units, price, t, vehicle)
+            return
         last = self.lots[-1] if self.lots else None
         if last is not None and last["step"] == t and last["vehicle"] == vehicle:
             last["units"] += units
@@ -226,13 +275,38 @@ class LotBook:
             self.merge_oldest(t)
         self.lots.append({"units": units, "basis": amount, "step": t, "vehicle": vehicle})
 
+    def _position(self, price: float) -> int:
+        """After every lot that costs no more (searched from the end, as the kernel)."""
+        k = len(self.lots)
+        while k > 0 and self.lots[k - 1]["basis"] > price * self.lots[k - 1]["units"]:
+            k -= 1
+        return k
+
+    def _buy_by_cost(self, amount: float, units: float, price: float, t: float, v: int) -> None:
+        k = self._position(price)
+        for j in (k - 1, k):
+            if 0 <= j < len(self.lots):
+                lot = self.lots[j]
+                if lot["step"] == t and lot["vehicle"] == v:
+                    lot["units"] += units
+                    lot["basis"] += amount
+                    return
+        if len(self.lots) >= self.max_lots:
+            self.merge_neighbours(t)
+            k = self._position(price)
+        self.lots.insert(k, {"units": units, "basis": amount, "step": t, "vehicle": v})
+
     def order(self, method: int, t: float) -> list[int]:
         """Indices of lots in the order a sale takes them."""
         idx = list(range(len(self.lots)))
         if method == L.LOT_FIFO:
-            return idx
+            return sorted(idx, key=lambda k: self.lots[k]["step"]) if self.by_cost else idx
         if method == L.LOT_HIFO:
-            return sorted(idx, key=lambda k: (-self.lots[k]["basis"] / self.lots[k]["units"], k))
+            # Of equal costs, the first in a FIFO book; the later-booked in a cost-ordered one.
+            tie = -1 if self.by_cost else 1
+            return sorted(
+                idx, key=lambda k: (-self.lots[k]["basis"] / self.lots[k]["units"], tie * k)
+            )
 
         def key(k: int) -> tuple[int, float, int]:
             lot = self.lots[k]
@@ -294,6 +368,7 @@ class LotBook:
         ts[0, L.TS_PRICE] = self.prices[0]
         ts[0, L.TS_PRICE + 1] = self.prices[1]
         ts[0, L.TS_LOSS_SALE : L.TS_LOSS_SALE + 2] = -np.inf
+        ts[0, L.TS_BY_COST] = float(self.by_cost)
         for v in range(2):
             mine = [lot for lot in self.lots if lot["vehicle"] == v]
             ts[0, L.TS_UNITS + v] = sum(lot["units"] for lot in mine)
