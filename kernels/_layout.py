@@ -157,7 +157,8 @@ TS_N_LOTS = 0  # number of open lots
 TS_CURRENT = 1  # vehicle that purchases go to (0 or 1)
 TS_UNITS = 2  # total units of vehicle 0 (vehicle 1 at TS_UNITS + 1)
 TS_PRICE = 4  # price index of vehicle 0 (vehicle 1 at TS_PRICE + 1); starts at 1
-TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1 at + 1)
+TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1 at + 1);
+# in a cost-ordered book an upper bound after sales (see _taxes.tighten_top_cost_nb)
 TS_LOSS_SALE = 8  # step of the last harvest of vehicle 0 (vehicle 1 at + 1); -inf if none
 TS_PENDING_W = 10  # target weight of a capped trade carried to the next step
 TS_BY_COST = 11  # 1.0 when the asset's lots are kept in cost order (HIFO and tax-min books)

@@ -295,6 +295,26 @@ def top_costs_nb(i, lots, tax_state):
 
 
 @njit(cache=True)
+def tighten_top_cost_nb(i, v, lots, tax_state):
+    """Make ``TS_MAX_COST`` of vehicle ``v`` exact in a cost-ordered book: the cost per unit
+    of its last lot, found from the end (zero, with zero units, when it has no lot).
+
+    Sales and harvests from a cost-ordered book leave the value as it was, an upper bound:
+    the harvest check only needs one (it rejects a vehicle whose price is above
+    ``(1 - threshold)`` times it), and tightens it when a check passes without a lot past
+    the threshold. Numba-compiled.
+    """
+    k = int(tax_state[i, TS_N_LOTS]) - 1
+    while k >= 0 and lots[i, k, LOT_VEHICLE] != v:
+        k -= 1
+    if k < 0:
+        tax_state[i, TS_UNITS + v] = 0.0
+        tax_state[i, TS_MAX_COST + v] = 0.0
+    else:
+        tax_state[i, TS_MAX_COST + v] = lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS]
+
+
+@njit(cache=True)
 def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
     """Free lot slots of a cost-ordered book (at least one) by merging neighbouring lots.
 
@@ -441,7 +461,8 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     """Highest-cost-first sale from a cost-ordered book: lots are taken from its end.
 
     As :func:`sell_lots_nb`; among lots of equal cost the later-booked one goes first.
-    Units of the lots taken are subtracted from the vehicles' totals. Numba-compiled.
+    Units of the lots taken are subtracted from the vehicles' totals; ``TS_MAX_COST`` is
+    left as it was, an upper bound (:func:`tighten_top_cost_nb`). Numba-compiled.
     """
     n = int(tax_state[i, TS_N_LOTS])
     left = amount
@@ -473,7 +494,9 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
         k -= 1
     if commit:
         tax_state[i, TS_N_LOTS] = kept
-        top_costs_nb(i, lots, tax_state)
+        if kept == 0:
+            tax_state[i, TS_UNITS] = 0.0
+            tax_state[i, TS_UNITS + 1] = 0.0
     return amount - max(left, 0.0)
 
 
@@ -793,6 +816,8 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
                 sold += value if hit else 0.0
                 sold_units += units if hit else 0.0
             if sold <= 0.0:
+                if by_cost:
+                    tighten_top_cost_nb(i, v, lots, tax_state)
                 continue
             # Harvest only when the tax value of the loss beats the round trip's cost.
             saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
@@ -806,7 +831,6 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
             if by_cost:
                 compact_nb(i, first, lots, tax_state)
                 tax_state[i, TS_UNITS + v] -= sold_units
-                top_costs_nb(i, lots, tax_state)
             else:
                 refresh_asset_nb(i, lots, tax_state)
             cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
