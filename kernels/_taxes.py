@@ -265,44 +265,15 @@ def compact_nb(i, start, lots, tax_state):
 
 
 @njit(cache=True)
-def top_costs_nb(i, lots, tax_state):
-    """Highest cost per unit of each vehicle in a cost-ordered book: that of its last lot of
-    the vehicle, found from the end. A vehicle without lots gets zero units (clearing the
-    rounding left by sales that subtract units). Numba-compiled."""
-    n = int(tax_state[i, TS_N_LOTS])
-    # A book without units of vehicle 1 has no lot of it: the first lot from the end does.
-    need1 = tax_state[i, TS_UNITS + 1] > 0.0
-    found0 = False
-    found1 = False
-    c0 = 0.0
-    c1 = 0.0
-    k = n - 1
-    while k >= 0 and not (found0 and (found1 or not need1)):
-        if lots[i, k, LOT_VEHICLE] == 0.0:
-            if not found0:
-                c0 = lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS]
-                found0 = True
-        elif not found1:
-            c1 = lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS]
-            found1 = True
-        k -= 1
-    if not found0:
-        tax_state[i, TS_UNITS] = 0.0
-    if not found1:
-        tax_state[i, TS_UNITS + 1] = 0.0
-    tax_state[i, TS_MAX_COST] = c0
-    tax_state[i, TS_MAX_COST + 1] = c1
-
-
-@njit(cache=True)
 def tighten_top_cost_nb(i, v, lots, tax_state):
     """Make ``TS_MAX_COST`` of vehicle ``v`` exact in a cost-ordered book: the cost per unit
-    of its last lot, found from the end (zero, with zero units, when it has no lot).
+    of its last lot, found from the end. A vehicle without lots gets zero, and zero units
+    (clearing the rounding left by sales that subtract units).
 
     Sales and harvests from a cost-ordered book leave the value as it was, an upper bound:
     the harvest check only needs one (it rejects a vehicle whose price is above
     ``(1 - threshold)`` times it), and tightens it when a check passes without a lot past
-    the threshold. Numba-compiled.
+    the threshold; merging lots makes both vehicles' values exact. Numba-compiled.
     """
     k = int(tax_state[i, TS_N_LOTS]) - 1
     while k >= 0 and lots[i, k, LOT_VEHICLE] != v:
@@ -360,7 +331,8 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
                 lots[i, 1, f] = lots[i, 2, f]
                 lots[i, 2, f] = x
     compact_nb(i, 0, lots, tax_state)
-    top_costs_nb(i, lots, tax_state)
+    tighten_top_cost_nb(i, 0, lots, tax_state)
+    tighten_top_cost_nb(i, 1, lots, tax_state)
 
 
 @njit(cache=True)

@@ -489,8 +489,15 @@ def test_price_indices_caught_up_at_trades_match_per_step_tracking():
     every step. Costs, capped trades and wealth must agree on every path."""
     table = mcsim.Scenario.from_toml("configs/frictions.toml").source
     table["simulation"]["block_size"] = 8
-    table["costs"].update({"impact_eta": 1.0, "adv": 2e5, "adv_growth": True, "participation": 0.3})
-    table["costs"]["dividend_yield"] = 0.03
+    table["costs"].update(
+        {
+            "impact_eta": 1.0,
+            "adv": 2e5,
+            "adv_growth": True,
+            "participation": 0.3,
+            "dividend_yield": 0.03,
+        }
+    )
     lazy = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=12, seed=3)
     table["taxes"] = {
         "enabled": True,
