@@ -33,6 +33,7 @@ from ._layout import (
     TS_PENDING_W,
     TS_PRICE,
 )
+from ._memory import njit_no_refcount
 from ._noise import STREAM_SLIPPAGE, noise_normal_nb
 
 
@@ -178,7 +179,7 @@ def cap_trades_nb(trade, w_new, asset_params, tax_state, acc):
     return scale
 
 
-@njit(cache=True)
+@njit_no_refcount
 def pending_weights_nb(tax_state, acc, w_new):
     """When a capped trade is carried, write its target weights into ``w_new``; True if so."""
     if acc[A_PENDING] <= 0.0:

@@ -57,7 +57,7 @@ from ._layout import (
     TX_MAX_LOTS,
     TX_TRACK_PRICES,
 )
-from ._memory import borrow_nb
+from ._memory import borrow_nb, njit_no_refcount
 from ._policies import band_may_breach_nb, builtin_rebalance_nb, threshold_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
 from ._taxes import (
@@ -99,7 +99,7 @@ def start_path_nb(
     return 0
 
 
-@njit(cache=True)
+@njit_no_refcount
 def ruin_nb(t, h, steps_per_year, acc):
     """Wealth ran out at the end of step ``t``: empty the portfolio and stop all flows.
 
@@ -170,7 +170,7 @@ def target_row_nb(targets, t, target):
         target[i] = targets[t, i]
 
 
-@njit(cache=True)
+@njit_no_refcount
 def targets_constant_nb(targets):
     """True when every row of ``targets`` equals the first (no glide path): the step loop
     then copies the target once instead of on every due step."""
@@ -263,7 +263,7 @@ def rebalance_step_nb(
     return wealth
 
 
-@njit(cache=True)
+@njit_no_refcount
 def plain_execution_nb(asset_params, tax_params):
     """True when trades need no shaping or bookkeeping: untaxed, no participation cap, no
     impact, no slippage. Rebalances then take :func:`rebalance_plain_nb`."""
@@ -290,7 +290,7 @@ def _plain_trade_nb(i, h, w_new, wealth, asset_params, trade):
     return a, asset_params[i, AP_PROPORTIONAL] * a, fixed, asset_params[i, AP_HALF_SPREAD] * a
 
 
-@njit(cache=True)
+@njit_no_refcount
 def rebalance_plain_nb(h, w_new, asset_params, acc, trade):
     """:func:`rebalance_step_nb` for plain execution (see :func:`plain_execution_nb`): the
     same trade and costs, without the work that taxes, caps, impact and slippage need.
@@ -360,14 +360,14 @@ def end_step_nb(acc):
         acc[M_MIN_WEALTH] = wealth
 
 
-@njit(cache=True)
+@njit_no_refcount
 def record_grid_nb(g, wealth, initial_wealth, hist_lo, inv_width, hist):
     """Add the path's wealth at grid point ``g`` to the histogram sketch."""
     x = np.log(wealth / initial_wealth) if wealth > 0.0 else -np.inf
     hist[g, histogram_bin_nb(x, hist_lo, inv_width, hist.shape[1])] += 1
 
 
-@njit(cache=True)
+@njit_no_refcount
 def finish_policy_path_nb(acc, state, initial_wealth, n_steps, steps_per_year, goal, out_row):
     """Write the path's metrics; ``state[0]`` is the policy's own event count (CPPI breaches)."""
     acc[M_FLOOR_BREACHES] = state[0]

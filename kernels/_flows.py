@@ -15,6 +15,7 @@ from ._layout import (
     INDEX_FIXED,
     INDEX_INFLATION,
 )
+from ._memory import njit_no_refcount
 
 
 @njit(cache=True, inline="always")
@@ -43,7 +44,7 @@ def scheduled_flow_nb(t, wealth, price_index, flows, steps_per_year):
     return total
 
 
-@njit(cache=True)
+@njit_no_refcount
 def flow_table_nb(flows, steps_per_year, out):
     """Net flow of every step into ``out`` (n_steps,) when no schedule depends on the path.
 
@@ -61,7 +62,7 @@ def flow_table_nb(flows, steps_per_year, out):
     return True
 
 
-@njit(cache=True)
+@njit_no_refcount
 def place_flow_nb(h, amount, target, mode):
     """Add ``amount`` (currency) to holdings ``h`` in place, following ``mode``.
 

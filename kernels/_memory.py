@@ -11,9 +11,18 @@ increments and decrements of it are no-ops. The view does not keep ``a`` alive: 
 must hold the owning array until it is done with the view (kernel inputs are held by the
 Python caller for the whole call; arrays allocated inside a kernel must stay referenced
 until the kernel returns).
+
+The views make Numba's increments and decrements no-ops, but each is still a call, and a
+call inside a loop keeps the compiler from holding values in registers across it. Kernels
+of the step loop that allocate nothing are therefore compiled without reference counting
+at all (:func:`njit_no_refcount`, Numba's ``_nrt=False``; the taxable-account rows of the
+benchmark gained most, see docs/frictions_taxes.md). Such a kernel must not allocate (Numba
+refuses to compile one that does) nor call a kernel that returns a new array (its reference
+would never be released); the arrays it receives are held by its caller. Kernels inlined
+into their callers (``inline="always"``) take the caller's setting.
 """
 
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 from numba.np.arrayobj import make_array
@@ -40,3 +49,10 @@ def borrow_nb(typingctx, arr):
         return dst._getvalue()
 
     return sig, codegen
+
+
+def njit_no_refcount(func=None, **options):
+    """``numba.njit(cache=True)`` without Numba's reference counting (see the module
+    docstring); as a bare decorator or with further ``njit`` options."""
+    decorate = njit(cache=True, _nrt=False, **options)
+    return decorate if func is None else decorate(func)

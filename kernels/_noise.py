@@ -19,6 +19,8 @@ nothing. Path keys are made by the same generator from the run's root key
 import numpy as np
 from numba import njit
 
+from ._memory import njit_no_refcount
+
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -87,7 +89,7 @@ def _uniform_nb(bits):
     return float(bits >> _S11) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
+@njit_no_refcount
 def _ziggurat_slow_nb(base, bits):
     """The rare draws of :func:`noise_normal_nb` (about 1 %): the tail and the wedges,
     reading words 1, 2, ... after ``base`` (the counter of word 0)."""

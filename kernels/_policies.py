@@ -40,6 +40,7 @@ from ._layout import (
     TRADE_TO_EDGE,
     TRADE_TO_FRACTION,
 )
+from ._memory import njit_no_refcount
 
 
 @njit(cache=True, inline="always")
@@ -123,7 +124,7 @@ def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
     return True
 
 
-@njit(cache=True)
+@njit_no_refcount
 def to_band_edge_nb(w, target, params, w_new):
     """Weights on the edge of the bands nearest to ``w``, into ``w_new``. Numba-compiled.
 
@@ -229,7 +230,7 @@ def drift_to_band_nb(target, drift_band, w_new):
                 w_new[i] = target[i] + s * (w_new[i] - target[i])
 
 
-@njit(cache=True)
+@njit_no_refcount
 def to_band_edge_unbounded_nb(w, target, params, w_new):
     """:func:`to_band_edge_nb` when some asset has no band (infinite room). Numba-compiled."""
     n = w.size
@@ -285,7 +286,7 @@ def _room_nb(w_i, target_i, b, w_new_i, residual):
     return w_new_i - _floor_nb(w_i, target_i, b)
 
 
-@njit(cache=True)
+@njit_no_refcount
 def drop_small_trades_nb(w, w_new, min_trade):
     """Cancel asset trades below ``min_trade``; returns True when a trade is left.
 
@@ -332,7 +333,7 @@ def drop_small_trades_nb(w, w_new, min_trade):
 # Not inlined: the engine calls a policy only on the steps it asked for (``check_every``), and
 # inlining every rule into the step loop made Numba keep reference-count updates of the array
 # arguments inside the loop, costing more than the call.
-@njit(cache=True)
+@njit_no_refcount
 def builtin_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_new):
     """Dispatch to the built-in rule ``kind`` (one of ``layout.POLICY_*``)."""
     if kind == POLICY_CALENDAR:

@@ -29,6 +29,7 @@ from ._layout import (
     M_VOLATILITY,
     N_METRICS,
 )
+from ._memory import njit_no_refcount
 
 
 @njit(cache=True, inline="always")
@@ -66,7 +67,7 @@ def record_unit_return_nb(r, acc):
             acc[M_MAX_DRAWDOWN] = dd
 
 
-@njit(cache=True)
+@njit_no_refcount
 def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
     """Write the path's metrics (columns ``layout.M_*``) into ``out_row`` from ``acc``."""
     for k in range(N_METRICS):

@@ -80,6 +80,7 @@ from ._layout import (
     TX_TRACKING_STEP,
     TX_WASH_STEPS,
 )
+from ._memory import njit_no_refcount
 from ._noise import STREAM_TRACKING, noise_normal_nb
 
 # A lot whose remaining value is below this fraction of its value is closed (rounding dust).
@@ -90,7 +91,7 @@ _SYNC_TOL = 1e-10
 
 
 # --- the tax of one year -------------------------------------------------------------------
-@njit(cache=True)
+@njit_no_refcount
 def year_tax_nb(short, long, carry, tax_params):
     """Tax of a year with net short-term ``short`` and long-term ``long`` gains (currency).
 
@@ -143,7 +144,7 @@ def holdings_value_nb(i, tax_state):
     )
 
 
-@njit(cache=True)
+@njit_no_refcount
 def refresh_asset_nb(i, lots, tax_state):
     """Drop closed lots of asset ``i`` (keeping order) and recompute its unit totals and the
     highest cost per unit of each vehicle. Numba-compiled."""
@@ -190,7 +191,7 @@ def merge_into_nb(i, a, b, lots):
     lots[i, b, LOT_UNITS] = 0.0
 
 
-@njit(cache=True)
+@njit_no_refcount
 def merge_oldest_nb(i, t, long_steps, lots, tax_state):
     """Free lot slots of asset ``i`` (at least one) by merging lots of the same vehicle.
 
@@ -248,7 +249,7 @@ def lot_position_nb(i, n, price, lots):
     return k
 
 
-@njit(cache=True)
+@njit_no_refcount
 def compact_nb(i, start, lots, tax_state):
     """Drop the closed lots of asset ``i`` from index ``start`` on, keeping the order of the
     others."""
@@ -264,7 +265,7 @@ def compact_nb(i, start, lots, tax_state):
     tax_state[i, TS_N_LOTS] = m
 
 
-@njit(cache=True)
+@njit_no_refcount
 def tighten_top_cost_nb(i, v, lots, tax_state):
     """Make ``TS_MAX_COST`` of vehicle ``v`` exact in a cost-ordered book: the cost per unit
     of its last lot, found from the end. A vehicle without lots gets zero, and zero units
@@ -285,7 +286,7 @@ def tighten_top_cost_nb(i, v, lots, tax_state):
         tax_state[i, TS_MAX_COST + v] = lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS]
 
 
-@njit(cache=True)
+@njit_no_refcount
 def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
     """Free lot slots of a cost-ordered book (at least one) by merging neighbouring lots.
 
@@ -335,7 +336,7 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
     tighten_top_cost_nb(i, 1, lots, tax_state)
 
 
-@njit(cache=True)
+@njit_no_refcount
 def make_room_nb(i, t, price, long_steps, lots, tax_state):
     """Free slots of a full cost-ordered book (:func:`merge_neighbours_nb`); returns where a
     lot costing ``price`` per unit now goes. Numba-compiled."""
@@ -428,7 +429,7 @@ def lot_key_nb(i, k, method, t, long_steps, lots, tax_state):
     return 4.0 + g  # short-term gains last
 
 
-@njit(cache=True)
+@njit_no_refcount
 def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     """Highest-cost-first sale from a cost-ordered book: lots are taken from its end.
 
@@ -472,7 +473,7 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     return amount - max(left, 0.0)
 
 
-@njit(cache=True)
+@njit_no_refcount
 def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gains):
     """Sell ``amount`` (currency) of asset ``i`` at step ``t``, lots chosen by ``method``.
 
@@ -557,7 +558,7 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
     return amount - max(left, 0.0)
 
 
-@njit(cache=True)
+@njit_no_refcount
 def realise_nb(short, long, acc):
     """Book realised gains into the current tax year and the path's total."""
     acc[A_YEAR_SHORT] += short
@@ -573,7 +574,7 @@ def sale_method_nb(tax_params, exec_params):
     return int(tax_params[TX_LOT_METHOD])
 
 
-@njit(cache=True)
+@njit_no_refcount
 def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
     """Book the difference between holdings ``h`` and the lots as purchases and sales.
 
@@ -595,7 +596,7 @@ def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
 
 
 # --- along a path --------------------------------------------------------------------------
-@njit(cache=True)
+@njit_no_refcount
 def start_account_nb(h, tax_params, tax_state, lots):
     """Reset the per-path tax account; the initial holdings are lots bought at step -1."""
     for i in range(h.size):
@@ -686,7 +687,7 @@ def after_market_nb(
     return wealth
 
 
-@njit(cache=True)
+@njit_no_refcount
 def light_tracking_nb(asset_params, tax_params):
     """True when nothing needs the per-step work of :func:`after_market_nb`: an untaxed
     account reinvesting its dividends, with no substitute tracking error. Reinvested
@@ -700,7 +701,7 @@ def light_tracking_nb(asset_params, tax_params):
     )
 
 
-@njit(cache=True)
+@njit_no_refcount
 def adv_grows_nb(asset_params):
     """True when some asset's ADV grows with its price index."""
     for i in range(asset_params.shape[0]):
@@ -721,7 +722,7 @@ def step_dividends_nb(t, h, r_path, asset_params):
     return paid
 
 
-@njit(cache=True)
+@njit_no_refcount
 def catch_up_prices_nb(t, r_path, asset_params, tax_state, acc):
     """Bring the per-asset price indices up to date through step ``t`` (see
     :func:`light_tracking_nb`), with the arithmetic of :func:`after_market_nb`: each step
@@ -736,7 +737,7 @@ def catch_up_prices_nb(t, r_path, asset_params, tax_state, acc):
     acc[A_PRICE_STEP] = t + 1.0
 
 
-@njit(cache=True)
+@njit_no_refcount
 def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc):
     """Tax-loss harvesting at step ``t``: sell lots whose loss passed the threshold and buy
     the other vehicle of the same asset for the proceeds (less trading costs).
@@ -821,7 +822,7 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
     return wealth
 
 
-@njit(cache=True)
+@njit_no_refcount
 def liquidation_tax_nb(tax_params, tax_state, lots, acc, n_assets, t):
     """Tax due if every lot were sold at step ``t`` and the tax year closed (currency)."""
     short = acc[A_YEAR_SHORT]
@@ -838,7 +839,7 @@ def liquidation_tax_nb(tax_params, tax_state, lots, acc, n_assets, t):
     return tax
 
 
-@njit(cache=True)
+@njit_no_refcount
 def year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains):
     """At the end of a tax year (and at the horizon): tax the year's gains and pay.
 
@@ -874,7 +875,7 @@ def year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, ga
 
 
 # --- tax-aware rebalancing -----------------------------------------------------------------
-@njit(cache=True)
+@njit_no_refcount
 def avoid_short_term_nb(t, trade, tax_params, tax_state, lots):
     """Cut sales to what can be sold without realising a short-term gain; scale buys to match.
 
@@ -903,7 +904,7 @@ def avoid_short_term_nb(t, trade, tax_params, tax_state, lots):
     return sells
 
 
-@njit(cache=True)
+@njit_no_refcount
 def trade_tax_nb(t, trade, method, tax_params, tax_state, lots, gains):
     """Estimated tax of the sales in ``trade`` at the marginal rates (currency, may be < 0)."""
     gains[0] = 0.0
@@ -916,7 +917,7 @@ def trade_tax_nb(t, trade, method, tax_params, tax_state, lots, gains):
     return gains[0] * tax_params[TX_SHORT_RATE] + gains[1] * tax_params[TX_LONG_RATE]
 
 
-@njit(cache=True)
+@njit_no_refcount
 def trade_benefit_nb(trade, wealth, exec_params, cov_offset):
     """Benefit of a trade (currency): one year of the mean-variance certainty-equivalent cost
     of holding the pre-trade weights instead of the policy's new weights,
@@ -979,7 +980,7 @@ def book_step_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
         sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains)
 
 
-@njit(cache=True)
+@njit_no_refcount
 def before_trading_nb(
     t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc, gains
 ):
