@@ -738,6 +738,77 @@ def catch_up_prices_nb(t, r_path, asset_params, tax_state, acc):
 
 
 @njit_no_refcount
+def harvest_vehicle_nb(
+    i, v, t, h, wealth, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc
+):
+    """Harvest the lots of vehicle ``v`` of asset ``i`` past the threshold, if it pays (see
+    :func:`harvest_nb`, which has checked that the vehicle may hold such lots and that
+    buying the other is no wash sale). Returns the wealth less the harvest's costs.
+    Numba-compiled."""
+    thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
+    long_steps = tax_params[TX_LONG_STEPS]
+    by_cost = tax_state[i, TS_BY_COST] > 0.0
+    price = tax_state[i, TS_PRICE + v]
+    other = 1 - v
+    short = 0.0
+    long = 0.0
+    sold = 0.0
+    sold_units = 0.0
+    n = int(tax_state[i, TS_N_LOTS])
+    # Lots past the threshold cost more than price / (1 - threshold) per unit: in a
+    # cost-ordered book they lie in a suffix, in a FIFO book anywhere.
+    first = 0
+    if by_cost:
+        first = n
+        while (
+            first > 0
+            and lots[i, first - 1, LOT_UNITS] * price < thr * lots[i, first - 1, LOT_BASIS]
+        ):
+            first -= 1
+    # Branch-free scans: whether a lot is past the threshold is data.
+    for k in range(first, n):
+        units = lots[i, k, LOT_UNITS]
+        value = units * price
+        basis = lots[i, k, LOT_BASIS]
+        hit = (lots[i, k, LOT_VEHICLE] == v) & (value < thr * basis)
+        held_long = t - lots[i, k, LOT_STEP] >= long_steps
+        long += value - basis if (hit & held_long) else 0.0
+        short += value - basis if (hit & (not held_long)) else 0.0
+        sold += value if hit else 0.0
+        sold_units += units if hit else 0.0
+    if sold <= 0.0:
+        if by_cost:
+            tighten_top_cost_nb(i, v, lots, tax_state)
+        return wealth
+    # Harvest only when the tax value of the loss beats the round trip's cost.
+    saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
+    quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
+    if saving <= quote:
+        return wealth
+    for k in range(first, n):
+        units = lots[i, k, LOT_UNITS]
+        hit = (lots[i, k, LOT_VEHICLE] == v) & (units * price < thr * lots[i, k, LOT_BASIS])
+        lots[i, k, LOT_UNITS] = 0.0 if hit else units
+    if by_cost:
+        compact_nb(i, first, lots, tax_state)
+        tax_state[i, TS_UNITS + v] -= sold_units
+    else:
+        refresh_asset_nb(i, lots, tax_state)
+    cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    tax_state[i, TS_CURRENT] = other
+    tax_state[i, TS_LOSS_SALE + v] = t
+    if sold - cost > 0.0:
+        add_lot_nb(i, sold - cost, t, other, long_steps, lots, tax_state)
+    h[i] -= cost
+    acc[M_COSTS] += cost
+    acc[A_TRADED] += sold / acc[A_WEALTH]
+    acc[M_HARVESTED_LOSSES] -= short + long
+    realise_nb(short, long, acc)
+    return wealth - cost
+
+
+@njit_no_refcount
 def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc):
     """Tax-loss harvesting at step ``t``: sell lots whose loss passed the threshold and buy
     the other vehicle of the same asset for the proceeds (less trading costs).
@@ -746,78 +817,26 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
     vehicle's harvest goes ahead only when the tax value of its losses (at the short- and
     long-term rates) exceeds the cost of selling and buying back. A vehicle sold by a
     harvest is not bought again within ``TX_WASH_STEPS`` steps: a harvest that would buy it
-    is skipped. Numba-compiled.
+    is skipped. The check per vehicle is a comparison with its highest cost per unit; the
+    harvest itself (:func:`harvest_vehicle_nb`, not inlined) runs on the few steps it
+    passes. Numba-compiled.
     """
     thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
     wash = tax_params[TX_WASH_STEPS]
-    long_steps = tax_params[TX_LONG_STEPS]
     wealth = acc[A_WEALTH]
     for i in range(h.size):
-        by_cost = tax_state[i, TS_BY_COST] > 0.0
         for v in range(2):
-            units = tax_state[i, TS_UNITS + v]
-            price = tax_state[i, TS_PRICE + v]
-            if units <= 0.0 or price >= thr * tax_state[i, TS_MAX_COST + v]:
+            if (
+                tax_state[i, TS_UNITS + v] <= 0.0
+                or tax_state[i, TS_PRICE + v] >= thr * tax_state[i, TS_MAX_COST + v]
+            ):
                 continue
-            other = 1 - v
-            if t - tax_state[i, TS_LOSS_SALE + other] <= wash:
+            if t - tax_state[i, TS_LOSS_SALE + 1 - v] <= wash:
                 continue  # buying the other vehicle now would be a wash sale
-            short = 0.0
-            long = 0.0
-            sold = 0.0
-            sold_units = 0.0
-            n = int(tax_state[i, TS_N_LOTS])
-            # Lots past the threshold cost more than price / (1 - threshold) per unit: in a
-            # cost-ordered book they lie in a suffix, in a FIFO book anywhere.
-            first = 0
-            if by_cost:
-                first = n
-                while (
-                    first > 0
-                    and lots[i, first - 1, LOT_UNITS] * price < thr * lots[i, first - 1, LOT_BASIS]
-                ):
-                    first -= 1
-            # Branch-free scans: whether a lot is past the threshold is data.
-            for k in range(first, n):
-                units = lots[i, k, LOT_UNITS]
-                value = units * price
-                basis = lots[i, k, LOT_BASIS]
-                hit = (lots[i, k, LOT_VEHICLE] == v) & (value < thr * basis)
-                held_long = t - lots[i, k, LOT_STEP] >= long_steps
-                long += value - basis if (hit & held_long) else 0.0
-                short += value - basis if (hit & (not held_long)) else 0.0
-                sold += value if hit else 0.0
-                sold_units += units if hit else 0.0
-            if sold <= 0.0:
-                if by_cost:
-                    tighten_top_cost_nb(i, v, lots, tax_state)
-                continue
-            # Harvest only when the tax value of the loss beats the round trip's cost.
-            saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
-            quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
-            if saving <= quote:
-                continue
-            for k in range(first, n):
-                units = lots[i, k, LOT_UNITS]
-                hit = (lots[i, k, LOT_VEHICLE] == v) & (units * price < thr * lots[i, k, LOT_BASIS])
-                lots[i, k, LOT_UNITS] = 0.0 if hit else units
-            if by_cost:
-                compact_nb(i, first, lots, tax_state)
-                tax_state[i, TS_UNITS + v] -= sold_units
-            else:
-                refresh_asset_nb(i, lots, tax_state)
-            cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
-            cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
-            tax_state[i, TS_CURRENT] = other
-            tax_state[i, TS_LOSS_SALE + v] = t
-            if sold - cost > 0.0:
-                add_lot_nb(i, sold - cost, t, other, long_steps, lots, tax_state)
-            h[i] -= cost
-            wealth -= cost
-            acc[M_COSTS] += cost
-            acc[A_TRADED] += sold / acc[A_WEALTH]
-            acc[M_HARVESTED_LOSSES] -= short + long
-            realise_nb(short, long, acc)
+            wealth = harvest_vehicle_nb(
+                i, v, t, h, wealth, asset_params, tax_params, exec_params, noise_key,
+                tax_state, lots, acc,
+            )  # fmt: skip
     acc[A_WEALTH] = wealth
     return wealth
 
