@@ -12,14 +12,14 @@ must hold the owning array until it is done with the view (kernel inputs are hel
 Python caller for the whole call; arrays allocated inside a kernel must stay referenced
 until the kernel returns).
 
-The views make Numba's increments and decrements no-ops, but each is still a call, and a
-call inside a loop keeps the compiler from holding values in registers across it. Kernels
-of the step loop that allocate nothing are therefore compiled without reference counting
-at all (:func:`njit_no_refcount`, Numba's ``_nrt=False``; the taxable-account rows of the
-benchmark gained most, see docs/frictions_taxes.md). Such a kernel must not allocate (Numba
-refuses to compile one that does) nor call a kernel that returns a new array (its reference
-would never be released); the arrays it receives are held by its caller. Kernels inlined
-into their callers (``inline="always"``) take the caller's setting.
+Each of those no-op updates is still a call, and a call inside a loop keeps the compiler
+from holding values in registers across it. Kernels of the step loop that allocate nothing
+are therefore compiled without reference counting at all (:func:`njit_no_refcount`, Numba's
+``_nrt=False``; the taxable-account rows of the benchmark gained most, see
+docs/frictions_taxes.md). Such a kernel must not allocate (Numba refuses to compile one that
+does) nor call a kernel that returns a new array (its reference would never be released);
+the arrays it receives are held by its caller. Kernels inlined into their callers
+(``inline="always"``) take the caller's setting.
 """
 
 from numba import njit, types
