@@ -57,7 +57,7 @@ from ._layout import (
     TX_MAX_LOTS,
     TX_TRACK_PRICES,
 )
-from ._memory import borrow_nb, njit_no_refcount
+from ._memory import borrow_nb, fixed_fields_nb, njit_no_refcount
 from ._policies import band_may_breach_nb, builtin_rebalance_nb, threshold_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
 from ._taxes import (
@@ -597,7 +597,7 @@ def simulate_policy_builtin_nb(
     state = borrow_nb(own[5])
     acc = borrow_nb(own[6])
     tax_state = borrow_nb(own[7])
-    lots = borrow_nb(own[8])
+    lots = fixed_fields_nb(own[8], N_LOT_FIELDS)
     gains = borrow_nb(own[9])
     flow_table = borrow_nb(own[10])
     no_keep = borrow_nb(own[11])
@@ -710,7 +710,7 @@ def simulate_policy_custom_nb(
     state = borrow_nb(own[5])
     acc = borrow_nb(own[6])
     tax_state = borrow_nb(own[7])
-    lots = borrow_nb(own[8])
+    lots = fixed_fields_nb(own[8], N_LOT_FIELDS)
     gains = borrow_nb(own[9])
     flow_table = borrow_nb(own[10])
     no_keep = borrow_nb(own[11])

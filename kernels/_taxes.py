@@ -80,7 +80,7 @@ from ._layout import (
     TX_TRACKING_STEP,
     TX_WASH_STEPS,
 )
-from ._memory import njit_no_refcount
+from ._memory import fixed_fields_nb, njit_no_refcount
 from ._noise import STREAM_TRACKING, noise_normal_nb
 
 # A lot whose remaining value is below this fraction of its value is closed (rounding dust).
@@ -88,6 +88,7 @@ _DUST = 1e-12
 # Holdings and lots may differ by rounding; differences below this fraction of wealth are
 # not traded.
 _SYNC_TOL = 1e-10
+_U1 = np.uint64(1)
 
 
 # --- the tax of one year -------------------------------------------------------------------
@@ -148,6 +149,7 @@ def holdings_value_nb(i, tax_state):
 def refresh_asset_nb(i, lots, tax_state):
     """Drop closed lots of asset ``i`` (keeping order) and recompute its unit totals and the
     highest cost per unit of each vehicle. Numba-compiled."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
     # Without units of vehicle 1 every open lot is of vehicle 0.
     mixed = tax_state[i, TS_UNITS + 1] > 0.0
@@ -201,6 +203,7 @@ def merge_oldest_nb(i, t, long_steps, lots, tax_state):
     oldest lots of one vehicle are merged. A merged lot keeps both bases and the *later*
     step, so it is never treated as held longer than it was. Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
     want = max(1, n // 4)
     freed = 0
@@ -253,6 +256,7 @@ def lot_position_nb(i, n, price, lots):
 def compact_nb(i, start, lots, tax_state):
     """Drop the closed lots of asset ``i`` from index ``start`` on, keeping the order of the
     others."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
     m = start
     for k in range(start, n):
@@ -276,6 +280,7 @@ def tighten_top_cost_nb(i, v, lots, tax_state):
     ``(1 - threshold)`` times it), and tightens it when a check passes without a lot past
     the threshold; merging lots makes both vehicles' values exact. Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     k = int(tax_state[i, TS_N_LOTS]) - 1
     while k >= 0 and lots[i, k, LOT_VEHICLE] != v:
         k -= 1
@@ -298,6 +303,7 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
     A merged lot keeps the later step, so it is never treated as held longer than it was.
     Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
     want = max(1, n // 4)
     freed = 0
@@ -340,6 +346,7 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
 def make_room_nb(i, t, price, long_steps, lots, tax_state):
     """Free slots of a full cost-ordered book (:func:`merge_neighbours_nb`); returns where a
     lot costing ``price`` per unit now goes. Numba-compiled."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     merge_neighbours_nb(i, t, long_steps, lots, tax_state)
     return lot_position_nb(i, int(tax_state[i, TS_N_LOTS]), price, lots)
 
@@ -367,11 +374,15 @@ def insert_lot_nb(i, amount, units, price, t, vehicle, long_steps, lots, tax_sta
         if n >= lots.shape[1]:
             k = make_room_nb(i, t, price, long_steps, lots, tax_state)
             n = int(tax_state[i, TS_N_LOTS])
-        for m in range(n - 1, k - 1, -1):
-            lots[i, m + 1, LOT_UNITS] = lots[i, m, LOT_UNITS]
-            lots[i, m + 1, LOT_BASIS] = lots[i, m, LOT_BASIS]
-            lots[i, m + 1, LOT_STEP] = lots[i, m, LOT_STEP]
-            lots[i, m + 1, LOT_VEHICLE] = lots[i, m, LOT_VEHICLE]
+        # Unsigned lot indices: no negative-index wraparound, so the move of each lot is a
+        # plain copy of its record.
+        dst = np.uint64(n)
+        stop = np.uint64(k)
+        while dst > stop:
+            src = dst - _U1
+            for f in range(N_LOT_FIELDS):
+                lots[i, dst, f] = lots[i, src, f]
+            dst = src
         lots[i, k, LOT_UNITS] = units
         lots[i, k, LOT_BASIS] = amount
         lots[i, k, LOT_STEP] = t
@@ -437,6 +448,7 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     Units of the lots taken are subtracted from the vehicles' totals; ``TS_MAX_COST`` is
     left as it was, an upper bound (:func:`tighten_top_cost_nb`). Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
     left = amount
     kept = n
@@ -485,6 +497,7 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
     computed once per sale instead of once per lot taken. A HIFO sale from a cost-ordered
     book takes lots from its end (:func:`sell_from_end_nb`). Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     by_cost = tax_state[i, TS_BY_COST] > 0.0
     if method == LOT_HIFO and by_cost:
         return sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains)
@@ -582,6 +595,7 @@ def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
     lots by ``method`` and realises gains into the current tax year. ``gains`` is a scratch
     array of 2. Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     tol = _SYNC_TOL * acc[A_WEALTH]
     long_steps = tax_params[TX_LONG_STEPS]
     for i in range(h.size):
@@ -599,6 +613,7 @@ def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
 @njit_no_refcount
 def start_account_nb(h, tax_params, tax_state, lots):
     """Reset the per-path tax account; the initial holdings are lots bought at step -1."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     for i in range(h.size):
         tax_state[i, TS_N_LOTS] = 0.0
         tax_state[i, TS_CURRENT] = 0.0
@@ -745,6 +760,7 @@ def harvest_vehicle_nb(
     :func:`harvest_nb`, which has checked that the vehicle may hold such lots and that
     buying the other is no wash sale). Returns the wealth less the harvest's costs.
     Numba-compiled."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
     long_steps = tax_params[TX_LONG_STEPS]
     by_cost = tax_state[i, TS_BY_COST] > 0.0
@@ -821,6 +837,7 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
     harvest itself (:func:`harvest_vehicle_nb`, not inlined) runs on the few steps it
     passes. Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
     wash = tax_params[TX_WASH_STEPS]
     wealth = acc[A_WEALTH]
@@ -844,6 +861,7 @@ def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state
 @njit_no_refcount
 def liquidation_tax_nb(tax_params, tax_state, lots, acc, n_assets, t):
     """Tax due if every lot were sold at step ``t`` and the tax year closed (currency)."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     short = acc[A_YEAR_SHORT]
     long = acc[A_YEAR_LONG]
     long_steps = tax_params[TX_LONG_STEPS]
@@ -866,6 +884,7 @@ def year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, ga
     pro rata); the gains those sales realise belong to the next tax year. At the horizon the
     tax on liquidating every lot is stored in ``acc[A_UNREALISED_TAX]``. Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     if tax_params[TX_ENABLED] <= 0.0:
         return acc[A_WEALTH]
     steps_per_year = int(tax_params[TX_STEPS_PER_YEAR])
@@ -901,6 +920,7 @@ def avoid_short_term_nb(t, trade, tax_params, tax_state, lots):
     Only lots held long-term or standing at a loss count as sellable. Returns the one-way
     value traded after the cut (currency). Numba-compiled.
     """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     long_steps = tax_params[TX_LONG_STEPS]
     sells = 0.0
     buys = 0.0
@@ -926,6 +946,7 @@ def avoid_short_term_nb(t, trade, tax_params, tax_state, lots):
 @njit_no_refcount
 def trade_tax_nb(t, trade, method, tax_params, tax_state, lots, gains):
     """Estimated tax of the sales in ``trade`` at the marginal rates (currency, may be < 0)."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     gains[0] = 0.0
     gains[1] = 0.0
     for i in range(trade.size):
@@ -1007,6 +1028,7 @@ def before_trading_nb(
     then harvest losses when the policy does. Returns the wealth. Numba-compiled."""
     if tax_params[TX_ENABLED] <= 0.0 or acc[A_WEALTH] <= 0.0:
         return acc[A_WEALTH]
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     book_step_nb(
         t, h, sale_method_nb(tax_params, exec_params), tax_params, tax_state, lots, acc, gains
     )
