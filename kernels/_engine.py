@@ -26,6 +26,7 @@ from ._layout import (
     A_START_WEALTH,
     A_TRADED,
     A_WEALTH,
+    AP_DIVIDEND_STEP,
     AP_FIXED_FEE,
     AP_HALF_SPREAD,
     AP_IMPACT_ETA,
@@ -52,6 +53,7 @@ from ._layout import (
     POLICY_MEAN_VARIANCE,
     POLICY_THRESHOLD,
     POLICY_VOL_TARGET,
+    TS_PRICE,
     TX_ENABLED,
     TX_HAS_DIVIDENDS,
     TX_MAX_LOTS,
@@ -65,11 +67,9 @@ from ._taxes import (
     after_market_nb,
     after_trading_nb,
     before_trading_nb,
-    catch_up_prices_nb,
     light_tracking_nb,
     shape_trades_nb,
     start_account_nb,
-    step_dividends_nb,
     year_end_nb,
 )
 
@@ -135,6 +135,36 @@ def market_step_nb(t, h, r_path, inflation_t, acc):
     acc[M_GAINS] += wealth - before
     acc[A_WEALTH] = wealth
     return wealth
+
+
+@njit(cache=True, inline="always")
+def market_step_light_nb(t, h, r_path, inflation_t, asset_params, tax_state, prices, acc):
+    """:func:`market_step_nb` for light price tracking (``_taxes.light_tracking_nb``): also
+    returns the step's dividends (currency), ``yield / steps_per_year`` of each asset's
+    start-of-step value (nothing for an asset whose return wipes it out), and with
+    ``prices`` moves the price indices as :func:`_taxes.after_market_nb` does (by
+    ``1 + r - yield / steps_per_year``). One pass over the holdings. Returns
+    ``(wealth, dividends)``."""
+    wealth = 0.0
+    paid = 0.0
+    for i in range(h.size):
+        r = r_path[t, i]
+        dy = asset_params[i, AP_DIVIDEND_STEP]
+        d = h[i] * dy
+        paid += d if r > -1.0 else 0.0
+        h[i] += h[i] * r
+        wealth += h[i]
+        if prices:
+            f = (1.0 + r) - dy
+            tax_state[i, TS_PRICE + 1] *= f
+            tax_state[i, TS_PRICE] *= f
+    before = acc[A_WEALTH]
+    acc[A_START_WEALTH] = before
+    acc[A_FLOW_STEP] = 0.0
+    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
+    acc[M_GAINS] += wealth - before
+    acc[A_WEALTH] = wealth
+    return wealth, paid
 
 
 @njit(cache=True, inline="always")
@@ -396,24 +426,24 @@ def allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params):
 @njit(cache=True, inline="always")
 def run_flags_nb(asset_params, tax_params, targets, target):
     """What a run's step loop needs to do, from its frictions, taxes and targets:
-    ``(plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target)``.
+    ``(plain, taxed, track_prices, light, light_dividends, step_prices, static_target)``.
 
-    ``plain``: rebalances take :func:`rebalance_plain_nb`. ``light``: the per-step price
-    work is skipped (``_taxes.light_tracking_nb``), dividends are counted per step
-    (``light_dividends``) and price indices caught up at trades when ADV grows
-    (``lazy_prices``). ``static_target``: no glide path; the target is then copied into
-    ``target`` here, once.
+    ``plain``: rebalances take :func:`rebalance_plain_nb`. ``light``: the per-step work of
+    ``_taxes.after_market_nb`` is skipped (``_taxes.light_tracking_nb``); the market step
+    (:func:`market_step_light_nb`) then counts dividends (``light_dividends``) and, when
+    ADV grows, moves the price indices (``step_prices``). ``static_target``: no glide
+    path; the target is then copied into ``target`` here, once.
     """
     plain = plain_execution_nb(asset_params, tax_params)
     taxed = tax_params[TX_ENABLED] > 0.0
     track_prices = tax_params[TX_TRACK_PRICES] > 0.0
     light = track_prices and light_tracking_nb(asset_params, tax_params)
     light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
-    lazy_prices = light and adv_grows_nb(asset_params)
+    step_prices = light and adv_grows_nb(asset_params)
     static_target = targets_constant_nb(targets)
     if static_target:
         target_row_nb(targets, 0, target)
-    return plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target
+    return plain, taxed, track_prices, light, light_dividends, step_prices, static_target
 
 
 @njit(cache=True, inline="always")
@@ -421,7 +451,7 @@ def before_decision_nb(
     t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
     has_flows, track_prices, light, light_dividends, taxed, noise_key, asset_params,
     tax_params, exec_params, tax_state, lots, acc, gains, steps_per_year, static_target,
-    lazy_weights,
+    lazy_weights, step_prices,
 ):  # fmt: skip
     """Step ``t`` up to the policy's decision: market move, dividends and price tracking,
     the scheduled flow, then (while wealth is left) tax work before trading and, on a due
@@ -429,8 +459,13 @@ def before_decision_nb(
     out before trading."""
     # With light price tracking, reinvested dividends are counted from the start-of-step
     # holdings (their definition), before the market moves them.
-    dividends = step_dividends_nb(t, h, r_path, asset_params) if light_dividends else 0.0
-    wealth = market_step_nb(t, h, r_path, inflation_t, acc)
+    if light_dividends or step_prices:
+        wealth, dividends = market_step_light_nb(
+            t, h, r_path, inflation_t, asset_params, tax_state, step_prices, acc
+        )
+    else:
+        dividends = 0.0
+        wealth = market_step_nb(t, h, r_path, inflation_t, acc)
     if (due or has_flows or track_prices) and not static_target:
         target_row_nb(targets, t, target)
     if light:
@@ -458,18 +493,15 @@ def before_decision_nb(
 
 @njit(cache=True, inline="always")
 def after_decision_nb(
-    traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path, asset_params, tax_params,
-    exec_params, noise_key, tax_state, lots, acc, trade, gains,
+    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params, exec_params,
+    noise_key, tax_state, lots, acc, trade, gains,
 ):  # fmt: skip
     """Step ``t`` after the decision: trade to ``w_new`` when the policy traded (or to the
-    carried weights of a capped trade), then the year-end tax settlement. With
-    ``lazy_prices`` the price indices (for ADV growth) are brought up to date first."""
+    carried weights of a capped trade), then the year-end tax settlement."""
     if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
         if plain:
             rebalance_plain_nb(h, w_new, asset_params, acc, trade)
         else:
-            if lazy_prices:
-                catch_up_prices_nb(t, r_path, asset_params, tax_state, acc)
             rebalance_step_nb(
                 t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                 acc, trade, gains,
@@ -569,7 +601,7 @@ def simulate_policy_builtin_nb(
     flow_mode = int(exec_params[EP_FLOW_MODE])
     tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
     first_due = check_offset if check_offset > 0 else check_every
-    plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target = run_flags_nb(
+    plain, taxed, track_prices, light, light_dividends, step_prices, static_target = run_flags_nb(
         asset_params, tax_params, targets, own[3]
     )
     lazy_weights = kind == POLICY_THRESHOLD
@@ -620,16 +652,15 @@ def simulate_policy_builtin_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
                 tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
                 noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year, static_target, lazy_weights,
+                steps_per_year, static_target, lazy_weights, step_prices,
             )  # fmt: skip
             if live:
                 traded = due and consult_builtin_nb(
                     kind, t, r_path, h, w, wealth, target, params, state, w_new
                 )
                 after_decision_nb(
-                    traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path,
-                    asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
-                    trade, gains,
+                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
+                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
                 )  # fmt: skip
             elif acc[M_RUINED] == 0.0:
                 ruin_nb(t, h, steps_per_year, acc)
@@ -683,7 +714,7 @@ def simulate_policy_custom_nb(
     flow_mode = int(exec_params[EP_FLOW_MODE])
     tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
     first_due = check_offset if check_offset > 0 else check_every
-    plain, taxed, track_prices, light, light_dividends, lazy_prices, static_target = run_flags_nb(
+    plain, taxed, track_prices, light, light_dividends, step_prices, static_target = run_flags_nb(
         asset_params, tax_params, targets, own[3]
     )
     # Borrowed views: no reference counting in the step loop (see _memory.py).
@@ -733,14 +764,13 @@ def simulate_policy_custom_nb(
                 t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
                 tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
                 noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year, static_target, False,
+                steps_per_year, static_target, False, step_prices,
             )  # fmt: skip
             if live:
                 traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
                 after_decision_nb(
-                    traded, t, n_steps, h, w_new, plain, taxed, lazy_prices, r_path,
-                    asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
-                    trade, gains,
+                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
+                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
                 )  # fmt: skip
             elif acc[M_RUINED] == 0.0:
                 ruin_nb(t, h, steps_per_year, acc)

@@ -55,8 +55,7 @@ A_YEAR_SHORT = N_METRICS + 12  # net short-term gains realised in the current ta
 A_YEAR_LONG = N_METRICS + 13  # net long-term gains realised in the current tax year
 A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
-A_PRICE_STEP = N_METRICS + 16  # steps included in the price indices when they are caught up
-N_ACC = N_METRICS + 17
+N_ACC = N_METRICS + 16
 
 # --- built-in policy kinds ------------------------------------------------------------------
 POLICY_BUY_AND_HOLD = 0

@@ -27,7 +27,6 @@ from ._flows import place_flow_nb
 from ._layout import (
     A_CARRY,
     A_PENDING,
-    A_PRICE_STEP,
     A_TRADED,
     A_UNREALISED_TAX,
     A_WEALTH,
@@ -706,9 +705,9 @@ def after_market_nb(
 def light_tracking_nb(asset_params, tax_params):
     """True when nothing needs the per-step work of :func:`after_market_nb`: an untaxed
     account reinvesting its dividends, with no substitute tracking error. Reinvested
-    dividends then leave holdings unchanged (returns are total returns), so a step only
-    counts them (:func:`step_dividends_nb`), and price indices, needed only by a growing
-    ADV, are brought up to date at trades (:func:`catch_up_prices_nb`)."""
+    dividends then leave holdings unchanged (returns are total returns), so the engine's
+    market step counts them and, only when ADV grows, moves the price indices
+    (``_engine.market_step_light_nb``)."""
     return not (
         tax_params[TX_ENABLED] > 0.0
         or int(tax_params[TX_DIVIDEND_MODE]) == DIV_REBALANCE
@@ -723,33 +722,6 @@ def adv_grows_nb(asset_params):
         if asset_params[i, AP_ADV_GROWTH] > 0.0:
             return True
     return False
-
-
-@njit(cache=True, inline="always")
-def step_dividends_nb(t, h, r_path, asset_params):
-    """Dividends of step ``t`` (currency): ``yield / steps_per_year`` of each asset's value
-    ``h`` at the start of the step (call it before the market move), as in
-    :func:`after_market_nb`; nothing for an asset whose return wipes it out."""
-    paid = 0.0
-    for i in range(h.size):
-        d = h[i] * asset_params[i, AP_DIVIDEND_STEP]
-        paid += d if r_path[t, i] > -1.0 else 0.0
-    return paid
-
-
-@njit_no_refcount
-def catch_up_prices_nb(t, r_path, asset_params, tax_state, acc):
-    """Bring the per-asset price indices up to date through step ``t`` (see
-    :func:`light_tracking_nb`), with the arithmetic of :func:`after_market_nb`: each step
-    multiplies them by ``1 + r - yield / steps_per_year``. ``acc[A_PRICE_STEP]`` counts the
-    steps already included. Numba-compiled."""
-    for s in range(int(acc[A_PRICE_STEP]), t + 1):
-        for i in range(tax_state.shape[0]):
-            g = 1.0 + r_path[s, i]
-            f = g - asset_params[i, AP_DIVIDEND_STEP]
-            tax_state[i, TS_PRICE + 1] *= f
-            tax_state[i, TS_PRICE] *= f
-    acc[A_PRICE_STEP] = t + 1.0
 
 
 @njit_no_refcount
