@@ -142,8 +142,8 @@ def market_step_light_nb(t, h, r_path, inflation_t, asset_params, tax_state, pri
     """:func:`market_step_nb` for light price tracking (``_taxes.light_tracking_nb``): also
     returns the step's dividends (currency), ``yield / steps_per_year`` of each asset's
     start-of-step value (nothing for an asset whose return wipes it out), and with
-    ``prices`` moves the price indices as :func:`_taxes.after_market_nb` does (by
-    ``1 + r - yield / steps_per_year``). One pass over the holdings. Returns
+    ``prices`` moves the price index of vehicle 0 as :func:`_taxes.after_market_nb` does
+    (by ``1 + r - yield / steps_per_year``). One pass over the holdings. Returns
     ``(wealth, dividends)``."""
     wealth = 0.0
     paid = 0.0
@@ -155,9 +155,8 @@ def market_step_light_nb(t, h, r_path, inflation_t, asset_params, tax_state, pri
         h[i] += h[i] * r
         wealth += h[i]
         if prices:
-            f = (1.0 + r) - dy
-            tax_state[i, TS_PRICE + 1] *= f
-            tax_state[i, TS_PRICE] *= f
+            # Only vehicle 0: an untaxed account holds no substitute.
+            tax_state[i, TS_PRICE] *= (1.0 + r) - dy
     before = acc[A_WEALTH]
     acc[A_START_WEALTH] = before
     acc[A_FLOW_STEP] = 0.0

@@ -483,10 +483,11 @@ def test_execution_noise_is_prefix_stable():
     np.testing.assert_array_equal(long[:11], short)
 
 
-def test_price_indices_caught_up_at_trades_match_per_step_tracking():
-    """An untaxed account reinvesting dividends brings the price indices (which scale a
-    growing ADV) up to date only when it trades; a taxed account at zero rates tracks them
-    every step. Costs, capped trades and wealth must agree on every path."""
+def test_light_price_tracking_matches_full_tracking():
+    """An untaxed account reinvesting dividends moves its price index (which scales a
+    growing ADV) and counts dividends in the market step; a taxed account at zero rates
+    does the full per-step tax work. Costs, capped trades, dividends and wealth must agree
+    on every path."""
     table = mcsim.Scenario.from_toml("configs/frictions.toml").source
     table["simulation"]["block_size"] = 8
     table["costs"].update(
@@ -498,7 +499,7 @@ def test_price_indices_caught_up_at_trades_match_per_step_tracking():
             "dividend_yield": 0.03,
         }
     )
-    lazy = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=12, seed=3)
+    light = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=12, seed=3)
     table["taxes"] = {
         "enabled": True,
         "short_term_rate": 0.0,
@@ -506,8 +507,9 @@ def test_price_indices_caught_up_at_trades_match_per_step_tracking():
         "dividend_rate": 0.0,
     }
     tracked = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=12, seed=3)
-    for name in ("cost_impact", "costs", "deferred_trades", "terminal_wealth"):
-        a, b = lazy.metric(name).to_numpy(), tracked.metric(name).to_numpy()
+    for name in ("cost_impact", "costs", "deferred_trades", "dividends", "terminal_wealth"):
+        a, b = light.metric(name).to_numpy(), tracked.metric(name).to_numpy()
         np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=name)
-    assert lazy.metric("cost_impact")["monthly"].gt(0).all()
-    assert lazy.metric("deferred_trades")["monthly"].gt(0).any()
+    assert light.metric("cost_impact")["monthly"].gt(0).all()
+    assert light.metric("deferred_trades")["monthly"].gt(0).any()
+    assert light.metric("dividends")["monthly"].gt(0).all()
