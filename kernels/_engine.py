@@ -118,6 +118,18 @@ def ruin_nb(t, h, steps_per_year, acc):
 
 
 @njit(cache=True, inline="always")
+def book_market_move_nb(wealth, inflation_t, acc):
+    """Record a step's market move in ``acc``: wealth after it (currency), the step's start
+    wealth and gain, and the consumer price index."""
+    before = acc[A_WEALTH]
+    acc[A_START_WEALTH] = before
+    acc[A_FLOW_STEP] = 0.0
+    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
+    acc[M_GAINS] += wealth - before
+    acc[A_WEALTH] = wealth
+
+
+@njit(cache=True, inline="always")
 def market_step_nb(t, h, r_path, inflation_t, acc):
     """Grow holdings by the simple returns of step ``t``; returns wealth after the move.
 
@@ -128,12 +140,7 @@ def market_step_nb(t, h, r_path, inflation_t, acc):
     for i in range(h.size):
         h[i] += h[i] * r_path[t, i]
         wealth += h[i]
-    before = acc[A_WEALTH]
-    acc[A_START_WEALTH] = before
-    acc[A_FLOW_STEP] = 0.0
-    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
-    acc[M_GAINS] += wealth - before
-    acc[A_WEALTH] = wealth
+    book_market_move_nb(wealth, inflation_t, acc)
     return wealth
 
 
@@ -157,12 +164,7 @@ def market_step_light_nb(t, h, r_path, inflation_t, asset_params, tax_state, pri
         if prices:
             # Only vehicle 0: an untaxed account holds no substitute.
             tax_state[i, TS_PRICE] *= (1.0 + r) - dy
-    before = acc[A_WEALTH]
-    acc[A_START_WEALTH] = before
-    acc[A_FLOW_STEP] = 0.0
-    acc[A_PRICE_INDEX] *= 1.0 + inflation_t
-    acc[M_GAINS] += wealth - before
-    acc[A_WEALTH] = wealth
+    book_market_move_nb(wealth, inflation_t, acc)
     return wealth, paid
 
 
