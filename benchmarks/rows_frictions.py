@@ -9,6 +9,8 @@ Each row keeps W1 (10 assets, monthly steps, 30 years, quarterly calendar to equ
 - taxes with lots: a taxable account (HIFO lots, at most 64 per asset, yearly netting and
   payment, dividends taxed as paid), without harvesting.
 - taxes with lots and harvesting: the same, with tax-loss harvesting at a 5 % threshold.
+- the two taxed rows without dividends, to show what the monthly reinvested dividends cost
+  (each is a new lot per asset and step, booked in cost order); no goal of their own.
 
 Goals (issue #5): frictions within 1.3x of W1 (proportional costs only); taxes with lots and
 harvesting within 5x.
@@ -50,5 +52,13 @@ ROWS: list[tuple[str, dict]] = [
     (
         "taxes with lots and harvesting",
         {"costs": {"dividend_yield": 0.02}, "taxes": _TAXES, "policies": _quarterly(True)},
+    ),
+    (
+        "taxes with lots (HIFO), no dividends",
+        {"taxes": _TAXES, "policies": _quarterly(False)},
+    ),
+    (
+        "taxes with lots and harvesting, no dividends",
+        {"taxes": _TAXES, "policies": _quarterly(True)},
     ),
 ]
