@@ -40,8 +40,10 @@ class TaxConfig:
         Which lots a sale takes: oldest first, highest cost first, or tax-minimising
         (losses first, then long-term gains, short-term gains last).
     max_lots : int
-        Lots kept per asset (>= 4). When full, the two oldest long-term lots of one
-        security are merged (bases add up; the later purchase date is kept).
+        Lots kept per asset (>= 4). When a book is full, lots of one security are merged
+        until a quarter of the slots are free: long-term lots in pairs, oldest first, in a
+        FIFO book; neighbouring long-term lots, cheapest first, in a cost-ordered (HIFO or
+        tax-minimising) book. Bases add up; the later purchase step is kept.
     loss_offset_limit : float
         Net capital loss deductible from other income per year (currency, >= 0; 3000 in
         the United States). The rest is carried forward without limit.
