@@ -18,6 +18,7 @@ import mcsim
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
+import bench_rounds  # noqa: E402
 import bench_w1  # noqa: E402
 import peers  # noqa: E402
 import w1  # noqa: E402
@@ -140,6 +141,41 @@ def test_worker_measures_a_tiny_run():
     assert res["peak_rss_mib"] >= res["start_rss_mib"] > 0
     bad = bench_w1._worker({"table": {**w1.w1_table(20), "costs": {"nope": 1}}})
     assert "nope" in bad["error"]
+
+
+def test_rounds_ratios_are_per_round_against_w1():
+    times = {bench_rounds.W1_LABEL: [2.0, 1.0, 4.0], "row": [3.0, 2.5, 4.4]}
+    n_paths = 10
+    out = {r["label"]: r for r in bench_rounds.summarise(times, n_paths)}
+    row = out["row"]
+    assert row["x_w1_best"] == pytest.approx(2.5 / 1.0)  # best over best, not the same round
+    assert (row["x_w1_min"], row["x_w1_median"], row["x_w1_max"]) == pytest.approx((1.1, 1.5, 2.5))
+    asset_steps = n_paths * w1.N_STEPS * w1.N_ASSETS
+    assert row["best_ns_per_asset_step"] == pytest.approx(2.5 / asset_steps * 1e9)
+    assert out[bench_rounds.W1_LABEL]["x_w1_median"] == 1.0
+
+
+def test_rounds_selects_rows_by_area():
+    rows = bench_rounds.select_rows(["frictions"])
+    assert rows[0] == (bench_rounds.W1_LABEL, {})
+    assert len(rows) > 1 and all(label.endswith("[frictions]") for label, _ in rows[1:])
+    with pytest.raises(SystemExit, match="unknown --area nope"):
+        bench_rounds.select_rows(["nope"])
+
+
+def test_rounds_command_line_runs_tiny_rounds(tmp_path):
+    out = tmp_path / "rounds.json"
+    script = str(BENCH / "bench_rounds.py")
+    proc = subprocess.run(
+        [sys.executable, script, "--quick", "--area", "policies", "--json", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["meta"]["rounds"] == 2 and data["rows"][0]["label"] == bench_rounds.W1_LABEL
+    assert all(len(r["seconds"]) == 2 and r["best_s"] > 0 for r in data["rows"])
+    assert "x W1 per round" in proc.stdout
 
 
 def test_peers_command_line_prints_json():
