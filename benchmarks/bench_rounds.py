@@ -43,27 +43,33 @@ import w1  # noqa: E402
 W1_LABEL = "W1"
 
 
+def _area(label: str) -> str:
+    """The area of a row label made by ``bench_w1.load_extra_rows`` ("... [area]")."""
+    return label.rsplit("[", 1)[-1].rstrip("]")
+
+
 def select_rows(areas: list[str] | None) -> list[tuple[str, dict]]:
     """W1 and the rows of the ``rows_<area>.py`` files named (all of them when None)."""
     rows, skipped = bench_w1.load_extra_rows()
     for reason in skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     if areas:
-        known = sorted({label.rsplit("[", 1)[-1].rstrip("]") for label, _ in rows})
+        known = sorted({_area(label) for label, _ in rows})
         unknown = [a for a in areas if a not in known]
         if unknown:
             raise SystemExit(
                 f"bench_rounds: unknown --area {', '.join(unknown)}; choose from "
                 f"{', '.join(known)} (the rows_<area>.py files in {HERE})."
             )
-        rows = [(label, o) for label, o in rows if label.rsplit("[", 1)[-1].rstrip("]") in areas]
+        rows = [(label, o) for label, o in rows if _area(label) in areas]
     return [(W1_LABEL, {}), *rows]
 
 
 def measure(
     rows: list[tuple[str, dict]], n_paths: int, rounds: int, block_size: int, seed: int = 1
-) -> dict[str, list[float]]:
-    """Seconds of each row in each round (a list per label, in round order)."""
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Seconds of each row in each round (a list per label, in round order), and each row's
+    asset-steps per path (steps x assets of its plan)."""
     import mcsim
 
     scenarios = [
@@ -71,8 +77,10 @@ def measure(
         for label, o in rows
     ]
     # Compile (or load from the cache) every kernel the rows use before timing anything.
-    for _, scenario in scenarios:
-        mcsim.run(scenario, n_paths=min(n_paths, 2 * block_size), n_jobs=1, seed=seed)
+    per_path = {}
+    for label, scenario in scenarios:
+        res = mcsim.run(scenario, n_paths=min(n_paths, 2 * block_size), n_jobs=1, seed=seed)
+        per_path[label] = res.plan.n_steps * res.plan.n_assets
     times: dict[str, list[float]] = {label: [] for label, _ in scenarios}
     for r in range(rounds):
         for label, scenario in scenarios:
@@ -80,17 +88,21 @@ def measure(
             times[label].append(result.timings["simulate_s"])
             del result
         print(f"round {r + 1}/{rounds}: W1 {times[W1_LABEL][-1]:.2f} s", file=sys.stderr)
-    return times
+    return times, per_path
 
 
-def summarise(times: dict[str, list[float]], n_paths: int) -> list[dict[str, Any]]:
+def summarise(
+    times: dict[str, list[float]], n_paths: int, per_path: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
     """Per row: best seconds and ns per asset-step, best ratio, per-round ratio median and
-    range (ratios to W1 of the same round)."""
-    asset_steps = n_paths * w1.N_STEPS * w1.N_ASSETS
+    range (ratios to W1 of the same round). ``per_path``: asset-steps per path of each row
+    (W1's 360 x 10 for a row it does not name)."""
+    per_path = per_path or {}
     base = times[W1_LABEL]
     out = []
     for label, secs in times.items():
         ratios = [a / b for a, b in zip(secs, base, strict=True)]
+        asset_steps = n_paths * per_path.get(label, w1.N_STEPS * w1.N_ASSETS)
         out.append(
             {
                 "label": label,
@@ -133,14 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.paths < 1 or args.rounds < 1 or args.block_size < 1:
         parser.error("--paths, --rounds and --block-size must be at least 1")
     rows = select_rows(args.area)
-    times = measure(rows, args.paths, args.rounds, args.block_size)
+    times, per_path = measure(rows, args.paths, args.rounds, args.block_size)
     meta = {
         "paths": args.paths,
         "rounds": args.rounds,
         "block_size": args.block_size,
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
     }
-    summary = summarise(times, args.paths)
+    summary = summarise(times, args.paths, per_path)
     print_table(summary, meta)
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "rows": summary}, indent=2))
