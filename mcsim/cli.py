@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import os
 import sys
@@ -93,39 +92,35 @@ def _resolve_scenario(arg: str | None) -> Path:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import Scenario
     from .engine import run
+    from .output import checkpoint_warnings_as_lines
 
     path = _resolve_scenario(args.scenario)
     scenario = Scenario.from_toml(path)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        print(
-            f"mcsim: --out {out} exists and is not a folder; choose another path.", file=sys.stderr
-        )
-        return 2
     progress = not args.no_progress and sys.stderr.isatty()
     backend = None if args.backend == "threads" else args.backend
-    checkpoint_dir = out / ".mcsim-checkpoint"
     client = None
     if backend == "dask":
         client = _dask_client(args.scheduler)
     try:
-        result = run(
-            scenario,
-            n_jobs=args.jobs if args.jobs is not None else (-1 if backend == "dask" else 1),
-            seed=args.seed,
-            n_paths=args.paths,
-            progress=progress,
-            checkpoint_dir=checkpoint_dir,
-            backend=backend,
-            max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
-        )
+        with checkpoint_warnings_as_lines():
+            # Checks, locks and fills the folder; the blocks go only once every file is in.
+            result = run(
+                scenario,
+                n_jobs=args.jobs if args.jobs is not None else (-1 if backend == "dask" else 1),
+                seed=args.seed,
+                n_paths=args.paths,
+                progress=progress,
+                out=args.out,
+                report=not args.no_report,
+                out_name="--out",
+                backend=backend,
+                max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
+            )
     finally:
         if client is not None:
             client.close()
-    # The run removed its own blocks; drop the folder too unless other runs' blocks are in it.
-    with contextlib.suppress(OSError):
-        checkpoint_dir.rmdir()
-    files = result.save(out, report=not args.no_report)
+    files = result.files
     sim = result.scenario.simulation
     t = result.timings
     print(

@@ -24,9 +24,10 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
 from . import __version__
+from .checkpoint import Checkpoint
 from .config import Scenario
 from .datasets import infer_periods_per_year, load_returns, resample_returns
-from .errors import ConfigError, DataError, McsimError
+from .errors import ConfigError, DataError, McsimError, OutputError
 from .flows import flows_array
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
 from .models import ReturnModel
@@ -405,6 +406,7 @@ def _check_memory(plan: RunPlan, n_jobs: int, max_memory: int | None) -> int:
 
 
 def _run_key(plan: RunPlan) -> str:
+    """SHA-256 of everything a block's numbers depend on (its first 16 digits name its folder)."""
     payload = {
         "scenario": plan.scenario.to_dict(),
         "model": plan.model.params(),
@@ -412,41 +414,24 @@ def _run_key(plan: RunPlan) -> str:
         "version": __version__,
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return hashlib.sha256(blob).hexdigest()
 
 
-class _Checkpoint:
-    """Finished blocks on disk, so a killed run started again resumes where it stopped."""
+def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shape and dtype of each array of ``block``, as :func:`simulate_block` makes them."""
+    sim = plan.scenario.simulation
+    start, stop = plan.block_range(block)
+    n_pol = len(plan.policies)
+    n_keep = max(0, min(sim.keep_paths, stop) - start)
+    f8, i8 = np.dtype(np.float64).str, np.dtype(np.int64).str
+    return {
+        "metrics": ((n_pol, stop - start, layout.N_METRICS), f8),
+        "hist": ((n_pol, plan.grid_steps.size, HIST_BINS), i8),
+        "wealth": ((n_pol, n_keep, plan.n_steps + 1), f8),
+    }
 
-    def __init__(self, root: Path, plan: RunPlan) -> None:
-        self.dir = Path(root) / f"run-{_run_key(plan)}"
-        self.dir.mkdir(parents=True, exist_ok=True)
 
-    def path(self, block: int) -> Path:
-        return self.dir / f"block_{block:06d}.npz"
-
-    def load(self, block: int) -> BlockResult | None:
-        p = self.path(block)
-        if not p.exists():
-            return None
-        try:
-            with np.load(p) as z:
-                return BlockResult(block, z["metrics"], z["hist"], z["wealth"])
-        except (OSError, ValueError, KeyError):
-            p.unlink(missing_ok=True)
-            return None
-
-    def save(self, res: BlockResult) -> None:
-        tmp = self.dir / f".block_{res.block:06d}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, metrics=res.metrics, hist=res.hist, wealth=res.wealth)
-        os.replace(tmp, self.path(res.block))
-
-    def remove(self) -> None:
-        for p in self.dir.glob("*.npz"):
-            p.unlink(missing_ok=True)
-        # The folder stays when it still holds another run's blocks.
-        with contextlib.suppress(OSError):
-            self.dir.rmdir()
+CHECKPOINT_NAME = ".mcsim-checkpoint"
 
 
 def run(
@@ -457,6 +442,9 @@ def run(
     n_paths: int | None = None,
     progress: bool = False,
     checkpoint_dir: str | Path | None = None,
+    out: str | os.PathLike[str] | None = None,
+    report: bool = True,
+    out_name: str = "out",
     backend: str | None = None,
     max_memory: int | None = None,
 ):
@@ -477,7 +465,19 @@ def run(
         Show a progress bar (on stderr).
     checkpoint_dir : path, optional
         Folder for finished blocks: a run killed and started again with the same arguments
-        resumes from them and ends with the same numbers. Removed when the run completes.
+        resumes from them and ends with the same numbers. The blocks stay on disk when the
+        run returns; :meth:`SimulationResult.save` removes them once every result file is in
+        place (or call :meth:`SimulationResult.remove_checkpoint`). Not with ``out``.
+    out : path, optional
+        Run into this folder, as ``mcsim run --out`` does: the folder is created and proved
+        writable before simulating and locked for the whole run, blocks are checkpointed
+        into ``out/.mcsim-checkpoint``, every result file is saved (see
+        :meth:`SimulationResult.save`, ``result.files``), and only then are the blocks
+        removed. When saving fails the blocks stay, and a rerun resumes without simulating.
+    report : bool
+        With ``out``: also write ``report.html``.
+    out_name : str
+        How messages name ``out`` (the command line passes ``"--out"``).
     backend : str, optional
         joblib backend ("threading", "loky", "dask", ...). Default: threads (the kernels
         release the GIL).
@@ -487,9 +487,20 @@ def run(
     Returns
     -------
     SimulationResult
-    """
-    from .results import SimulationResult
 
+    Raises
+    ------
+    ConfigError, DataError
+        Before any simulation, for a bad scenario, data or argument.
+    OutputError
+        Before any simulation when ``out`` cannot be used (not a folder, not writable,
+        locked by another run); afterwards when a file cannot be written (disk full).
+    """
+    if out is not None and checkpoint_dir is not None:
+        raise ConfigError(
+            "`checkpoint_dir` cannot be combined with `out`: a run into `out` keeps its "
+            "blocks in `out/.mcsim-checkpoint`. Drop `checkpoint_dir`."
+        )
     if n_paths is not None:
         scenario = scenario.replace(n_paths=n_paths)
     t0 = time.perf_counter()
@@ -498,45 +509,78 @@ def run(
     requested_jobs = n_jobs
     n_jobs = _resolve_jobs(n_jobs)
     _check_memory(plan, n_jobs, max_memory)
+    jobs = requested_jobs if backend == "dask" else n_jobs
+    if out is None:
+        ckpt = None
+        if checkpoint_dir is not None:
+            ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
+        return _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
 
-    sim = scenario.simulation
+    from .output import check_folder, clean_stale, locked
+
+    folder = check_folder(out, out_name)
+    with locked(folder, out_name):
+        clean_stale(folder)
+        ckpt = Checkpoint(folder / CHECKPOINT_NAME, _run_key(plan), out_name)
+        result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
+        try:
+            result.save(folder, report=report, out_name=out_name)
+        except OutputError as e:
+            raise OutputError(
+                f"{e} The simulated blocks are kept in {str(ckpt.dir)!r}: run again with the "
+                "same arguments to save the results without simulating again."
+            ) from e
+    return result
+
+
+def _simulate(
+    plan: RunPlan,
+    ckpt: Checkpoint | None,
+    n_jobs: int,
+    backend: str | None,
+    progress: bool,
+    t_prepare: float,
+):
+    """Resume verified blocks from ``ckpt``, simulate the others and merge them in order."""
+    from .results import SimulationResult
+
+    sim = plan.scenario.simulation
     n_pol = len(plan.policies)
     metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
     hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, min(sim.keep_paths, sim.n_paths), plan.n_steps + 1))
 
-    ckpt = _Checkpoint(Path(checkpoint_dir), plan) if checkpoint_dir is not None else None
-    todo = []
-    resumed = 0
-    for b in range(sim.n_blocks):
-        res = ckpt.load(b) if ckpt is not None else None
-        if (
-            res is not None
-            and res.metrics.shape[1] == plan.block_range(b)[1] - plan.block_range(b)[0]
-        ):
-            _merge(plan, res, metrics, hist, wealth)
+    with ckpt.opened() if ckpt is not None else contextlib.nullcontext():
+        todo = []
+        resumed = 0
+        for b in range(sim.n_blocks):
+            arrays = ckpt.load(b, _block_arrays(plan, b)) if ckpt is not None else None
+            if arrays is None:
+                todo.append(b)
+                continue
+            _merge(plan, BlockResult(b, **arrays), metrics, hist, wealth)
             resumed += 1
-        else:
-            todo.append(b)
 
-    # Compile (or load from cache) in this thread before workers start.
-    t1 = time.perf_counter()
-    _warm_up(plan)
-    t_compile = time.perf_counter() - t1
+        # Compile (or load from cache) in this thread before workers start.
+        t1 = time.perf_counter()
+        _warm_up(plan)
+        t_compile = time.perf_counter() - t1
 
-    bar = _progress_bar(sim.n_blocks, resumed, sim.n_paths) if progress else None
-    t2 = time.perf_counter()
-    for res in _execute(plan, todo, requested_jobs if backend == "dask" else n_jobs, backend):
-        if ckpt is not None:
-            ckpt.save(res)
-        _merge(plan, res, metrics, hist, wealth)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    t_sim = time.perf_counter() - t2
-    if ckpt is not None:
-        ckpt.remove()
+        bar = _progress_bar(sim.n_blocks, resumed, sim.n_paths) if progress else None
+        t2 = time.perf_counter()
+        try:
+            for res in _execute(plan, todo, n_jobs, backend):
+                if ckpt is not None:
+                    ckpt.save(
+                        res.block, {"metrics": res.metrics, "hist": res.hist, "wealth": res.wealth}
+                    )
+                _merge(plan, res, metrics, hist, wealth)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        t_sim = time.perf_counter() - t2
     timings = {
         "prepare_s": t_prepare,
         "compile_s": t_compile,
@@ -544,7 +588,9 @@ def run(
         "blocks_resumed": resumed,
         "n_jobs": n_jobs,
     }
-    return SimulationResult(plan=plan, metrics=metrics, hist=hist, wealth=wealth, timings=timings)
+    return SimulationResult(
+        plan=plan, metrics=metrics, hist=hist, wealth=wealth, timings=timings, checkpoint=ckpt
+    )
 
 
 def _resolve_jobs(n_jobs: int) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointWarning",
     "ConfigError",
     "ConvergenceWarning",
     "DataError",
     "McsimError",
     "ModelFitError",
     "NumericalWarning",
+    "OutputError",
 ]
 
 
@@ -28,9 +30,17 @@ class ModelFitError(McsimError, RuntimeError):
     """A model could not be fitted to the data given."""
 
 
+class OutputError(McsimError, OSError):
+    """The output folder cannot be used or written; the message names it, the file and why."""
+
+
 class ConvergenceWarning(UserWarning):
     """An iterative fit stopped before converging; the message says what to try."""
 
 
 class NumericalWarning(UserWarning):
     """A result may be numerically unreliable; the message says what to check."""
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint block failed its proof and is simulated again; results are unaffected."""

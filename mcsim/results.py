@@ -6,9 +6,7 @@ import datetime as _dt
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +18,7 @@ import pandas as pd
 from .kernels import layout, quantiles_from_histogram
 
 if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
     from .engine import RunPlan
 
 __all__ = ["METRICS", "MetricInfo", "SimulationResult"]
@@ -179,6 +178,7 @@ class SimulationResult:
         hist: np.ndarray,
         wealth: np.ndarray,
         timings: dict[str, Any],
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.plan = plan
         self.scenario = plan.scenario
@@ -189,6 +189,8 @@ class SimulationResult:
         self.wealth_array = wealth
         self.timings = timings
         self.entropy = plan.entropy
+        self.checkpoint = checkpoint
+        self.files: dict[str, Path] = {}
 
     def __repr__(self) -> str:
         sim = self.scenario.simulation
@@ -374,27 +376,59 @@ class SimulationResult:
         }
 
     # -- files ------------------------------------------------------------------------------
-    def save(self, out_dir: str | Path, *, report: bool = True) -> dict[str, Path]:
+    def save(
+        self, out_dir: str | os.PathLike[str], *, report: bool = True, out_name: str = "out_dir"
+    ) -> dict[str, Path]:
         """Write results into ``out_dir``; files appear only once all are written.
 
         Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
         ``comparison.csv``, ``fan.csv``, ``sample_paths.parquet``, ``manifest.json`` and
-        ``report.html``. Files are first written to a temporary folder inside ``out_dir``
-        and moved in place at the end, so a failure leaves earlier results untouched.
+        ``report.html``. The folder is locked while saving (see ``mcsim.output``), and
+        staging folders of killed saves are removed. Files are first written to a staging
+        folder inside ``out_dir`` and moved in place at the end (``manifest.json`` last),
+        so a failure leaves earlier results untouched. Once every file is in place, the
+        run's checkpoint blocks (if any) are removed.
+
+        Parameters
+        ----------
+        out_dir : path
+            The folder, created if needed.
+        report : bool
+            Also write ``report.html``.
+        out_name : str
+            How messages name the folder.
+
+        Returns
+        -------
+        dict of str to Path
+            The files written, by kind; also kept as ``self.files``.
+
+        Raises
+        ------
+        OutputError
+            When the folder cannot be created, locked or written (the message names the
+            file and the reason, such as "No space left on device").
         """
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".mcsim-staging-", dir=out))
-        try:
-            files = self._write(staging, report=report)
-            final = {}
-            for key, p in files.items():
-                dest = out / p.name
-                os.replace(p, dest)
-                final[key] = dest
-            return final
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        from .output import check_folder, clean_stale, locked, write_staged
+
+        out = check_folder(out_dir, out_name)
+        with locked(out, out_name):
+            clean_stale(out)
+            files = write_staged(
+                out,
+                lambda d: self._write(d, report=report),
+                label=out_name,
+                last="manifest",
+            )
+            self.files = files
+            self.remove_checkpoint()
+        return files
+
+    def remove_checkpoint(self) -> None:
+        """Remove the checkpoint blocks the run wrote (a no-op without any)."""
+        if self.checkpoint is not None:
+            self.checkpoint.remove()
+            self.checkpoint = None
 
     def _write(self, d: Path, *, report: bool) -> dict[str, Path]:
         files: dict[str, Path] = {}

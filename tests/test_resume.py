@@ -13,6 +13,7 @@ import pytest
 import mcsim
 import mcsim.cli
 from mcsim import engine
+from mcsim.errors import CheckpointWarning
 
 N_BLOCKS = 4
 
@@ -77,16 +78,36 @@ def test_resume_after_interruption_gives_the_same_numbers(
     assert resumed.timings["blocks_resumed"] == 2
     _assert_same(resumed, uninterrupted)
     pd.testing.assert_frame_equal(resumed.summary, uninterrupted.summary, check_exact=True)
-    # A finished run removes its checkpoint.
-    assert not run_dir.exists()
+    # The blocks stay until the results are saved, then go.
+    assert len(list(run_dir.glob("block_*.npz"))) == N_BLOCKS
+    resumed.save(tmp_path / "out", report=False)
+    assert not ckpt.exists()
 
 
-def test_a_run_without_interruption_leaves_no_checkpoint(scenario, uninterrupted, tmp_path):
+def test_checkpoint_blocks_stay_until_the_result_is_saved(scenario, uninterrupted, tmp_path):
     ckpt = tmp_path / "ckpt"
     res = mcsim.run(scenario, checkpoint_dir=ckpt)
     assert res.timings["blocks_resumed"] == 0
     _assert_same(res, uninterrupted)
-    assert list(ckpt.glob("run-*")) == []
+    (run_dir,) = ckpt.glob("run-*")
+    assert len(list(run_dir.glob("block_*.npz"))) == N_BLOCKS
+    # A second run finds every block and simulates nothing.
+    again = mcsim.run(scenario, checkpoint_dir=ckpt)
+    assert again.timings["blocks_resumed"] == N_BLOCKS
+    _assert_same(again, uninterrupted)
+    again.remove_checkpoint()
+    assert not ckpt.exists()
+    # A save removes the checkpoint only once every file is in place.
+    res.save(tmp_path / "out", report=False)
+    assert (tmp_path / "out" / "manifest.json").exists() and not ckpt.exists()
+
+
+def test_a_run_into_a_folder_leaves_no_checkpoint(scenario, uninterrupted, tmp_path):
+    out = tmp_path / "out"
+    res = mcsim.run(scenario, out=out, report=False)
+    _assert_same(res, uninterrupted)
+    assert sorted(p.name for p in res.files.values()) == sorted(p.name for p in out.iterdir())
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
 @pytest.mark.parametrize(
@@ -120,7 +141,8 @@ def test_a_damaged_block_file_is_simulated_again(scenario, uninterrupted, tmp_pa
     run_dir = _interrupted(scenario, ckpt, monkeypatch, stop_block=3)
     (run_dir / "block_000001.npz").write_bytes(b"not a numpy file")
     calls = _stop_at(monkeypatch, None)
-    res = mcsim.run(scenario, checkpoint_dir=ckpt)
+    with pytest.warns(CheckpointWarning, match="checkpoint block 1 is damaged"):
+        res = mcsim.run(scenario, checkpoint_dir=ckpt)
     assert calls == [1, 3]
     assert res.timings["blocks_resumed"] == 2
     _assert_same(res, uninterrupted)
