@@ -141,11 +141,128 @@ def as_weights(value: Any, field: str, names: list[str], *, long_only: bool = Tr
     return w / total
 
 
-def check_correlation(corr: np.ndarray, field: str) -> np.ndarray:
-    """A symmetric positive semi-definite matrix with a unit diagonal."""
-    corr = np.asarray(corr, dtype=float)
-    if corr.ndim != 2 or corr.shape[0] != corr.shape[1]:
-        raise ConfigError(f"`{field}` must be a square matrix; got shape {corr.shape}.")
+def _expected_shape(ndim: int, shape: tuple[int, ...] | None) -> str:
+    """How a value of ``ndim`` nested lists (and ``shape``, if known) is written in a message."""
+    if ndim == 1:
+        return "a list of numbers" if shape is None else f"a list of {shape[0]} numbers"
+    if ndim == 2:
+        if shape is None:
+            return "a matrix: a list of rows of equal length, each a list of numbers"
+        rows, cols = shape
+        return f"a {rows}x{cols} matrix: a list of {rows} rows, each a list of {cols} numbers"
+    dims = "x".join(str(d) for d in shape) if shape is not None else f"{ndim}-level"
+    return f"a {dims} nested list of numbers"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters so a message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_array(
+    value: Any, field: str, *, ndim: int, shape: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """A float array from nested lists of finite numbers, or ConfigError naming ``field``.
+
+    ``np.asarray`` raises a bare ValueError for ragged lists (``[[1, 0.2], [0.2]]``) and turns
+    numeric strings into numbers; walking the lists instead names the entry that is wrong.
+
+    Parameters
+    ----------
+    value : Any
+        Nested lists or tuples (or an ndarray) ``ndim`` levels deep.
+    field : str
+        Name used in messages, such as ``"[model].corr"``.
+    ndim : int
+        Required nesting depth (1 for a vector, 2 for a matrix, ...).
+    shape : tuple of int, optional
+        Required shape, when it is known (for example ``(n_assets, n_assets)``).
+
+    Returns
+    -------
+    ndarray of float64 with ``ndim`` dimensions
+
+    Raises
+    ------
+    ConfigError
+        A level that is not a list, an entry that is not a finite number, rows of different
+        lengths, or a shape other than ``shape``.
+    """
+    expected = _expected_shape(ndim, shape)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    lengths: dict[int, tuple[str, int]] = {}
+
+    def walk(v: Any, depth: int, index: str) -> Any:
+        if depth == ndim:
+            return as_float(v, f"{field}{index}")
+        name = f"`{field}{index}`"
+        if not isinstance(v, (list, tuple)):
+            raise ConfigError(f"`{field}` must be {expected}; {name} is {_short(v)}, not a list.")
+        seen = lengths.setdefault(depth, (name, len(v)))
+        if len(v) != seen[1]:
+            raise ConfigError(
+                f"`{field}` must be {expected}; {name} has {len(v)} value(s) but {seen[0]} has "
+                f"{seen[1]}."
+            )
+        return [walk(x, depth + 1, f"{index}[{i}]") for i, x in enumerate(v)]
+
+    arr = np.array(walk(value, 0, ""), dtype=float)
+    if arr.ndim != ndim:
+        # An empty level: np.array([]) has fewer dimensions than asked for.
+        raise ConfigError(f"`{field}` must be {expected}; got an empty list.")
+    if shape is not None and arr.shape != tuple(shape):
+        got = "x".join(str(d) for d in arr.shape)
+        raise ConfigError(f"`{field}` must be {expected}; got {got}.")
+    return arr
+
+
+def as_float_list(value: Any, field: str) -> np.ndarray:
+    """A 1-d float array from a number, a flat list of numbers or an ndarray (flattened).
+
+    For parameters given before the asset names are known (so :func:`as_vector` cannot be
+    used yet): a nested or ragged list raises ConfigError naming ``field`` instead of the bare
+    ValueError of ``np.asarray``.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            raise ConfigError(f"`{field}` must hold numbers; got an array of {value.dtype}.")
+        return value.astype(float).ravel()
+    if isinstance(value, (list, tuple)):
+        return as_array(value, field, ndim=1)
+    return np.array([as_float(value, field)])
+
+
+def check_correlation(corr: Any, field: str, n: int | None = None) -> np.ndarray:
+    """A symmetric positive semi-definite matrix with a unit diagonal.
+
+    Parameters
+    ----------
+    corr : array-like of shape (n, n)
+        Nested lists (one row per asset) or an ndarray.
+    field : str
+        Name used in messages, such as ``"[model].corr"``.
+    n : int, optional
+        Number of assets, when known: the matrix must then be ``n x n``.
+
+    Returns
+    -------
+    ndarray of shape (n, n)
+
+    Raises
+    ------
+    ConfigError
+        Ragged or non-numeric rows, a shape that is not square (or not ``n x n``), asymmetry,
+        a diagonal other than ones, entries outside [-1, 1], or a negative eigenvalue.
+    """
+    corr = as_array(corr, field, ndim=2, shape=None if n is None else (n, n))
+    if corr.shape[0] != corr.shape[1]:
+        rows, cols = corr.shape
+        raise ConfigError(
+            f"`{field}` must be a square matrix (one row and one column per asset); got "
+            f"{rows}x{cols}."
+        )
     if not np.all(np.isfinite(corr)):
         raise ConfigError(f"`{field}` must hold finite numbers.")
     if not np.allclose(corr, corr.T, atol=1e-10):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 from ._validation import as_float, as_int, as_str, check_keys, require
 from .costs import CostModel
+from .datasets import BUNDLED
 from .errors import ConfigError
 from .flows import CashFlow, flows_from_config
 from .models import ReturnModel, model_from_config
@@ -18,6 +20,14 @@ from .policies import Policy, policy_from_config
 from .taxes import TaxConfig
 
 __all__ = ["DataConfig", "Scenario", "SimulationConfig"]
+
+# No financial plan runs past a millennium, and float64 wealth compounded far longer overflows
+# (7 % a year for 10,000 years is about 1e294): a larger horizon is a typo, refused before any run.
+MAX_HORIZON_YEARS = 1_000.0
+# Ten million steps is a millennium at ~10,000 steps a year, or 40 years of one-minute bars
+# over trading hours; past it the per-step arrays (kept paths, sketch grids) of a single path
+# alone run to gigabytes, so the limit catches a typo before the memory estimate has to.
+MAX_STEPS = 10_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,9 +39,10 @@ class SimulationConfig:
     n_paths : int
         Number of simulated paths (>= 1).
     horizon_years : float
-        Horizon in years (> 0); ``horizon_years * steps_per_year`` must be a whole number.
+        Horizon in years (> 0, at most 1,000); ``horizon_years * steps_per_year`` must be a
+        whole number of steps, at least 2 and at most 10,000,000.
     steps_per_year : int
-        Steps per year (12 = monthly).
+        Steps per year (12 = monthly, at most 100,000).
     block_size : int
         Paths per random block. Block ``i`` draws from its own stream derived from
         ``(seed, i)``, so results do not depend on workers or scheduling; changing
@@ -58,7 +69,9 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         w = "[simulation]"
         as_int(self.n_paths, f"{w}.n_paths", low=1)
-        as_float(self.horizon_years, f"{w}.horizon_years", low=0.0, low_open=True)
+        as_float(
+            self.horizon_years, f"{w}.horizon_years", low=0.0, low_open=True, high=MAX_HORIZON_YEARS
+        )
         as_int(self.steps_per_year, f"{w}.steps_per_year", low=1, high=100_000)
         as_int(self.block_size, f"{w}.block_size", low=1)
         if self.seed is not None:
@@ -72,6 +85,20 @@ class SimulationConfig:
             raise ConfigError(
                 f"`{w}.horizon_years` x `steps_per_year` = {steps:g} is not a whole number of "
                 "steps; choose a horizon that is a multiple of one step."
+            )
+        n_steps = round(steps)
+        if n_steps > MAX_STEPS:
+            raise ConfigError(
+                f"`{w}.horizon_years` x `steps_per_year` = {n_steps:,} steps; at most "
+                f"{MAX_STEPS:,} are allowed. Use fewer steps per year (monthly steps, 12, suit "
+                "horizons of decades) or a shorter horizon."
+            )
+        if n_steps < 2:
+            raise ConfigError(
+                f"`{w}.horizon_years` = {self.horizon_years:g} with `{w}.steps_per_year` = "
+                f"{self.steps_per_year} gives {n_steps} step; at least 2 are needed (a path's "
+                "volatility and drawdown need two returns). Lengthen `horizon_years` or raise "
+                "`steps_per_year`."
             )
 
     @property
@@ -93,7 +120,8 @@ class DataConfig:
     ----------
     source : str
         A bundled dataset (``"shiller"``, ``"ff3"``, ``"damodaran"``) or a path to a CSV
-        or Parquet file (relative paths are taken from the scenario file's folder).
+        or Parquet file. In a scenario file, a relative path is always taken from the scenario
+        file's folder (see :meth:`resolved_source`).
     columns : list of str, optional
         Investable series to use (default: all but the inflation column).
     inflation : str, optional
@@ -104,6 +132,9 @@ class DataConfig:
         First and last dates to use (inclusive), such as ``"1926-07"``.
     periods_per_year : int, optional
         Frequency of the data when it cannot be inferred from the dates.
+    base_dir : str, optional
+        Folder that relative paths in ``source`` are taken from: the scenario file's folder,
+        set by :meth:`Scenario.from_toml` (not a key of the ``[data]`` section).
     """
 
     source: str
@@ -136,12 +167,45 @@ class DataConfig:
             as_int(self.periods_per_year, f"{w}.periods_per_year", low=1)
 
     def resolved_source(self) -> str:
-        """The source, with a relative file path made absolute against ``base_dir``."""
+        """The source as :func:`mcsim.load_returns` takes it.
+
+        A bundled dataset name stays a name. With ``base_dir`` (the scenario file's folder, set
+        by :meth:`Scenario.from_toml`), a relative path is always taken from that folder, never
+        from the current one, so a scenario reads the same file wherever it is run from.
+        Without ``base_dir`` (a scenario built in code) a relative path is left as given and
+        read from the current folder.
+
+        Returns
+        -------
+        str
+            The dataset name, or the path of the file (absolute when resolved against
+            ``base_dir``).
+
+        Raises
+        ------
+        ConfigError
+            ``base_dir`` is set and the source looks like a path (it has a suffix or a folder
+            separator) but no file exists there; the message gives the resolved path.
+        """
         src = self.source
-        if self.base_dir and ("/" in src or "." in src) and not Path(src).is_absolute():
-            candidate = Path(self.base_dir) / src
-            if candidate.exists():
-                return str(candidate)
+        if src in BUNDLED:
+            return src
+        path = Path(src).expanduser()
+        if path.is_absolute() or not self.base_dir:
+            return str(path)
+        # abspath, not resolve(): keep the user's symlinked folders in the message.
+        base = Path(os.path.abspath(Path(self.base_dir).expanduser()))
+        candidate = Path(os.path.normpath(base / path))
+        if candidate.exists():
+            return str(candidate)
+        if path.suffix or len(path.parts) > 1:
+            raise ConfigError(
+                f"`[data].source` = {src!r}: no file at {str(candidate)!r}. Relative paths are "
+                f"taken from the scenario file's folder ({str(base)!r}), not from the current "
+                "folder: give the path relative to the scenario file, or an absolute path."
+            )
+        # A bare word that is neither a bundled name nor a file there: let load_returns say
+        # which bundled names are close.
         return src
 
     def to_dict(self) -> dict[str, Any]:

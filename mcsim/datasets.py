@@ -12,7 +12,10 @@ Every loader returns the same tidy shape:
 
 Errors in the data raise :class:`mcsim.errors.DataError` with a message that names the column,
 the row and the fix. Row numbers in messages count data rows from 1 (the header row of a file
-is not counted, so row ``n`` is line ``n + 1`` of a CSV file).
+is not counted, so row ``n`` is line ``n + 1`` of a CSV file). A message quotes at most one cell
+of a file's content besides the column it is about, cut to 20 characters (a path given by
+mistake may point at a file that is not meant to be shown); it never passes on a parser's text,
+which can hold a whole line.
 
 The four bundled files (see ``mcsim/data/PROVENANCE.md`` for sources, checks and citations) are
 read with :mod:`importlib.resources`, so they load from an installed wheel as well as from a
@@ -468,7 +471,11 @@ def _load_file(
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several types for corrupt files
-            raise DataError(f"Cannot read {label} as Parquet: {exc}") from exc
+            # Not the reader's own text: it can quote bytes of the file.
+            raise DataError(
+                f"Cannot read {label} as Parquet ({type(exc).__name__}): the file is damaged or "
+                "not a Parquet file. Write it again with DataFrame.to_parquet, or save it as CSV."
+            ) from exc
         return _load_frame(
             frame,
             kind=kind,
@@ -479,17 +486,18 @@ def _load_file(
             periods_per_year=periods_per_year,
             label=label,
             source=str(path),
+            typed=True,
         )
     try:
         header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"Cannot read {label} as CSV: {exc}") from exc
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise _csv_error(exc, label) from exc
     names = [str(c) for c in header.columns]
-    date_col = _pick_date_column(names, date_column, label=label)
+    date_col = _pick_date_column(names, date_column, label=label, from_file=True)
     try:
         raw = pd.read_csv(path, dtype={date_col: str}, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"Cannot read {label} as CSV: {exc}") from exc
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise _csv_error(exc, label) from exc
     raw.columns = [str(c) for c in raw.columns]
     return _tidy(
         raw,
@@ -503,15 +511,50 @@ def _load_file(
         periods_per_year=periods_per_year,
         attrs={"source": str(path)},
         date_guessed=date_column is None and date_col not in _DATE_NAMES,
+        from_file=True,
     )
 
 
-def _pick_date_column(names: list[str], date_column: str | None, *, label: str) -> str:
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _csv_error(exc: Exception, label: str) -> DataError:
+    """A reader failure as a DataError that names the line but quotes none of the file.
+
+    pandas' and Python's own messages can hold part of a line (or bytes of a binary file), so
+    only the numbers are taken from them.
+    """
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(
+            f"{label} is empty: a CSV file needs a header line (the date column and one name "
+            "per series) and at least 2 data rows."
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return DataError(
+            f"{label} is not UTF-8 text (byte {exc.start} cannot be decoded): it may not be a "
+            "CSV file at all. Save it as a UTF-8 CSV file."
+        )
+    m = _FIELDS_RE.search(str(exc))
+    if m is not None:
+        expected, line, seen = m.groups()
+        return DataError(
+            f"Cannot read {label} as CSV: line {line} has {seen} fields but the header line has "
+            f"{expected}. Check the delimiter (a comma is expected) and the quotes on that line."
+        )
+    return DataError(
+        f"Cannot read {label} as CSV ({type(exc).__name__}): the lines cannot be split into "
+        "fields. Check that it is comma-separated text and that every quote is closed."
+    )
+
+
+def _pick_date_column(
+    names: list[str], date_column: str | None, *, label: str, from_file: bool
+) -> str:
     if date_column is not None:
         if date_column not in names:
             raise DataError(
                 f"date_column {date_column!r} is not a column of {label}. "
-                f"Available columns: {', '.join(repr(n) for n in names)}."
+                + _available(names, from_file=from_file, besides_date=False)
             )
         return date_column
     for candidate in _DATE_NAMES:
@@ -533,10 +576,11 @@ def _load_frame(
     periods_per_year: int | None,
     label: str = "DataFrame",
     source: str = "DataFrame",
+    typed: bool = False,
 ) -> pd.DataFrame:
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
-        raise DataError(f"{label} has two columns named {dup!r}; rename one of them.")
+        raise DataError(f"{label} has two columns named {_cell(dup)}; rename one of them.")
     raw = frame.copy()
     raw.columns = [str(c) for c in raw.columns]
     names = list(raw.columns)
@@ -551,7 +595,7 @@ def _load_frame(
         else:
             raise DataError(
                 f"date_column {date_column!r} is neither a column nor the index name of {label}. "
-                f"Available columns: {', '.join(repr(n) for n in names)}."
+                + _available(names, from_file=typed, besides_date=False)
             )
     elif any(n in names for n in _DATE_NAMES):
         date_source = next(n for n in _DATE_NAMES if n in names)
@@ -578,6 +622,8 @@ def _load_frame(
         periods_per_year=periods_per_year,
         attrs={"source": source},
         date_guessed=guessed,
+        from_file=typed,
+        typed=typed,
     )
 
 
@@ -603,6 +649,25 @@ def _fmt_date(ts: pd.Timestamp) -> str:
     return str(ts)
 
 
+_CELL_CHARS = 20
+
+
+def _cell(value: Any) -> str:
+    """A cell of the data (or a column name) quoted for a message: at most 20 characters."""
+    text = str(value)
+    if len(text) > _CELL_CHARS:
+        text = text[:_CELL_CHARS] + "..."
+    return repr(text)
+
+
+def _available(names: Sequence[str], *, from_file: bool, besides_date: bool = True) -> str:
+    """The sentence that tells which columns exist, without listing a file's header cells."""
+    if from_file:
+        other = " besides the date column" if besides_date else ""
+        return f"The file has {len(names)} column(s){other}; check the names on its header line."
+    return f"Available columns: {', '.join(_cell(n) for n in names)}."
+
+
 _YEAR_RE = re.compile(r"^\d{4}$")
 _MONTH_RE = re.compile(r"^(\d{4})[-/](\d{1,2})$")
 _YYYYMM_RE = re.compile(r"^(\d{4})(\d{2})$")
@@ -618,9 +683,12 @@ def _parse_dates(
     )
     if guessed:
         fix += (
-            f" (No column is named date/Date/DATE/year/Year, so the first column {column!r} "
-            "was taken as the dates.)"
+            " (No column is named date/Date/DATE/year/Year, so the first column was taken as "
+            "the dates.)"
         )
+    # A guessed column is named by position: its name is a cell of the file's first line, and
+    # a message quotes at most one cell (the bad value).
+    what = "the first column (taken as dates)" if guessed else f"date column {_cell(column)}"
     dtype = values.dtype
     if isinstance(dtype, pd.PeriodDtype):
         parsed = pd.PeriodIndex(values).to_timestamp(how="end").normalize()
@@ -630,7 +698,7 @@ def _parse_dates(
             parsed = parsed.tz_localize(None)
     else:
         if pd.api.types.is_bool_dtype(dtype):
-            raise DataError(f"{label}: date column {column!r} holds booleans, not dates. {fix}")
+            raise DataError(f"{label}: {what} holds booleans, not dates. {fix}")
         if pd.api.types.is_numeric_dtype(dtype):
             num = values.to_numpy(dtype="float64", na_value=np.nan)
             finite = np.isfinite(num)
@@ -638,7 +706,7 @@ def _parse_dates(
             if not_int.any():
                 i = int(np.flatnonzero(not_int)[0])
                 raise DataError(
-                    f"{label}: date column {column!r}, {_where(i, None, is_file)}: "
+                    f"{label}: {what}, {_where(i, None, is_file)}: "
                     f"value {float(num[i])!r} is not a date or a year. {fix}"
                 )
             text = pd.Series(
@@ -654,22 +722,23 @@ def _parse_dates(
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             raise DataError(
-                f"{label}: date column {column!r} is empty at {_where(i, None, is_file)}. "
+                f"{label}: {what} is empty at {_where(i, None, is_file)}. "
                 "Drop that row or fill in its date."
             )
-        parsed = _parse_date_strings(text, column, label=label, is_file=is_file, fix=fix)
+        parsed = _parse_date_strings(text, what, label=label, is_file=is_file, fix=fix)
     missing = np.asarray(parsed.isna())
     if missing.any():
         i = int(np.flatnonzero(missing)[0])
         raise DataError(
-            f"{label}: date column {column!r} is empty at {_where(i, None, is_file)}. "
+            f"{label}: {what} is empty at {_where(i, None, is_file)}. "
             "Drop that row or fill in its date."
         )
     try:
         parsed = parsed.as_unit("ns")
     except (pd.errors.OutOfBoundsDatetime, OverflowError) as exc:
         raise DataError(
-            f"{label}: date column {column!r} has dates outside 1678-2261: {exc}"
+            f"{label}: {what} has dates outside 1678-2261, the range pandas can hold. "
+            "Drop those rows, or check that the column holds dates."
         ) from exc
     return pd.DatetimeIndex(parsed, name="date")
 
@@ -682,7 +751,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def _parse_date_strings(
-    text: pd.Series, column: str, *, label: str, is_file: bool, fix: str
+    text: pd.Series, what: str, *, label: str, is_file: bool, fix: str
 ) -> pd.DatetimeIndex:
     strings = text.astype(str)
     if strings.str.fullmatch(_YEAR_RE).all():
@@ -696,8 +765,8 @@ def _parse_date_strings(
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
                 raise DataError(
-                    f"{label}: date column {column!r}, {_where(i, None, is_file)}: "
-                    f"{strings.iloc[i]!r} has month {months.iloc[i]}, not 1-12. {fix}"
+                    f"{label}: {what}, {_where(i, None, is_file)}: "
+                    f"{_cell(strings.iloc[i])} has month {months.iloc[i]}, not 1-12. {fix}"
                 )
             first = pd.to_datetime(
                 parts[0] + "-" + months.map("{:02d}".format) + "-01", format="%Y-%m-%d"
@@ -708,8 +777,8 @@ def _parse_date_strings(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{label}: date column {column!r}, {_where(i, None, is_file)}: "
-            f"cannot read {strings.iloc[i]!r} as a date. {fix}"
+            f"{label}: {what}, {_where(i, None, is_file)}: "
+            f"cannot read {_cell(strings.iloc[i])} as a date. {fix}"
         )
     result = pd.DatetimeIndex(parsed)
     if result.tz is not None:
@@ -778,8 +847,22 @@ def _tidy(
     periods_per_year: int | None,
     attrs: dict[str, Any],
     date_guessed: bool = False,
+    from_file: bool = False,
+    typed: bool = False,
 ) -> pd.DataFrame:
-    """Parse, select, slice, check and convert a raw table; see load_returns."""
+    """Parse, select, slice, check and convert a raw table; see load_returns.
+
+    ``from_file``: the table is a user's file, so messages do not list its header cells.
+    ``typed``: it comes from a typed format (Parquet), so text columns are not parsed as
+    numbers the way a CSV file's cells are.
+    """
+    min_rows = 3 if kind == "prices" else 2
+    if len(raw) == 0:
+        unit = "rows of prices (2 returns)" if kind == "prices" else "rows of returns"
+        raise DataError(
+            f"{label} has no data rows, only a header line: at least {min_rows} {unit} are "
+            "needed (and more to fit a model). Check that the right file is named."
+        )
     dates = _parse_dates(
         raw[date_source], date_source, label=label, is_file=is_file, guessed=date_guessed
     )
@@ -789,10 +872,15 @@ def _tidy(
     numeric = {c: pd.to_numeric(raw[c], errors="coerce").astype("float64") for c in candidates}
     if columns is None:
         selected = [c for c in candidates if numeric[c].notna().any()]
+        if typed:
+            _check_typed(raw, selected, label=label)
         if not selected:
+            date_name = (
+                "the first column" if date_guessed else f"the date column {_cell(date_source)}"
+            )
             raise DataError(
-                f"{label} has no numeric columns besides the date column {date_source!r} "
-                f"(columns: {', '.join(repr(c) for c in raw.columns)}). Check the delimiter "
+                f"{label} has no numeric columns besides {date_name} "
+                f"({len(raw.columns)} column(s) in all). Check the delimiter "
                 "(a comma is expected) and that the values are plain numbers."
             )
     else:
@@ -802,16 +890,18 @@ def _tidy(
         for c in selected:
             if c not in numeric:
                 close = _close_match(c, candidates)
-                hint = f" Did you mean {close!r}?" if close else ""
+                hint = f" Did you mean {_cell(close)}?" if close else ""
                 raise DataError(
-                    f"Unknown column {c!r} in {label}.{hint} Available columns: "
-                    f"{', '.join(repr(x) for x in candidates)}."
+                    f"Unknown column {c!r} in {label}.{hint} "
+                    + _available(candidates, from_file=from_file)
                 )
         if len(set(selected)) != len(selected):
             dup = next(c for c in selected if selected.count(c) > 1)
             raise DataError(f"Column {dup!r} is requested twice in columns=.")
         if not selected:
             raise DataError("columns= is empty: name at least one column.")
+        if typed:
+            _check_typed(raw, selected, label=label)
 
     lo = _parse_bound(start, "start")
     hi = _parse_bound(end, "end")
@@ -826,7 +916,6 @@ def _tidy(
     if kind == "prices" and rows.size and rows[0] > 0:
         rows = np.concatenate([[rows[0] - 1], rows])  # the price before the first return
 
-    min_rows = 3 if kind == "prices" else 2
     if rows.size < min_rows:
         bounds = f" between start={start!r} and end={end!r}" if (start or end) else ""
         unit = "prices (2 returns)" if kind == "prices" else "rows"
@@ -843,7 +932,7 @@ def _tidy(
             first = int(rows[np.flatnonzero(bad)[0]])
             last = int(rows[np.flatnonzero(bad)[-1]])
             raw_value = raw[c].iloc[first]
-            shown = "empty (missing)" if _is_missing(raw_value) else f"{raw_value!r}"
+            shown = "empty (missing)" if _is_missing(raw_value) else _cell(raw_value)
             after = last + (2 if kind == "prices" else 1)
             start_hint = (
                 f", or pass start='{_fmt_date(dates[after])}' (or later) to begin after them"
@@ -852,8 +941,8 @@ def _tidy(
             )
             n_bad = int(bad.sum())
             raise DataError(
-                f"{label}: column {c!r} has {n_bad} missing or non-numeric value(s); the first is "
-                f"at {_where(first, dates, is_file)}: {shown}. Drop or fill these rows "
+                f"{label}: column {_cell(c)} has {n_bad} missing or non-numeric value(s); the "
+                f"first is at {_where(first, dates, is_file)}: {shown}. Drop or fill these rows "
                 f"(e.g. df.dropna(), or df.ffill() for prices){start_hint}."
             )
 
@@ -864,7 +953,7 @@ def _tidy(
         if nonpos.any():
             r, j = np.argwhere(nonpos)[0]
             raise DataError(
-                f"{label}: column {selected[j]!r} has a price <= 0 at "
+                f"{label}: column {_cell(selected[j])} has a price <= 0 at "
                 f"{_where(int(rows[r]), dates, is_file)}: {float(values[r, j])!r}. Prices and "
                 "index levels must be positive; if the column holds returns, pass kind='returns'."
             )
@@ -874,6 +963,7 @@ def _tidy(
     elif kind == "returns":
         _check_returns(values, selected, rows, dates, label=label, is_file=is_file)
 
+    _check_spacing(pd.DatetimeIndex(out_dates), rows, dates, label=label, is_file=is_file)
     out = pd.DataFrame(values, index=pd.DatetimeIndex(out_dates, name="date"), columns=selected)
     out = out.astype("float64")
     if periods_per_year is None:
@@ -897,7 +987,7 @@ def _check_returns(
         if low.size:
             r = int(low[0])
             raise DataError(
-                f"{label}: column {c!r} has a return of {float(col[r])!r} at "
+                f"{label}: column {_cell(c)} has a return of {float(col[r])!r} at "
                 f"{_where(int(rows[r]), dates, is_file)}: a simple return of -100 % or below is "
                 "impossible. Returns must be decimal fractions (0.01 = 1 %): if the column holds "
                 "percent, divide it by 100; if it holds prices or index levels, pass "
@@ -908,12 +998,138 @@ def _check_returns(
         r_max = int(np.argmax(abs_col))
         if median > 0.5 or abs_col[r_max] > 5.0:
             raise DataError(
-                f"{label}: column {c!r} does not look like decimal returns: median |r| = "
+                f"{label}: column {_cell(c)} does not look like decimal returns: median |r| = "
                 f"{median:.4g}, largest |r| = {abs_col[r_max]:.4g} at "
                 f"{_where(int(rows[r_max]), dates, is_file)}. Returns must be decimal fractions "
                 "(0.01 = 1 %): if the column holds percent, divide it by 100; if it holds prices "
                 "or index levels, pass kind='prices'."
             )
+
+
+def _check_typed(raw: pd.DataFrame, selected: list[str], *, label: str) -> None:
+    """Refuse value columns of a typed file (Parquet) that are stored as text.
+
+    A CSV file is all text, so its cells are parsed as numbers. A Parquet column stored as
+    strings says the writer did not mean numbers (or lost their type on the way): parsing it
+    silently would hide that, and unparseable cells would turn into missing values.
+    """
+    for c in selected:
+        dtype = raw[c].dtype
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            continue
+        raise DataError(
+            f"{label}: column {_cell(c)} is stored as {dtype} (text), not as numbers. Parquet "
+            "keeps each column's type, so values must be stored as float: convert the column "
+            "before writing, e.g. df[col] = df[col].astype('float64'); df.to_parquet(path)."
+        )
+
+
+# Per frequency (periods per year): the range of gaps between consecutive dates, in days, that
+# the frequency's own calendar produces. Trading days skip weekends and holidays, and markets
+# have closed for up to a week (2001-09-11); month ends are 28-31 days apart (20 leaves room for
+# data labelled by the last trading day or the first of the month); a quarter is 89-92 days; a
+# year 365-366 (300 for first-trading-day labels).
+_NORMAL_GAP_DAYS = {
+    365: (0.5, 7.5),
+    252: (0.5, 7.5),
+    52: (3.5, 10.5),
+    12: (20.0, 35.5),
+    4: (60.0, 100.0),
+    1: (300.0, 380.0),
+}
+# A run of this many consecutive gaps longer than a period is a coarser spacing, not missing
+# data: a single long gap is a missing stretch (accepted, as a missing month always was).
+_LONG_RUN = 3
+
+
+def _gap_class(median: float) -> int | None:
+    """The periods per year whose spacing the median gap (in days) matches, or None."""
+    if 0.5 <= median <= 2.0:
+        return 252
+    for lo, hi, ppy in ((5, 9, 52), (26, 35, 12), (80, 100, 4), (350, 380, 1)):
+        if lo <= median <= hi:
+            return ppy
+    return None
+
+
+def _check_spacing(
+    out_dates: pd.DatetimeIndex,
+    rows: np.ndarray,
+    dates: pd.DatetimeIndex,
+    *,
+    label: str,
+    is_file: bool,
+) -> None:
+    """Refuse dates whose spacing changes, such as monthly rows followed by daily ones.
+
+    Parameters
+    ----------
+    out_dates : pandas.DatetimeIndex
+        Dates of the returns that will be used, increasing.
+    rows : ndarray of int
+        Data row (0-based) of each of ``out_dates``, for messages.
+    dates : pandas.DatetimeIndex
+        Dates of every data row, for messages.
+
+    Raises
+    ------
+    DataError
+        Gaps shorter than the data's frequency allows (finer rows mixed in), or a run of
+        consecutive gaps longer than one period (coarser rows), naming where it starts and ends.
+    """
+    if len(out_dates) < 3:
+        return
+    gaps = np.diff(out_dates.asi8) / 86_400e9
+    median = float(np.median(gaps))
+    ppy = _gap_class(median)
+    lo, hi = _NORMAL_GAP_DAYS[ppy] if ppy is not None else (0.6 * median, 1.6 * median)
+    spacing = _freq_name(ppy) if ppy is not None else f"{median:.3g}-day-spaced"
+    short = gaps < lo
+    long = gaps > hi
+    first = _first_run(short, 1)
+    kind = "shorter"
+    long_first = _first_run(long, _LONG_RUN)
+    if first is None or (long_first is not None and long_first[0] < first[0]):
+        first, kind = long_first, "longer"
+    if first is None:
+        return
+    a, b = first  # gaps a..b (inclusive) are off; gap k runs from row rows[k] to rows[k + 1]
+    seen = gaps[a : b + 1]
+    # The first odd row ends the first off gap, except when finer rows follow a missing
+    # stretch (a long gap, then short ones): then the short gaps' first row is already odd.
+    begin = a if kind == "shorter" and a > 0 and long[a - 1] else a + 1
+    keep = (
+        f"end='{_fmt_date(dates[int(rows[begin]) - 1])}' for the rows before the change, or "
+        if int(rows[begin]) > 0
+        else ""
+    )
+    days = "day" if median == 1 else "days"
+    raise DataError(
+        f"{label}: the spacing of the dates changes. Most rows are {spacing} (the median gap "
+        f"is {median:.3g} {days}), but from {_where(int(rows[begin]), dates, is_file)} to "
+        f"{_where(int(rows[b + 1]), dates, is_file)} the dates are {seen.min():g}-{seen.max():g} "
+        f"days apart, {kind} than {spacing} data allows ({lo:g}-{hi:g} days). Rows of "
+        "different frequencies cannot be read as one series of returns: keep one frequency "
+        f"({keep}start=/end= around the other part), or compound the finer rows to the "
+        "coarser frequency first with resample_returns."
+    )
+
+
+def _first_run(flags: np.ndarray, min_length: int) -> tuple[int, int] | None:
+    """First and last index of the first run of at least ``min_length`` True values."""
+    k = 0
+    n = len(flags)
+    while k < n:
+        if not flags[k]:
+            k += 1
+            continue
+        end = k
+        while end + 1 < n and flags[end + 1]:
+            end += 1
+        if end - k + 1 >= min_length:
+            return k, end
+        k = end + 1
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -117,7 +117,11 @@ def load_history(scenario: Scenario) -> tuple[pd.DataFrame, int]:
             periods_per_year=data.periods_per_year,
         )
     except DataError as e:
-        where = "`[data].columns`" if "column" in str(e).lower() else "`[data].source`"
+        where = (
+            "`[data].columns`"
+            if str(e).startswith(("Unknown column", "Column "))
+            else "`[data].source`"
+        )
         raise DataError(f"{where} = {data.source!r}: {e}") from e
     if data.inflation is not None and data.inflation not in history.columns:
         if columns is not None:

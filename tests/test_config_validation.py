@@ -128,7 +128,7 @@ CONFIG_RULES = {
     ),
     "correlation_wrong_size": (
         {"model": {"corr": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}},
-        r"`\[model\]\.corr` is 3x3 but there are 2 assets",
+        r"`\[model\]\.corr` must be a 2x2 matrix.*; got 3x3",
     ),
     # the simulation grid
     "horizon_zero": ({"simulation": {"horizon_years": 0}}, r"`\[simulation\]\.horizon_years`"),
@@ -281,10 +281,6 @@ DATA_RULES = {
         {"source": "good.csv", "inflation": "cpix"},
         r"Unknown column 'cpix'.*Did you mean 'cpi'",
     ),
-    "source_does_not_exist": (
-        {"source": "no_such_file.csv"},
-        r"File not found: 'no_such_file\.csv'",
-    ),
     "unknown_column": ({"source": "good.csv", "columns": ["a", "c"]}, r"Unknown column 'c'"),
 }
 
@@ -295,6 +291,16 @@ def test_data_rule(rule, small_table, data_dir, spy):
     table = _data_table(small_table, **data)
     table["data"] = {k: v for k, v in table["data"].items() if v is not None}
     _refused(table, DataError, match, base_dir=data_dir, spy=spy)
+
+
+def test_source_does_not_exist(small_table, data_dir, spy):
+    """A missing file is named by its field and the path it was looked for at."""
+    table = _data_table(small_table, source="no_such_file.csv")
+    match = (
+        r"`\[data\]\.source` = 'no_such_file\.csv': no file at '.*no_such_file\.csv'\. "
+        r"Relative paths are taken from the scenario file's folder"
+    )
+    _refused(table, ConfigError, match, base_dir=data_dir, spy=spy)
 
 
 def test_good_data_file_runs(small_table, data_dir):

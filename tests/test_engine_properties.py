@@ -44,8 +44,10 @@ CASES = {
             {"name": "band0", "kind": "threshold", "band": 0.0},
         ],
     ),
-    "one_step": dict(
-        simulation={"horizon_years": 1, "steps_per_year": 1},
+    # The shortest horizon a scenario accepts: two annual steps (one step leaves a path's
+    # volatility undefined, so SimulationConfig refuses it).
+    "shortest_horizon": dict(
+        simulation={"horizon_years": 2, "steps_per_year": 1},
         policies=[
             {"name": "bh", "kind": "buy_and_hold"},
             {"name": "cal1", "kind": "calendar", "every": 1},

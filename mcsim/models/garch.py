@@ -10,7 +10,16 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from .._validation import as_float, as_int, as_str, as_vector, check_correlation, check_keys
+from .._validation import (
+    as_array,
+    as_float,
+    as_float_list,
+    as_int,
+    as_str,
+    as_vector,
+    check_correlation,
+    check_keys,
+)
 from ..errors import ConfigError, ConvergenceWarning, ModelFitError, NumericalWarning
 from ..kernels._garch import dcc_loglik_nb, simulate_garch_nb
 from .base import ReturnModel, check_history
@@ -57,15 +66,7 @@ def _json_float(x: float) -> float | None:
 
 
 def _matrix(value: Any, field: str, n: int) -> np.ndarray:
-    try:
-        m = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"`{field}` must be a {n}x{n} matrix of numbers.") from e
-    if m.shape != (n, n):
-        raise ConfigError(f"`{field}` must be a {n}x{n} matrix (one row per asset); got {m.shape}.")
-    if not np.all(np.isfinite(m)):
-        raise ConfigError(f"`{field}` must hold finite numbers.")
-    return m
+    return as_array(value, field, ndim=2, shape=(n, n))
 
 
 class GarchModel(ReturnModel):
@@ -190,7 +191,7 @@ class GarchModel(ReturnModel):
             )
         if self.correlation == "constant" and start_q is not None:
             raise ConfigError(f"`{w}.start_q` applies only with `correlation = 'dcc'`.")
-        self.mu = None if mu is None else np.asarray(mu, dtype=float)
+        self.mu = None if mu is None else as_float_list(mu, f"{w}.mu")
         self.names = None if names is None else list(names)
         self.periods_per_year = periods_per_year
         self._explicit = dict(
@@ -253,11 +254,7 @@ class GarchModel(ReturnModel):
                 raise ConfigError(f"`{w}.corr` is required for {n} assets.")
             corr = np.ones((1, 1))
         else:
-            corr = check_correlation(p["corr"], f"{w}.corr")
-            if corr.shape[0] != n:
-                raise ConfigError(
-                    f"`{w}.corr` is {corr.shape[0]}x{corr.shape[1]} but there are {n} assets."
-                )
+            corr = check_correlation(p["corr"], f"{w}.corr", n)
         a = b = 0.0
         if self.correlation == "dcc":
             a = as_float(p["dcc_a"], f"{w}.dcc_a", low=0.0)

@@ -8,7 +8,15 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from .._validation import as_float, as_str, as_vector, check_correlation, check_keys
+from .._validation import (
+    as_array,
+    as_float,
+    as_float_list,
+    as_str,
+    as_vector,
+    check_correlation,
+    check_keys,
+)
 from ..errors import ConfigError
 from ..kernels import simulate_gaussian_nb
 from .base import ReturnModel, check_history, psd_cholesky
@@ -87,10 +95,15 @@ class GaussianModel(ReturnModel):
         if isinstance(mu, Mapping):
             names = list(names) if names is not None else list(mu)
             mu = as_vector(dict(mu), f"{where}.mu", names)
-        self.mu = None if mu is None else np.asarray(mu, dtype=float).ravel()
-        self.vol = None if vol is None else np.asarray(vol, dtype=float)
-        self.corr = None if corr is None else np.asarray(corr, dtype=float)
+        self.mu = None if mu is None else as_float_list(mu, f"{where}.mu")
+        self.vol = None if vol is None else as_float_list(vol, f"{where}.vol")
         self.names = None if names is None else [str(n) for n in names]
+        n = None if self.names is None else len(self.names)
+        self.corr = (
+            None
+            if corr is None
+            else as_array(corr, f"{where}.corr", ndim=2, shape=None if n is None else (n, n))
+        )
         self.estimator = as_str(estimator, f"{where}.estimator", choices=ESTIMATORS)
         if halflife is not None:
             if self.estimator != "ewma":
@@ -126,12 +139,7 @@ class GaussianModel(ReturnModel):
         names = self.names
         mu = as_vector(list(self.mu), f"{where}.mu", names)
         vol = as_vector(list(self.vol), f"{where}.vol", names, low=0.0)
-        corr = check_correlation(self.corr, f"{where}.corr")
-        if corr.shape[0] != len(names):
-            raise ConfigError(
-                f"`{where}.corr` is {corr.shape[0]}x{corr.shape[1]} but there are "
-                f"{len(names)} assets."
-            )
+        corr = check_correlation(self.corr, f"{where}.corr", len(names))
         self.mu_ = mu
         self.cov_ = corr * np.outer(vol, vol)
         self.names_ = names

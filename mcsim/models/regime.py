@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from .._validation import as_float, as_int, as_str, as_vector, check_correlation, check_keys
+from .._validation import (
+    as_array,
+    as_float,
+    as_int,
+    as_str,
+    as_vector,
+    check_correlation,
+    check_keys,
+)
 from ..errors import ConfigError, ConvergenceWarning, DataError, ModelFitError, NumericalWarning
 from ..kernels._regime import hamilton_kim_nb, simulate_regime_nb
 from .base import ReturnModel, check_history, psd_cholesky
@@ -67,10 +75,7 @@ def stationary_distribution(trans: np.ndarray, field: str = "[model].transition"
 
 def check_transition(value: Any, field: str, k: int | None = None) -> np.ndarray:
     """A square row-stochastic matrix (entries in [0, 1], rows summing to 1)."""
-    try:
-        p = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"`{field}` must be a square matrix of probabilities.") from e
+    p = as_array(value, field, ndim=2)
     if p.ndim != 2 or p.shape[0] != p.shape[1]:
         raise ConfigError(f"`{field}` must be a square matrix (one row per regime); got {p.shape}.")
     if k is not None and p.shape[0] != k:
@@ -246,17 +251,12 @@ class RegimeModel(ReturnModel):
             if not isinstance(p["corrs"], (list, tuple, np.ndarray)) or len(p["corrs"]) != k:
                 raise ConfigError(f"`{w}.corrs` must be a list of {k} matrices (one per regime).")
             corrs = np.array(
-                [check_correlation(c, f"{w}.corrs[{j}]") for j, c in enumerate(p["corrs"])]
+                [check_correlation(c, f"{w}.corrs[{j}]", n) for j, c in enumerate(p["corrs"])]
             )
-            if corrs.shape[1:] != (n, n):
-                raise ConfigError(
-                    f"`{w}.corrs` matrices must be {n}x{n} (one row per asset); got "
-                    f"{corrs.shape[1]}x{corrs.shape[2]}."
-                )
         last = None
         if p["last_probs"] is not None:
-            last = np.asarray(p["last_probs"], dtype=float)
-            if last.shape != (k,) or np.any(last < 0) or abs(last.sum() - 1.0) > 1e-8:
+            last = as_array(p["last_probs"], f"{w}.last_probs", ndim=1, shape=(k,))
+            if np.any(last < 0) or abs(last.sum() - 1.0) > 1e-8:
                 raise ConfigError(
                     f"`{w}.last_probs` must be {k} probabilities summing to 1; "
                     f"got {p['last_probs']}."
