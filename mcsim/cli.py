@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import difflib
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -95,7 +99,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .output import checkpoint_warnings_as_lines
 
     path = _resolve_scenario(args.scenario)
-    scenario = Scenario.from_toml(path)
+    scenario = Scenario.from_toml(path, allow_code=args.allow_code)
+    _refuse_unimported_code(scenario)
     out = Path(args.out)
     progress = not args.no_progress and sys.stderr.isatty()
     backend = None if args.backend == "threads" else args.backend
@@ -135,39 +140,145 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if len(result.policy_names) > 1:
             print()
             print(comparison_table(result).to_string())
+    for note in _defaults_notes(result.scenario, args):
+        print(note)
     print()
     print(f"Wrote {len(files)} files to {out}/: " + ", ".join(p.name for p in files.values()))
     return 0
 
 
+def _refuse_unimported_code(scenario) -> None:
+    """Stop a run, before anything is created, if the scenario names code not imported."""
+    refs = scenario.code_references
+    if refs:
+        name, spec = refs[0]
+        more = f" (and {len(refs) - 1} more custom rule(s))" if len(refs) > 1 else ""
+        raise ConfigError(
+            f"policy {name!r} names code {spec!r} (`[policies.{name}].rebalance_nb`){more}, "
+            "which mcsim imports only with --allow-code; add --allow-code if you trust that "
+            "module (importing it runs its code)."
+        )
+
+
+_STEP_NAMES = {1: "annual", 2: "semiannual", 4: "quarterly", 12: "monthly", 52: "weekly"}
+
+
+def _defaults_notes(scenario, args: argparse.Namespace) -> list[str]:
+    """One line per section the scenario file left out, saying which defaults were used."""
+    notes = []
+    defaulted = scenario.defaulted_sections
+    if "simulation" in defaulted:
+        sim = scenario.simulation
+        steps = _STEP_NAMES.get(sim.steps_per_year, f"{sim.steps_per_year}-per-year")
+        paths = f"{sim.n_paths:,} paths" + (" (--paths)" if args.paths is not None else "")
+        seed_arg = getattr(args, "seed", None)
+        if seed_arg is not None:
+            seed = f"seed {seed_arg} (--seed)"
+        elif sim.seed is None:
+            seed = "no seed: fresh entropy each run"
+        else:
+            seed = f"seed {sim.seed}"
+        notes.append(
+            f"[simulation] not given: defaults used ({paths}, {sim.horizon_years:g} years, "
+            f"{steps} steps, blocks of {sim.block_size:,} paths, initial wealth "
+            f"{sim.initial_wealth:,.0f}, {seed})."
+        )
+    if "model" in defaulted:
+        model = scenario.model
+        detail = f"kind {model.kind!r}"
+        estimator = getattr(model, "estimator", None)
+        if isinstance(estimator, str):
+            detail += f" with the {estimator!r} covariance estimator"
+        # A model with no section has no parameters: it was fitted to the data.
+        if scenario.data is not None:
+            detail += f", fitted to [data] source {scenario.data.source!r}"
+        notes.append(f"[model] not given: defaults used ({detail}).")
+    return notes
+
+
+def _local_cluster_options(n_workers: int) -> dict[str, Any]:
+    """Options of the local Dask cluster: scheduler and dashboard on this machine only.
+
+    distributed's defaults listen on every interface, so anyone on the network could reach
+    the scheduler (and run code on the workers) and see the dashboard.
+    """
+    return {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+    }
+
+
 def _dask_client(address: str | None):
     try:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise McsimError(
             "--backend dask needs dask.distributed: pip install 'mcsim-rebalance[dask]'."
         ) from e
     if address:
-        return Client(address)
-    return Client(LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1))
+        try:
+            client = Client(address)
+        except (OSError, ValueError, TimeoutError) as e:
+            raise McsimError(
+                f"`--scheduler {address}`: cannot connect to a Dask scheduler there ({e}); "
+                "check the address (such as tcp://host:8786) and that the scheduler runs."
+            ) from e
+    else:
+        # Given the options rather than a cluster, the client owns the cluster it starts
+        # and shuts it down when it is closed.
+        client = Client(**_local_cluster_options(os.cpu_count() or 1))
+    link = getattr(client, "dashboard_link", None)
+    if link:
+        print(f"mcsim: Dask dashboard at {link}", file=sys.stderr)
+    return client
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .config import Scenario
     from .engine import estimate_memory, prepare
 
-    scenario = Scenario.from_toml(_resolve_scenario(args.scenario))
+    scenario = Scenario.from_toml(_resolve_scenario(args.scenario), allow_code=args.allow_code)
     if args.paths is not None:
         scenario = scenario.replace(n_paths=args.paths)
-    plan = prepare(scenario)
+    refs = scenario.code_references
+    plan = prepare(_with_stand_ins(scenario) if refs else scenario)
     sim = scenario.simulation
     print(f"{scenario.name}: valid.")
     print(f"  assets: {', '.join(plan.asset_names)}")
     print(f"  model: {plan.model.kind}; policies: {', '.join(p.name for p in plan.policies)}")
     print(f"  {sim.n_paths:,} paths x {sim.n_steps} steps in {sim.n_blocks} block(s)")
-    mib = estimate_memory(plan, args.jobs) / 2**20
-    print(f"  estimated peak memory: {mib:,.0f} MiB with {args.jobs} worker(s)")
+    jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
+    mib = estimate_memory(plan, jobs) / 2**20
+    print(f"  estimated peak memory: {mib:,.0f} MiB with {jobs} worker(s)")
+    for name, spec in refs:
+        print(
+            f"  policy {name!r} names code {spec!r}; it is imported only with --allow-code "
+            "(its rule is not checked)"
+        )
+    for note in _defaults_notes(scenario, args):
+        print(f"  {note}")
     return 0
+
+
+def _with_stand_ins(scenario):
+    """The scenario with each unimported custom rule replaced by a rule that never trades.
+
+    The stand-in keeps the policy's name, target, flows, glide path and tax settings, so
+    everything but the rule itself is checked against the data, and the memory estimate
+    counts the same policies, without importing anything.
+    """
+    from .policies import BuyAndHold, Custom, Policy
+
+    base = [f.name for f in dataclasses.fields(Policy)]
+    policies = [
+        BuyAndHold(**{k: getattr(p, k) for k in base})
+        if isinstance(p, Custom) and p.code_reference is not None
+        else p
+        for p in scenario.policies
+    ]
+    return dataclasses.replace(scenario, policies=policies)
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -214,6 +325,12 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+_ALLOW_CODE_HELP = (
+    "import the custom rules the scenario names as package.module:function (this runs those"
+    " modules' code; mcsim's own modules are imported without it)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -240,10 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
         " results do not depend on it",
     )
     p.add_argument(
-        "--backend", choices=["threads", "loky", "dask"], default="threads", help="joblib backend"
+        "--backend",
+        choices=["threads", "loky", "dask"],
+        help="joblib backend (default threads; dask when --scheduler is given)",
     )
     p.add_argument(
-        "--scheduler", help="dask scheduler address (with --backend dask; default: a local cluster)"
+        "--scheduler",
+        help="dask scheduler address (implies --backend dask; default: a local cluster bound to"
+        " 127.0.0.1)",
     )
     p.add_argument(
         "--max-memory",
@@ -252,12 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="check a scenario and its data without running it")
     p.add_argument("scenario", nargs="?")
     p.add_argument("--paths", type=int)
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("fit", help="fit a model to history and compare it with the history")
@@ -293,21 +416,101 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Local workers beyond this many per core only add memory (each holds its own block
+# buffers): the kernels are compute-bound, so a larger `--jobs` is a mistake, not a setting.
+_JOBS_PER_CORE = 4
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad option values before anything runs or is created; settle the backend.
+
+    Each error names the flag and says what is allowed. ``--scheduler`` without
+    ``--backend`` selects the dask backend (said on stderr); with another backend it is
+    refused rather than ignored.
+
+    Raises
+    ------
+    ConfigError
+        For a value no run could use.
+    """
+    paths = getattr(args, "paths", None)
+    if paths is not None and paths < 1:
+        raise ConfigError(f"`--paths` must be a whole number >= 1; got {paths}.")
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise ConfigError(
+            f"`--seed` must be a whole number >= 0; got {seed}. Any non-negative integer "
+            "works, such as --seed 1."
+        )
+    max_memory = getattr(args, "max_memory", None)
+    if max_memory is not None and not (math.isfinite(max_memory) and max_memory > 0):
+        raise ConfigError(
+            f"`--max-memory` must be a positive, finite number of GiB, such as 8; got "
+            f"{max_memory}. Leave it out to use the memory available now."
+        )
+    if hasattr(args, "scheduler"):
+        if args.scheduler and args.backend is None:
+            args.backend = "dask"
+            print("mcsim: --scheduler given: using --backend dask.", file=sys.stderr)
+        elif args.scheduler and args.backend != "dask":
+            raise ConfigError(
+                f"`--scheduler` sends blocks to a Dask cluster, but `--backend {args.backend}` "
+                "runs them on this machine; use --backend dask or drop --scheduler."
+            )
+        elif args.backend is None:
+            args.backend = "threads"
+    jobs = getattr(args, "jobs", None)
+    if jobs is not None:
+        if jobs == 0 or jobs < -1:
+            raise ConfigError(
+                f"`--jobs` must be a number of workers >= 1, or -1 for one per core; got {jobs}."
+            )
+        cores = os.cpu_count() or 1
+        limit = _JOBS_PER_CORE * cores
+        if getattr(args, "backend", None) != "dask" and jobs > limit:
+            raise ConfigError(
+                f"`--jobs {jobs}` is far more workers than this machine's {cores} core(s): "
+                f"beyond the cores they only add memory. Use at most {limit}, or -1 for one "
+                "per core."
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mcsim`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        check_args(args)
+        code = int(args.func(args) or 0)
+        # Flush here, so a closed pipe is reported by the handler below rather than by the
+        # interpreter at exit.
+        sys.stdout.flush()
+        return code
     except McsimError as e:
         print(f"mcsim: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _stdout_closed()
     except KeyboardInterrupt:
         print(
             "mcsim: interrupted; finished blocks are kept and a rerun resumes from them.",
             file=sys.stderr,
         )
         return 130
+
+
+def _stdout_closed() -> int:
+    """Exit quietly when the reader of stdout went away (``mcsim run ... | head``).
+
+    Output still buffered would fail again when the interpreter flushes it at exit, so
+    stdout is pointed at the null device first (the recipe of Python's ``signal`` docs).
+    The status is the shell's for a process ended by SIGPIPE, as other tools give.
+    """
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

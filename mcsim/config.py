@@ -16,7 +16,7 @@ from .datasets import BUNDLED
 from .errors import ConfigError
 from .flows import CashFlow, flows_from_config
 from .models import ReturnModel, model_from_config
-from .policies import Policy, policy_from_config
+from .policies import Custom, Policy, policy_from_config
 from .taxes import TaxConfig
 
 __all__ = ["DataConfig", "Scenario", "SimulationConfig"]
@@ -280,21 +280,77 @@ class Scenario:
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
-    def from_toml(cls, path: str | Path) -> Scenario:
-        """Read and validate a scenario file."""
+    def from_toml(cls, path: str | Path, *, allow_code: bool = False) -> Scenario:
+        """Read and validate a scenario file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The TOML file (UTF-8).
+        allow_code : bool
+            Import the custom rules the file names as ``"package.module:function"``, which
+            runs those modules' code. Without it nothing outside mcsim is imported: such a
+            policy keeps its name unimported (:attr:`code_references`), every other check
+            still runs, and :func:`mcsim.run` refuses the scenario. Rules inside the
+            ``mcsim`` package are imported either way.
+
+        Returns
+        -------
+        Scenario
+
+        Raises
+        ------
+        ConfigError
+            When the file is missing, unreadable, not UTF-8, not TOML, or not a valid scenario.
+        """
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"Scenario file {str(path)!r} does not exist.")
         try:
-            with path.open("rb") as f:
-                table = tomllib.load(f)
+            raw = path.read_bytes()
+        except OSError as e:
+            raise ConfigError(
+                f"Scenario file {str(path)!r} cannot be read ({e.strerror}); check its permissions."
+            ) from e
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}); TOML files "
+                "must be UTF-8. Save the file as UTF-8 (for example "
+                "`iconv -f latin1 -t utf-8 old.toml > new.toml`)."
+            ) from e
+        try:
+            table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from e
-        return cls.from_dict(table, base_dir=path.parent)
+        return cls.from_dict(table, base_dir=path.parent, allow_code=allow_code)
 
     @classmethod
-    def from_dict(cls, table: Mapping[str, Any], *, base_dir: str | Path | None = None) -> Scenario:
-        """Validate a scenario given as nested tables (the shape of the TOML file)."""
+    def from_dict(
+        cls,
+        table: Mapping[str, Any],
+        *,
+        base_dir: str | Path | None = None,
+        allow_code: bool = False,
+    ) -> Scenario:
+        """Validate a scenario given as nested tables (the shape of the TOML file).
+
+        Parameters
+        ----------
+        table : mapping
+            The scenario's sections.
+        base_dir : str or Path, optional
+            Folder that relative data paths are taken from (the scenario file's folder).
+        allow_code : bool
+            Import custom rules named as ``"package.module:function"``; see
+            :meth:`from_toml`.
+
+        Returns
+        -------
+        Scenario
+        """
         if not isinstance(table, Mapping):
             raise ConfigError("A scenario must be a table of sections.")
         check_keys(table, _TOP_KEYS, "scenario")
@@ -325,7 +381,9 @@ class Scenario:
                 "`[[policies]]` is required: add at least one, such as\n"
                 '[[policies]]\nname = "annual"\nkind = "calendar"\nevery = 12'
             )
-        policies = [policy_from_config(p, i) for i, p in enumerate(raw_policies)]
+        policies = [
+            policy_from_config(p, i, allow_code=allow_code) for i, p in enumerate(raw_policies)
+        ]
 
         comparison = _section(table, "comparison")
         check_keys(comparison, ["baseline"], "[comparison]")
@@ -350,6 +408,37 @@ class Scenario:
             taxes=taxes,
             source=source,
         )
+
+    @property
+    def defaulted_sections(self) -> tuple[str, ...]:
+        """Sections the scenario's table left out, so the run uses their defaults.
+
+        Of ``"simulation"`` (paths, horizon, steps) and ``"model"`` (the default model kind
+        with its default options): the two whose defaults decide what is simulated. Empty for
+        a scenario built in code rather than from a table.
+        """
+        if self.source is None:
+            return ()
+        return tuple(key for key in ("simulation", "model") if key not in self.source)
+
+    @property
+    def code_references(self) -> tuple[tuple[str, str], ...]:
+        """``(policy name, "package.module:function")`` of each custom rule not imported.
+
+        Not empty only for a scenario read without ``allow_code`` that names code outside
+        mcsim; such a scenario validates but cannot run.
+        """
+        return tuple(
+            (p.name, p.code_reference)
+            for p in self.policies
+            if isinstance(p, Custom) and p.code_reference is not None
+        )
+
+    def check_code(self) -> None:
+        """Raise ConfigError, naming the policy and the fix, if a custom rule is not imported."""
+        for p in self.policies:
+            if isinstance(p, Custom) and p.code_reference is not None:
+                p.compiled_rule()
 
     def replace(self, **simulation_changes: Any) -> Scenario:
         """A copy with some ``[simulation]`` fields changed (n_paths, seed, ...)."""

@@ -156,8 +156,11 @@ def load_history(scenario: Scenario) -> tuple[pd.DataFrame, int]:
 def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None) -> RunPlan:
     """Validate the scenario against its data, fit the model and build kernel arrays.
 
-    Every check that can fail does so here, before any path is simulated.
+    Every check that can fail does so here, before any path is simulated. A scenario whose
+    custom rule was read from a file without ``allow_code`` (nothing imported) is refused
+    first, before any data is read.
     """
+    scenario.check_code()
     sim = scenario.simulation
     model = scenario.model
     history = None

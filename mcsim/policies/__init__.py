@@ -16,7 +16,7 @@ from .._validation import as_str
 from ..errors import ConfigError
 from .allocation import CPPI, MeanVariance, RiskParity, TargetVolatility, VolatilityTarget
 from .base import KernelPolicy, Policy, PolicyContext
-from .custom import Custom, load_function
+from .custom import CodeReference, Custom, is_trusted_reference, load_function
 from .rules import BuyAndHold, Calendar, CalendarThreshold, Threshold
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "BuyAndHold",
     "Calendar",
     "CalendarThreshold",
+    "CodeReference",
     "Custom",
     "KernelPolicy",
     "MeanVariance",
@@ -34,6 +35,7 @@ __all__ = [
     "TargetVolatility",
     "Threshold",
     "VolatilityTarget",
+    "is_trusted_reference",
     "load_function",
     "policy_from_config",
 ]
@@ -46,8 +48,22 @@ POLICIES.update(
 )
 
 
-def policy_from_config(section: Mapping[str, Any], index: int) -> Policy:
-    """Build a policy from one ``[[policies]]`` table of a scenario."""
+def policy_from_config(
+    section: Mapping[str, Any], index: int, *, allow_code: bool = False
+) -> Policy:
+    """Build a policy from one ``[[policies]]`` table of a scenario.
+
+    Parameters
+    ----------
+    section : mapping
+        The policy's table.
+    index : int
+        Its position among the scenario's policies (named in errors).
+    allow_code : bool
+        Import a custom rule named as ``"package.module:function"``. Without it the name is
+        kept as a :class:`CodeReference` and nothing is imported, unless it names a module
+        of the ``mcsim`` package itself.
+    """
     where = f"[[policies]] #{index + 1}"
     if not isinstance(section, Mapping):
         raise ConfigError(f"`{where}` must be a table with `name` and `kind`.")
@@ -57,6 +73,10 @@ def policy_from_config(section: Mapping[str, Any], index: int) -> Policy:
     else:
         raise ConfigError(f"`{where}.name` is required: a unique label for the policy.")
     kind = as_str(section.get("kind", ""), f"{where}.kind", choices=sorted(POLICIES))
+    spec = section.get("rebalance_nb")
+    if kind == Custom.kind and isinstance(spec, str):
+        if not (allow_code or is_trusted_reference(spec)):
+            section = {**section, "rebalance_nb": CodeReference(spec)}
     try:
         return POLICIES[kind].from_config(section, where)
     except TypeError as e:

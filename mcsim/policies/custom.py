@@ -8,6 +8,12 @@ The rule is one ``@numba.njit`` function::
 policy is built: it must be a numba dispatcher with eight parameters, compile for the
 signature's types, return a bool, and fill ``w_new`` with finite weights summing to one when
 it returns True. Every error names the policy.
+
+A scenario file names the rule as ``"package.module:function"``. Reading a file must not run
+code the user did not ask for, so the scenario loader keeps such a name as a
+:class:`CodeReference`, imported only with ``allow_code=True``; names inside the ``mcsim``
+package itself (such as ``mcsim.testing.policies:momentum_tilt_nb``) are part of the installed
+tool and are imported without it.
 """
 
 from __future__ import annotations
@@ -24,22 +30,95 @@ from .._validation import as_float, as_int
 from ..errors import ConfigError
 from .base import Policy, PolicyContext
 
-__all__ = ["SIGNATURE", "Custom", "load_function"]
+__all__ = ["SIGNATURE", "CodeReference", "Custom", "is_trusted_reference", "load_function"]
 
 SIGNATURE = (
     "rebalance_nb(t: int, returns: float64[:, :], w: float64[:], wealth: float, "
     "target: float64[:], params: float64[:], state: float64[:], w_new: float64[:]) -> bool"
 )
 _N_ARGS = 8
+# How to allow a scenario's code from Python (the CLI says `--allow-code` instead).
+_API_FIX = (
+    "load the scenario with `Scenario.from_toml(path, allow_code=True)` (or "
+    "`Scenario.from_dict(table, allow_code=True)`); on the command line, add `--allow-code`."
+)
 
 
-def load_function(spec: str, where: str) -> Callable[..., Any]:
-    """Import ``package.module:function`` (ConfigError naming ``where`` on failure)."""
-    if not isinstance(spec, str) or spec.count(":") != 1 or spec.startswith(":"):
+@dataclass(frozen=True, slots=True)
+class CodeReference:
+    """A function named as ``"package.module:function"`` and not imported.
+
+    The scenario loader keeps a custom rule named in a file in this form unless code was
+    allowed (``Scenario.from_toml(path, allow_code=True)``), so reading or validating a
+    scenario never imports a module. A :class:`Custom` holding one cannot run.
+
+    Parameters
+    ----------
+    spec : str
+        The name as written in the scenario, ``"package.module:function"``.
+    """
+
+    spec: str
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def _split_reference(spec: Any, where: str) -> tuple[str, str]:
+    """``(module, attribute)`` of a well-formed reference, else ConfigError naming ``where``."""
+    ok = isinstance(spec, str) and spec.count(":") == 1
+    if ok:
+        module_name, _, attr = spec.partition(":")
+        # Absolute dotted names only: a relative name (".mod") or an empty part could
+        # resolve against a package other than the one written.
+        ok = attr.isidentifier() and all(part.isidentifier() for part in module_name.split("."))
+    if not ok:
         raise ConfigError(
             f"`{where}` must name a function as 'package.module:function'; got {spec!r}."
         )
-    module_name, _, attr = spec.partition(":")
+    return module_name, attr
+
+
+def is_trusted_reference(spec: Any) -> bool:
+    """Whether ``spec`` names a function inside the installed ``mcsim`` package.
+
+    Such modules are part of the tool being run, so importing them runs no code the user did
+    not already choose to run. The test is on the first dotted part, so ``mcsimx.evil`` and
+    relative names are not trusted, and ``__main__`` modules (which run a program when
+    imported) never are. A malformed reference is not trusted.
+    """
+    try:
+        module_name, _ = _split_reference(spec, "rebalance_nb")
+    except ConfigError:
+        return False
+    parts = module_name.split(".")
+    return parts[0] == "mcsim" and "__main__" not in parts
+
+
+def load_function(spec: str, where: str) -> Callable[..., Any]:
+    """Import the function named ``"package.module:function"``.
+
+    This runs the module's top-level code: call it only for references the user allowed
+    (or that :func:`is_trusted_reference` accepts).
+
+    Parameters
+    ----------
+    spec : str
+        The reference, such as ``"mypkg.rules:drift_nb"``.
+    where : str
+        The field it came from, named in errors (``[policies.mine].rebalance_nb``).
+
+    Returns
+    -------
+    callable
+        The module's attribute.
+
+    Raises
+    ------
+    ConfigError
+        When the reference is malformed, the module cannot be imported or lacks the name.
+    """
+    module_name, attr = _split_reference(spec, where)
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
@@ -75,8 +154,12 @@ class Custom(Policy):
 
     Parameters
     ----------
-    rebalance_nb : numba dispatcher or str
-        The compiled rule, or ``"package.module:function"`` (how a scenario file names it).
+    rebalance_nb : numba dispatcher, str or CodeReference
+        The compiled rule; or its name, ``"package.module:function"``, imported here (a
+        program that passes a name asks for it to be imported); or a :class:`CodeReference`,
+        kept unimported (how the scenario loader passes a name from a file without
+        ``allow_code``). A policy holding a reference is checked except for the rule
+        itself, and a run refuses it: load the scenario with ``allow_code=True``.
     params : sequence of float
         The rule's parameters (``params`` argument, float64; may be empty).
     state_size : int
@@ -105,17 +188,20 @@ class Custom(Policy):
         if isinstance(fn, str):
             fn = load_function(fn, where)
             object.__setattr__(self, "rebalance_nb", fn)
-        if not _is_numba_function(fn):
+        if isinstance(fn, CodeReference):
+            _split_reference(fn.spec, where)
+        elif not _is_numba_function(fn):
             raise ConfigError(
                 f"`{where}` must be a numba-compiled function (decorate it with @numba.njit); "
                 f"got {type(fn).__name__} {getattr(fn, '__name__', '')!r}."
             )
-        n_args = len(inspect.signature(fn.py_func).parameters)
-        if n_args != _N_ARGS:
-            raise ConfigError(
-                f"`{where}` ({fn.__name__}) takes {n_args} argument(s); the policy signature "
-                f"has {_N_ARGS}: {SIGNATURE}."
-            )
+        else:
+            n_args = len(inspect.signature(fn.py_func).parameters)
+            if n_args != _N_ARGS:
+                raise ConfigError(
+                    f"`{where}` ({fn.__name__}) takes {n_args} argument(s); the policy "
+                    f"signature has {_N_ARGS}: {SIGNATURE}."
+                )
         as_int(self.state_size, f"{self._where}.state_size", low=1)
         if isinstance(self.params, (str, bytes)) or not isinstance(
             self.params, (Sequence, np.ndarray)
@@ -128,7 +214,14 @@ class Custom(Policy):
             dtype=np.float64,
         )
         object.__setattr__(self, "params", tuple(params.tolist()))
-        self._probe(fn, params)
+        if not isinstance(fn, CodeReference):
+            self._probe(fn, params)
+
+    @property
+    def code_reference(self) -> str | None:
+        """The rule's unimported ``"package.module:function"`` name, or None once imported."""
+        fn = self.rebalance_nb
+        return fn.spec if isinstance(fn, CodeReference) else None
 
     def _probe(self, fn: Any, params: np.ndarray) -> None:
         """Call the rule once on two assets, off target, to catch typing and output errors."""
@@ -158,7 +251,19 @@ class Custom(Policy):
             )
 
     def compiled_rule(self) -> Callable[..., bool] | None:
+        if self.code_reference is not None:
+            raise ConfigError(
+                f"`{self._where}.rebalance_nb` names code {self.code_reference!r}, which was "
+                "not imported: a scenario file runs no code unless you allow it. If you trust "
+                f"that module, {_API_FIX}"
+            )
         return self.rebalance_nb
+
+    def to_dict(self) -> dict[str, Any]:
+        out = Policy.to_dict(self)
+        if self.code_reference is not None:
+            out["rebalance_nb"] = self.code_reference
+        return out
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         params = np.asarray(self.params, dtype=float)
