@@ -9,12 +9,11 @@ policy along the same paths with costs and taxes, and compare the outcome distri
 >>> result.summary.loc[("calendar_annual", "terminal_wealth")]          # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .config import DataConfig, Scenario, SimulationConfig
 from .costs import CostModel
 from .datasets import list_datasets, load_dataset, load_returns
-from .engine import prepare, regenerate_path, run
+from .engine import regenerate_path, run
 from .errors import (
     ConfigError,
     ConvergenceWarning,
@@ -32,6 +31,7 @@ from .models import (
     ReturnModel,
     StudentTModel,
 )
+from .plan import prepare
 from .policies import (
     CPPI,
     BuyAndHold,
@@ -44,7 +44,8 @@ from .policies import (
     Threshold,
     VolatilityTarget,
 )
-from .results import METRICS, SimulationResult
+from .results import RESULT_METRICS as METRICS
+from .results import SimulationResult
 from .scenarios import default_scenario_path
 from .taxes import TaxConfig
 

@@ -8,6 +8,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ._validation import as_float, as_int, as_str, check_keys, require
@@ -239,6 +240,11 @@ class Scenario:
 
     Build one from a TOML file with :meth:`from_toml`, from a dict with :meth:`from_dict`, or
     in code from its parts. ``to_dict`` gives back a table that ``from_dict`` accepts.
+
+    A scenario does not change after construction: it holds its own copy of the model (a
+    run fits a further copy, see :func:`mcsim.prepare`), the target as a read-only mapping,
+    the policies and flows as tuples, and a copy of the source table. Two scenarios never
+    share a model, so :meth:`replace` and :func:`dataclasses.replace` give independent ones.
     """
 
     name: str = "scenario"
@@ -255,6 +261,20 @@ class Scenario:
     source: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, ReturnModel):
+            raise ConfigError(
+                f"`[model]` must be a return model such as mcsim.GaussianModel; got "
+                f"{type(self.model).__name__}."
+            )
+        if isinstance(self.policies, (str, bytes)) or not isinstance(self.policies, Sequence):
+            raise ConfigError("`[[policies]]` must be a list of policies.")
+        # Own copies of everything mutable, so nothing done to the parts given (or to another
+        # scenario built from them) changes this one.
+        object.__setattr__(self, "model", self.model.copy())
+        object.__setattr__(self, "policies", tuple(self.policies))
+        object.__setattr__(self, "flows", tuple(self.flows))
+        if self.source is not None:
+            object.__setattr__(self, "source", copy.deepcopy(dict(self.source)))
         if not self.policies:
             raise ConfigError("`[[policies]]`: a scenario needs at least one policy.")
         names = [p.name for p in self.policies]
@@ -272,6 +292,7 @@ class Scenario:
                 "`[portfolio].target` must be a table of asset = weight, such as "
                 "{ us_stocks_tr = 0.6, us_bonds_10y_tr = 0.4 }."
             )
+        object.__setattr__(self, "target", MappingProxyType(dict(self.target)))
         if self.model.needs_history and self.data is None:
             raise ConfigError(
                 f"The {self.model.kind!r} model must be fitted to history: add a [data] section "
@@ -441,7 +462,10 @@ class Scenario:
                 p.compiled_rule()
 
     def replace(self, **simulation_changes: Any) -> Scenario:
-        """A copy with some ``[simulation]`` fields changed (n_paths, seed, ...)."""
+        """A copy with some ``[simulation]`` fields changed (n_paths, seed, ...).
+
+        The copy shares no mutable state with this scenario (it holds its own model).
+        """
         sim = {
             k: getattr(self.simulation, k) for k in SimulationConfig.__dataclass_fields__
         } | simulation_changes

@@ -15,79 +15,30 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
+from tqdm.auto import tqdm
 
-from . import __version__
+from ._version import __version__
 from .checkpoint import Checkpoint
 from .config import Scenario
-from .datasets import infer_periods_per_year, load_returns, resample_returns
-from .errors import ConfigError, DataError, McsimError, OutputError
-from .flows import flows_array
+from .errors import ConfigError, OutputError
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
-from .models import ReturnModel
-from .policies import KernelPolicy, PolicyContext
-from .taxes import friction_arrays
+from .output import check_folder, clean_stale, locked
+from .plan import RunPlan, prepare
+from .results import SimulationResult
+from .saving import save_result
+from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 
-__all__ = ["RunPlan", "estimate_memory", "noise_keys", "prepare", "regenerate_path", "run"]
+__all__ = ["estimate_memory", "noise_keys", "regenerate_path", "run"]
 
-# Histogram sketch of log(wealth / initial wealth): [-10, 10) in steps of 0.005
-# (0.5 % of wealth), plus one tail bin either side.
-HIST_LO = -10.0
-HIST_WIDTH = 0.005
-HIST_BINS = 4000 + 2
 # SplitMix64's increment (execution-noise keys, see noise_keys).
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
-# Paths simulated together inside a block: returns of a chunk stay within about 1 MiB.
-_CHUNK_BYTES = 1 << 20
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class RunPlan:
-    """Everything a block needs, as arrays: built once per run by :func:`prepare`."""
-
-    scenario: Scenario
-    model: ReturnModel
-    asset_names: list[str]
-    series_names: list[str]
-    inflation_index: int  # column of the inflation series among the simulated ones, or -1
-    policies: list[KernelPolicy]
-    asset_params: np.ndarray
-    flows: np.ndarray
-    tax_params: np.ndarray
-    grid_steps: np.ndarray
-    entropy: int
-    n_noise: int = 0
-    history: pd.DataFrame | None = field(default=None, repr=False)
-    history_periods_per_year: int | None = None
-
-    @property
-    def n_assets(self) -> int:
-        return len(self.asset_names)
-
-    @property
-    def n_steps(self) -> int:
-        return self.scenario.simulation.n_steps
-
-    @property
-    def chunk_size(self) -> int:
-        per_path = self.n_steps * len(self.series_names) * 8
-        return int(max(1, min(self.scenario.simulation.block_size, _CHUNK_BYTES // per_path)))
-
-    def block_range(self, block: int) -> tuple[int, int]:
-        """First and one-past-last global path index of ``block``."""
-        sim = self.scenario.simulation
-        start = block * sim.block_size
-        return start, min(start + sim.block_size, sim.n_paths)
-
-    def block_rng(self, block: int) -> np.random.Generator:
-        """The generator of ``block``: its own stream, derived from (entropy, block)."""
-        return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(block,)))
 
 
 @dataclass(slots=True)
@@ -98,162 +49,6 @@ class BlockResult:
     metrics: np.ndarray  # (n_policies, n_block_paths, N_METRICS)
     hist: np.ndarray  # (n_policies, n_grid, HIST_BINS) int64
     wealth: np.ndarray  # (n_policies, n_keep_in_block, n_steps + 1)
-
-
-def load_history(scenario: Scenario) -> tuple[pd.DataFrame, int]:
-    """The scenario's history as simple returns per period, and its periods per year."""
-    data = scenario.data
-    assert data is not None
-    columns = None
-    if data.columns is not None:
-        columns = list(data.columns)
-    try:
-        history = load_returns(
-            data.resolved_source(),
-            kind=data.kind,
-            columns=columns,
-            start=data.start,
-            end=data.end,
-            periods_per_year=data.periods_per_year,
-        )
-    except DataError as e:
-        where = (
-            "`[data].columns`"
-            if str(e).startswith(("Unknown column", "Column "))
-            else "`[data].source`"
-        )
-        raise DataError(f"{where} = {data.source!r}: {e}") from e
-    if data.inflation is not None and data.inflation not in history.columns:
-        if columns is not None:
-            # Load the inflation column separately so an error names `[data].inflation`.
-            try:
-                extra = load_returns(
-                    data.resolved_source(),
-                    kind=data.kind,
-                    columns=[data.inflation],
-                    start=data.start,
-                    end=data.end,
-                    periods_per_year=data.periods_per_year,
-                )
-            except DataError as e:
-                raise DataError(f"`[data].inflation` = {data.inflation!r}: {e}") from e
-            history = history.join(extra, how="inner")
-    if data.inflation is not None and data.inflation not in history.columns:
-        raise DataError(
-            f"`[data].inflation` = {data.inflation!r} is not a column of the data; columns: "
-            f"{', '.join(map(str, history.columns))}."
-        )
-    ppy = data.periods_per_year or history.attrs.get("periods_per_year")
-    if ppy is None:
-        ppy = infer_periods_per_year(history.index)
-    steps = scenario.simulation.steps_per_year
-    if ppy > steps and ppy % steps == 0:
-        history = resample_returns(history, steps)
-        ppy = steps
-    return history, int(ppy)
-
-
-def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None) -> RunPlan:
-    """Validate the scenario against its data, fit the model and build kernel arrays.
-
-    Every check that can fail does so here, before any path is simulated. A scenario whose
-    custom rule was read from a file without ``allow_code`` (nothing imported) is refused
-    first, before any data is read.
-    """
-    scenario.check_code()
-    sim = scenario.simulation
-    model = scenario.model
-    history = None
-    history_ppy = None
-    if scenario.data is not None:
-        history, history_ppy = load_history(scenario)
-        if model.needs_history:
-            try:
-                model.fit(history, periods_per_year=history_ppy)
-            except McsimError:
-                raise
-            except (ValueError, np.linalg.LinAlgError) as e:
-                raise DataError(f"Fitting the {model.kind!r} model failed: {e}") from e
-    model.check_fitted()
-    # One tiny draw surfaces simulation-time errors (a step the model cannot take, such as
-    # monthly steps from an annual bootstrap) here, before any block runs.
-    model.simulate_into(
-        np.random.default_rng(0), np.empty((1, 1, len(model.series_names))), sim.steps_per_year
-    )
-    series = model.series_names
-    inflation_name = scenario.data.inflation if scenario.data is not None else None
-    inflation_index = series.index(inflation_name) if inflation_name in series else -1
-    assets = [s for s in series if s != inflation_name]
-    unknown = [k for k in scenario.target if k not in assets]
-    if unknown:
-        raise ConfigError(
-            f"`[portfolio].target` names {unknown[0]!r}, which the model does not simulate; "
-            f"assets are: {', '.join(assets)}."
-        )
-    from ._validation import as_weights
-
-    target = as_weights(scenario.target, "[portfolio].target", assets)
-
-    mu, cov = _model_moments(model, series, assets)
-    ctx = PolicyContext(
-        asset_names=assets,
-        steps_per_year=sim.steps_per_year,
-        n_steps=sim.n_steps,
-        target=target,
-        mu=mu,
-        cov=cov,
-        initial_wealth=float(sim.initial_wealth),
-    )
-    policies = [p.to_kernel(ctx) for p in scenario.policies]
-    vol_step = (
-        np.sqrt(np.diag(cov) / sim.steps_per_year) if cov is not None else np.zeros(len(assets))
-    )
-    frictions = friction_arrays(
-        scenario.costs, scenario.taxes, scenario.policies, assets, vol_step, sim.steps_per_year
-    )
-    if isinstance(seed, np.random.SeedSequence):
-        entropy = int(seed.entropy)
-    elif seed is not None:
-        entropy = int(seed)
-    elif sim.seed is not None:
-        entropy = int(sim.seed)
-    else:
-        entropy = int(np.random.SeedSequence().entropy)
-    grid = np.unique(
-        np.append(np.arange(0, sim.n_steps + 1, sim.steps_per_year), sim.n_steps)
-    ).astype(np.int64)
-    return RunPlan(
-        scenario=scenario,
-        model=model,
-        asset_names=assets,
-        series_names=series,
-        inflation_index=inflation_index,
-        policies=policies,
-        asset_params=frictions.asset_params,
-        flows=flows_array(
-            scenario.flows,
-            sim.steps_per_year,
-            n_steps=sim.n_steps,
-            has_inflation=inflation_index >= 0,
-        ),
-        tax_params=frictions.tax_params,
-        grid_steps=grid,
-        entropy=entropy,
-        n_noise=frictions.n_noise,
-        history=history,
-        history_periods_per_year=history_ppy,
-    )
-
-
-def _model_moments(
-    model: ReturnModel, series: list[str], assets: list[str]
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    mu = getattr(model, "mu_", None)
-    cov = getattr(model, "cov_", None)
-    if mu is None or cov is None:
-        return None, None
-    idx = [series.index(a) for a in assets]
-    return np.asarray(mu)[idx], np.asarray(cov)[np.ix_(idx, idx)]
 
 
 def simulate_block(plan: RunPlan, block: int) -> BlockResult:
@@ -523,21 +318,19 @@ def run(
             ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
         return _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
 
-    from .output import check_folder, clean_stale, locked
-
     folder = check_folder(out, out_name)
     with locked(folder, out_name):
         clean_stale(folder)
         ckpt = Checkpoint(folder / CHECKPOINT_NAME, _run_key(plan), out_name)
         result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
         try:
-            result.save(folder, report=report, out_name=out_name)
+            files = save_result(result, folder, report=report, out_name=out_name)
         except OutputError as e:
             raise OutputError(
                 f"{e} The simulated blocks are kept in {str(ckpt.dir)!r}: run again with the "
                 "same arguments to save the results without simulating again."
             ) from e
-    return result
+    return result.with_files(files)
 
 
 def _simulate(
@@ -549,8 +342,6 @@ def _simulate(
     t_prepare: float,
 ):
     """Resume verified blocks from ``ckpt``, simulate the others and merge them in order."""
-    from .results import SimulationResult
-
     sim = plan.scenario.simulation
     n_pol = len(plan.policies)
     metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
@@ -655,6 +446,4 @@ def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth) -> None:
 
 
 def _progress_bar(n_blocks: int, done: int, n_paths: int) -> Any:
-    from tqdm.auto import tqdm
-
     return tqdm(total=n_blocks, initial=done, unit="block", desc=f"{n_paths:,} paths", leave=False)

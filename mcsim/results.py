@@ -1,163 +1,87 @@
-"""Labelled results of a run: per-path table, summaries, paired comparison, fan chart."""
+"""Labelled results of a run: per-path table, summaries, paired comparison, fan chart.
+
+A :class:`SimulationResult` is a frozen value: the run's arrays and what labels them. Its
+frames are computed on first use and cached; saving it is :func:`mcsim.saving.save_result`.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 import platform
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import FrozenInstanceError
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import joblib
+import numba
 import numpy as np
 import pandas as pd
+import scipy
 
-from .kernels import layout, quantiles_from_histogram
+from ._version import __version__
+from .metrics import (
+    COMPARED,
+    METRICS,
+    QUANTILE_LABELS,
+    QUANTILES,
+    MetricInfo,
+    cvar,
+    declared_event_metric,
+    run_metrics,
+)
+from .policies import POLICIES
+from .saving import save_result
+from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH, wealth_quantiles
 
 if TYPE_CHECKING:
+    import os
+
     from .checkpoint import Checkpoint
-    from .engine import RunPlan
+    from .plan import RunPlan
 
-__all__ = ["METRICS", "MetricInfo", "SimulationResult"]
+__all__ = ["METRICS", "RESULT_METRICS", "SimulationResult"]
 
-
-@dataclass(frozen=True, slots=True)
-class MetricInfo:
-    """A per-path metric: its column in the kernel output, whether higher is better, unit."""
-
-    column: int
-    higher_is_better: bool
-    unit: str
-    description: str
-
-
-METRICS: dict[str, MetricInfo] = {
-    "terminal_wealth": MetricInfo(
-        layout.M_TERMINAL_WEALTH,
-        True,
-        "currency",
-        "Nominal wealth at the horizon, before tax on unrealised gains",
-    ),
-    "real_terminal_wealth": MetricInfo(
-        layout.M_REAL_TERMINAL_WEALTH,
-        True,
-        "currency",
-        "Terminal wealth in today's money (deflated by the path's price index)",
-    ),
-    "after_tax_wealth": MetricInfo(
-        layout.M_AFTER_TAX_WEALTH,
-        True,
-        "currency",
-        "Liquidation value after tax on unrealised gains",
-    ),
-    "cagr": MetricInfo(layout.M_CAGR, True, "fraction per year", "Annualised time-weighted return"),
-    "volatility": MetricInfo(
-        layout.M_VOLATILITY,
-        False,
-        "fraction per year",
-        "Annualised volatility of per-step portfolio returns",
-    ),
-    "max_drawdown": MetricInfo(
-        layout.M_MAX_DRAWDOWN,
-        False,
-        "fraction",
-        "Largest fall of the unit value from its running peak",
-    ),
-    "max_drawdown_duration": MetricInfo(
-        layout.M_MAX_DRAWDOWN_DURATION, False, "years", "Longest time under water"
-    ),
-    "turnover": MetricInfo(
-        layout.M_TURNOVER, False, "fraction per year", "One-way traded value over wealth, per year"
-    ),
-    "costs": MetricInfo(layout.M_COSTS, False, "currency", "All trading costs paid"),
-    "taxes": MetricInfo(layout.M_TAXES, False, "currency", "All taxes paid"),
-    "flows": MetricInfo(
-        layout.M_FLOWS, True, "currency", "Net external flows (contributions - withdrawals)"
-    ),
-    "gains": MetricInfo(layout.M_GAINS, True, "currency", "Market gains"),
-    "n_rebalances": MetricInfo(
-        layout.M_N_REBALANCES, False, "count", "Steps on which the policy traded"
-    ),
-    "min_wealth": MetricInfo(layout.M_MIN_WEALTH, True, "currency", "Lowest wealth along the path"),
-    "ruined": MetricInfo(
-        layout.M_RUINED, False, "probability", "Wealth ran out before the horizon (1) or not (0)"
-    ),
-    "ruin_year": MetricInfo(
-        layout.M_RUIN_YEAR, True, "years", "Years until wealth ran out (paths that ran out only)"
-    ),
-    "loss": MetricInfo(
-        layout.M_LOSS, False, "probability", "Terminal wealth below initial wealth plus net flows"
-    ),
-    "cost_proportional": MetricInfo(layout.M_COST_PROPORTIONAL, False, "currency", "Commissions"),
-    "cost_fixed": MetricInfo(layout.M_COST_FIXED, False, "currency", "Fixed fees per trade"),
-    "cost_spread": MetricInfo(layout.M_COST_SPREAD, False, "currency", "Half bid-ask spread"),
-    "cost_slippage": MetricInfo(layout.M_COST_SLIPPAGE, False, "currency", "Slippage"),
-    "cost_impact": MetricInfo(layout.M_COST_IMPACT, False, "currency", "Market impact"),
-    "deferred_trades": MetricInfo(
-        layout.M_DEFERRED_TRADES,
-        False,
-        "count",
-        "Steps on which a participation cap carried trades forward",
-    ),
-    "harvested_losses": MetricInfo(
-        layout.M_HARVESTED_LOSSES, True, "currency", "Losses realised by tax-loss harvesting"
-    ),
-    "realised_gains": MetricInfo(
-        layout.M_REALISED_GAINS, False, "currency", "Net capital gains realised"
-    ),
-    "dividends": MetricInfo(layout.M_DIVIDENDS, True, "currency", "Dividends received"),
-    "floor_breaches": MetricInfo(
-        layout.M_FLOOR_BREACHES, False, "count", "Steps below the CPPI floor"
-    ),
-    "goal_shortfall": MetricInfo(
-        layout.M_GOAL_SHORTFALL, False, "currency", "Shortfall of terminal wealth against the goal"
-    ),
-    "goal_met": MetricInfo(
-        layout.M_GOAL_MET,
-        True,
-        "probability",
-        "Goal reached and money never ran out (1) or not (0); with no goal: never ran out",
-    ),
-}
-METRIC_NAMES = list(METRICS)
-
-QUANTILES = (0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
-_Q_LABELS = [f"p{round(q * 100):02d}" for q in QUANTILES]
-# Metrics compared path by path against the baseline.
-COMPARED = (
-    "terminal_wealth",
-    "after_tax_wealth",
-    "real_terminal_wealth",
-    "cagr",
-    "volatility",
-    "max_drawdown",
-    "turnover",
-    "costs",
-    "taxes",
-)
 _Z95 = 1.959963984540054
 
 
-def cvar(values: np.ndarray, level: float, higher_is_better: bool) -> float:
-    """Mean of the worst ``level`` fraction of outcomes (expected shortfall)."""
-    x = np.sort(values[np.isfinite(values)])
-    if x.size == 0:
-        return float("nan")
-    k = max(1, int(np.ceil(level * x.size)))
-    tail = x[:k] if higher_is_better else x[-k:]
-    return float(tail.mean())
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a`` (the caller's array stays writable)."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 class SimulationResult:
-    """What a run produced, as pandas objects.
+    """What a run produced, as pandas objects; a frozen value (attributes cannot be set).
 
     Attributes
     ----------
+    scenario : Scenario
+        The scenario as run (its model fitted).
+    policy_names : list of str
+        Policies in the order of the arrays' first axis.
+    baseline : str
+        The policy others are compared with.
+    metric_table : mapping of str to MetricInfo
+        The run's metrics: the base metrics and the event metrics its policies declare.
+    asset_names, series_names : list of str
+        Invested assets; every simulated series (assets and inflation).
+    inflation_series : str or None
+        The simulated inflation series, if any.
+    model : ReturnModel
+        The fitted model (a copy; the scenario given to :func:`mcsim.run` is unchanged).
+    grid_steps : ndarray of shape (n_grid,)
+        Steps of the reporting grid of the sketches.
+    history : DataFrame or None
+        The history the model was fitted to.
+    metrics_array, hist, wealth_array : ndarray
+        The merged kernel outputs (read-only).
     paths : DataFrame
-        One row per (policy, path), one column per metric (see :data:`METRICS`).
+        One row per (policy, path), one column per metric (see :attr:`metric_table`).
     summary : DataFrame
         Index (policy, metric); columns mean, std, se, quantiles p01..p99, cvar05.
     comparison : DataFrame
@@ -168,6 +92,10 @@ class SimulationResult:
         Wealth of the first ``keep_paths`` paths per step; index (policy, path).
     manifest : dict
         Resolved scenario, seed entropy, model parameters, versions and timings.
+    files : mapping of str to Path
+        The files of the run's folder (``mcsim.run(..., out=...)``); empty otherwise.
+    plan : RunPlan
+        The run's plan, for :func:`mcsim.regenerate_path`; views need none of it.
     """
 
     def __init__(
@@ -177,46 +105,110 @@ class SimulationResult:
         metrics: np.ndarray,
         hist: np.ndarray,
         wealth: np.ndarray,
-        timings: dict[str, Any],
+        timings: Mapping[str, Any],
         checkpoint: Checkpoint | None = None,
+        files: Mapping[str, Path] | None = None,
     ) -> None:
-        self.plan = plan
-        self.scenario = plan.scenario
-        self.policy_names = [p.name for p in plan.policies]
-        self.baseline = plan.scenario.baseline
-        self.metrics_array = metrics
-        self.hist = hist
-        self.wealth_array = wealth
-        self.timings = timings
-        self.entropy = plan.entropy
-        self.checkpoint = checkpoint
-        self.files: dict[str, Path] = {}
+        inflation = plan.series_names[plan.inflation_index] if plan.inflation_index >= 0 else None
+        values = {
+            "plan": plan,
+            "scenario": plan.scenario,
+            "policy_names": [p.name for p in plan.policies],
+            "baseline": plan.scenario.baseline,
+            # Every registered kind's event metrics are columns of every run (0 for the
+            # policies without them), so files of any two runs have the same columns.
+            "metric_table": MappingProxyType(
+                run_metrics((*POLICIES.values(), *plan.scenario.policies))
+            ),
+            "asset_names": list(plan.asset_names),
+            "series_names": list(plan.series_names),
+            "inflation_series": inflation,
+            "model": plan.model,
+            "grid_steps": _frozen(plan.grid_steps),
+            "history": plan.history,
+            "history_periods_per_year": plan.history_periods_per_year,
+            "entropy": plan.entropy,
+            "metrics_array": _frozen(metrics),
+            "hist": _frozen(hist),
+            "wealth_array": _frozen(wealth),
+            "timings": dict(timings),
+            "checkpoint": checkpoint,
+            "files": MappingProxyType(dict(files or {})),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a result is a frozen value")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}: a result is a frozen value")
+
+    def with_files(self, files: Mapping[str, Path]) -> SimulationResult:
+        """The same result, recording ``files`` as its folder's files (frames already
+        computed are kept)."""
+        new = SimulationResult(
+            plan=self.plan,
+            metrics=self.metrics_array,
+            hist=self.hist,
+            wealth=self.wealth_array,
+            timings=self.timings,
+            checkpoint=self.checkpoint,
+            files=files,
+        )
+        cached = type(self).__dict__
+        for name, value in vars(self).items():
+            if isinstance(cached.get(name), cached_property):
+                new.__dict__[name] = value
+        return new
 
     def __repr__(self) -> str:
         sim = self.scenario.simulation
         return (
             f"SimulationResult({self.scenario.name!r}: {sim.n_paths:,} paths x "
-            f"{sim.n_steps} steps, policies {self.policy_names}, baseline {self.baseline!r})"
+            f"{sim.n_steps} steps, policies {self.policy_names}, "
+            f"baseline {self.baseline!r})"
         )
 
     # -- per-path ---------------------------------------------------------------------------
     @cached_property
+    def _event_masks(self) -> dict[str, np.ndarray]:
+        """For each event metric, the policies (by position) whose slot holds another one."""
+        declared = [declared_event_metric(p) for p in self.scenario.policies]
+        return {
+            name: np.array([e is not None and e.name != name for e in declared])
+            for name, info in self.metric_table.items()
+            if info.event
+        }
+
+    def _values(self, name: str) -> np.ndarray:
+        """Metric ``name`` of every policy and path, shape (n_policies, n_paths)."""
+        info = self.metric_table[name]
+        x = self.metrics_array[:, :, info.column]
+        if info.event:
+            # Each policy's event slot counts the event it declares: under another event
+            # metric that policy reports 0. A policy declaring none leaves its slot at 0.
+            mask = self._event_masks[name]
+            if mask.any():
+                x = np.where(mask[:, None], 0.0, x)
+        return x
+
+    @cached_property
     def paths(self) -> pd.DataFrame:
-        n_pol, n_paths, _ = self.metrics_array.shape
-        cols = [METRICS[m].column for m in METRIC_NAMES]
-        data = self.metrics_array.reshape(n_pol * n_paths, -1)[:, cols]
+        n_paths = self.metrics_array.shape[1]
+        names = list(self.metric_table)
+        data = np.stack([self._values(m).reshape(-1) for m in names], axis=1)
         index = pd.MultiIndex.from_product(
             [pd.Index(self.policy_names, name="policy"), pd.RangeIndex(n_paths, name="path")]
         )
-        return pd.DataFrame(data, index=index, columns=METRIC_NAMES)
+        return pd.DataFrame(data, index=index, columns=names)
 
     def metric(self, name: str) -> pd.DataFrame:
         """One metric as a (path x policy) table, for paired work."""
-        if name not in METRICS:
-            raise KeyError(f"Unknown metric {name!r}; metrics: {', '.join(METRIC_NAMES)}.")
-        col = METRICS[name].column
+        if name not in self.metric_table:
+            raise KeyError(f"Unknown metric {name!r}; metrics: {', '.join(self.metric_table)}.")
         return pd.DataFrame(
-            self.metrics_array[:, :, col].T,
+            self._values(name).T,
             columns=pd.Index(self.policy_names, name="policy"),
         ).rename_axis("path")
 
@@ -225,9 +217,10 @@ class SimulationResult:
     def summary(self) -> pd.DataFrame:
         rows = []
         index = []
+        values = {name: self._values(name) for name in self.metric_table}
         for k, pol in enumerate(self.policy_names):
-            for name, info in METRICS.items():
-                x = self.metrics_array[k, :, info.column]
+            for name, info in self.metric_table.items():
+                x = values[name][k]
                 finite = x[np.isfinite(x)]
                 n = finite.size
                 if n == 0:
@@ -247,7 +240,7 @@ class SimulationResult:
         return pd.DataFrame(
             rows,
             index=pd.MultiIndex.from_tuples(index, names=["policy", "metric"]),
-            columns=["count", "mean", "std", "se", *_Q_LABELS, "cvar05"],
+            columns=["count", "mean", "std", "se", *QUANTILE_LABELS, "cvar05"],
         )
 
     def table(
@@ -275,8 +268,8 @@ class SimulationResult:
             if k == base:
                 continue
             for name in COMPARED:
-                col = METRICS[name].column
-                d = self.metrics_array[k, :, col] - self.metrics_array[base, :, col]
+                x = self._values(name)
+                d = x[k] - x[base]
                 d = d[np.isfinite(d)]
                 n = d.size
                 mean = float(d.mean()) if n else float("nan")
@@ -309,18 +302,12 @@ class SimulationResult:
 
     @cached_property
     def fan(self) -> pd.DataFrame:
-        from .engine import HIST_LO, HIST_WIDTH
-
-        q = quantiles_from_histogram(self.hist, HIST_LO, HIST_WIDTH, np.array(QUANTILES))
-        w0 = self.scenario.simulation.initial_wealth
-        wealth = w0 * np.exp(q)
-        # Every path starts at the initial wealth; interpolating inside its sketch bin would
-        # spread that point mass over up to 0.5 % above it, so report it exactly.
-        wealth[:, self.plan.grid_steps == 0, :] = w0
-        years = self.plan.grid_steps / self.scenario.simulation.steps_per_year
+        sim = self.scenario.simulation
+        wealth = wealth_quantiles(self.hist, self.grid_steps, sim.initial_wealth, QUANTILES)
+        years = self.grid_steps / sim.steps_per_year
         frames = []
         for k, pol in enumerate(self.policy_names):
-            df = pd.DataFrame(wealth[k], columns=_Q_LABELS)
+            df = pd.DataFrame(wealth[k], columns=list(QUANTILE_LABELS))
             df.insert(0, "year", years)
             df.insert(0, "policy", pol)
             frames.append(df)
@@ -341,9 +328,6 @@ class SimulationResult:
     # -- provenance -------------------------------------------------------------------------
     @cached_property
     def manifest(self) -> dict[str, Any]:
-        from . import __version__
-        from .engine import HIST_BINS, HIST_LO, HIST_WIDTH
-
         sim = self.scenario.simulation
         return {
             "mcsim_version": __version__,
@@ -356,23 +340,32 @@ class SimulationResult:
                 "block_size": sim.block_size,
                 "n_blocks": sim.n_blocks,
             },
-            "model": self.plan.model.params(),
-            "assets": self.plan.asset_names,
-            "inflation_series": (
-                self.plan.series_names[self.plan.inflation_index]
-                if self.plan.inflation_index >= 0
-                else None
-            ),
-            "history": _history_info(self.plan),
+            "model": self.model.params(),
+            "assets": list(self.asset_names),
+            "inflation_series": self.inflation_series,
+            "history": self._history_info(),
             "sketch": {
                 "quantity": "log(wealth / initial_wealth)",
                 "lo": HIST_LO,
                 "width": HIST_WIDTH,
                 "bins": HIST_BINS,
-                "grid_steps": self.plan.grid_steps.tolist(),
+                "grid_steps": self.grid_steps.tolist(),
             },
             "timings": self.timings,
             "versions": _versions(),
+        }
+
+    def _history_info(self) -> dict[str, Any] | None:
+        h = self.history
+        if h is None:
+            return None
+        return {
+            "source": self.scenario.data.source if self.scenario.data else None,
+            "first": str(h.index[0].date()) if len(h) else None,
+            "last": str(h.index[-1].date()) if len(h) else None,
+            "rows": len(h),
+            "periods_per_year": self.history_periods_per_year,
+            "columns": [str(c) for c in h.columns],
         }
 
     # -- files ------------------------------------------------------------------------------
@@ -381,100 +374,22 @@ class SimulationResult:
     ) -> dict[str, Path]:
         """Write results into ``out_dir``; files appear only once all are written.
 
-        Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
-        ``comparison.csv``, ``fan.csv``, ``sample_paths.parquet``, ``manifest.json`` and
-        ``report.html``. The folder is locked while saving (see ``mcsim.output``), and
-        staging folders of killed saves are removed. Files are first written to a staging
-        folder inside ``out_dir`` and moved in place at the end (``manifest.json`` last),
-        so a failure leaves earlier results untouched. Once every file is in place, the
-        run's checkpoint blocks (if any) are removed.
-
-        Parameters
-        ----------
-        out_dir : path
-            The folder, created if needed.
-        report : bool
-            Also write ``report.html``.
-        out_name : str
-            How messages name the folder.
+        See :func:`mcsim.saving.save_result`, which this calls.
 
         Returns
         -------
         dict of str to Path
-            The files written, by kind; also kept as ``self.files``.
-
-        Raises
-        ------
-        OutputError
-            When the folder cannot be created, locked or written (the message names the
-            file and the reason, such as "No space left on device").
+            The files written, by kind.
         """
-        from .output import check_folder, clean_stale, locked, write_staged
-
-        out = check_folder(out_dir, out_name)
-        with locked(out, out_name):
-            clean_stale(out)
-            files = write_staged(
-                out,
-                lambda d: self._write(d, report=report),
-                label=out_name,
-                last="manifest",
-            )
-            self.files = files
-            self.remove_checkpoint()
-        return files
+        return save_result(self, out_dir, report=report, out_name=out_name)
 
     def remove_checkpoint(self) -> None:
-        """Remove the checkpoint blocks the run wrote (a no-op without any)."""
+        """Remove the checkpoint blocks the run wrote (a no-op without any, or done before)."""
         if self.checkpoint is not None:
             self.checkpoint.remove()
-            self.checkpoint = None
-
-    def _write(self, d: Path, *, report: bool) -> dict[str, Path]:
-        files: dict[str, Path] = {}
-        paths = self.paths.reset_index()
-        paths["policy"] = paths["policy"].astype("category")
-        files["paths"] = d / "paths.parquet"
-        paths.to_parquet(files["paths"], index=False)
-        files["summary"] = d / "summary.csv"
-        self.summary.to_csv(files["summary"])
-        files["comparison"] = d / "comparison.csv"
-        self.comparison.to_csv(files["comparison"])
-        files["fan"] = d / "fan.csv"
-        self.fan.to_csv(files["fan"])
-        files["sample_paths"] = d / "sample_paths.parquet"
-        sp = self.sample_paths.copy()
-        sp.columns = [str(c) for c in sp.columns]
-        sp.reset_index().to_parquet(files["sample_paths"], index=False)
-        files["manifest"] = d / "manifest.json"
-        files["manifest"].write_text(json.dumps(self.manifest, indent=2, default=_json_default))
-        if report:
-            from .report import write_report
-
-            files["report"] = d / "report.html"
-            write_report(self, files["report"])
-        return files
-
-
-def _history_info(plan: RunPlan) -> dict[str, Any] | None:
-    h = plan.history
-    if h is None:
-        return None
-    return {
-        "source": plan.scenario.data.source if plan.scenario.data else None,
-        "first": str(h.index[0].date()) if len(h) else None,
-        "last": str(h.index[-1].date()) if len(h) else None,
-        "rows": len(h),
-        "periods_per_year": plan.history_periods_per_year,
-        "columns": [str(c) for c in h.columns],
-    }
 
 
 def _versions() -> dict[str, str]:
-    import joblib
-    import numba
-    import scipy
-
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -486,11 +401,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, (np.integer, np.floating)):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return str(x)
-    return str(x)
+RESULT_METRICS: Mapping[str, MetricInfo] = MappingProxyType(run_metrics(POLICIES.values()))
+"""The columns of every run's per-path table: the base metrics (:data:`METRICS`) and the
+event metrics of every registered policy kind, with units and directions."""

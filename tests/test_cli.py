@@ -12,8 +12,8 @@ import sys
 import pandas as pd
 import pytest
 
+from mcsim import METRICS as METRIC_NAMES
 from mcsim.cli import main
-from mcsim.results import METRIC_NAMES
 from mcsim.scenarios import bundled_scenarios
 
 RESULT_FILES = [

@@ -21,8 +21,9 @@ from mcsim.kernels import layout
 from numba import njit
 
 import mcsim
-from mcsim.engine import prepare, simulate_block
-from mcsim.results import METRICS
+from mcsim import METRICS
+from mcsim.engine import simulate_block
+from mcsim.plan import prepare
 from mcsim.testing.engine import REF_METRICS, reference_for_plan
 
 RTOL = 1e-12

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import mcsim
-from mcsim import report
+from mcsim import METRICS, report
 from mcsim.report import build_figures, format_value, policy_colours, write_report
-from mcsim.results import METRICS, SimulationResult
+from mcsim.results import SimulationResult
 
 N_PATHS = 300
 

@@ -9,6 +9,7 @@ numbers (from the second block on, paths come from other streams).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -17,8 +18,9 @@ import pytest
 from mcsim.kernels import layout
 
 import mcsim
-from mcsim import engine
-from mcsim.results import METRICS
+import mcsim.plan
+from mcsim import METRICS
+from mcsim.plan import prepare
 from mcsim.testing.engine import REF_METRICS, reference_for_plan
 
 N_PATHS = 64  # 4 blocks of 16; the first 24 paths are kept, so kept paths span two blocks
@@ -107,8 +109,8 @@ def test_dask_cluster_does_not_change_the_numbers(scenario, serial, dask_client)
 
 def test_chunking_inside_a_block_does_not_change_the_numbers(scenario, serial, monkeypatch):
     # A chunk of one path at a time: the model draws path after path from the block's stream.
-    monkeypatch.setattr(engine, "_CHUNK_BYTES", 1)
-    plan = engine.prepare(scenario)
+    monkeypatch.setattr(mcsim.plan, "_CHUNK_BYTES", 1)
+    plan = prepare(scenario)
     assert plan.chunk_size == 1
     assert_same_run(serial, mcsim.run(scenario))
 
@@ -185,3 +187,85 @@ def test_regenerated_path_is_the_path_the_engine_ran(scenario, serial, path):
 def test_regenerate_path_rejects_a_path_outside_the_run(serial):
     with pytest.raises(mcsim.ConfigError, match=r"`path` must be in \[0, 64\)"):
         mcsim.regenerate_path(serial.plan, N_PATHS)
+
+
+# -- a scenario is a value: runs neither change it nor see each other ---------------------------
+
+
+def _fitted_scenario(start: str | None = None) -> mcsim.Scenario:
+    table = {
+        "simulation": {"n_paths": 40, "horizon_years": 2, "block_size": 20, "seed": 3},
+        "data": {"source": "shiller", "columns": ["us_stocks_tr", "us_bonds_10y_tr"]},
+        "model": {"kind": "gaussian"},
+        "portfolio": {"target": {"us_stocks_tr": 0.6, "us_bonds_10y_tr": 0.4}},
+        "policies": [{"name": "annual", "kind": "calendar", "every": 12}],
+    }
+    if start is not None:
+        table["data"]["start"] = start
+    return mcsim.Scenario.from_dict(table)
+
+
+def _fitted_attributes(model) -> dict[str, str]:
+    """The model's fitted (``_``-suffixed) attributes that hold something."""
+    return {
+        k: repr(v)
+        for k, v in vars(model).items()
+        if k.endswith("_") and not k.startswith("_") and v is not None and not _empty(v)
+    }
+
+
+def _empty(v) -> bool:
+    return isinstance(v, (list, tuple, dict)) and len(v) == 0
+
+
+def test_a_run_fits_a_copy_and_leaves_the_scenarios_model_unfitted():
+    scenario = _fitted_scenario()
+    before = scenario.to_dict()
+    state = {k: repr(v) for k, v in vars(scenario.model).items()}
+    result = mcsim.run(scenario)
+    assert {k: repr(v) for k, v in vars(scenario.model).items()} == state
+    assert _fitted_attributes(result.model)
+    assert scenario.model.needs_history
+    assert _fitted_attributes(scenario.model) == {}
+    assert scenario.to_dict() == before
+    assert result.model is not scenario.model and not result.model.needs_history
+    assert result.scenario.model is result.model
+
+
+def test_two_data_windows_of_one_scenario_do_not_interfere():
+    whole = _fitted_scenario()
+    recent = dataclasses.replace(whole, data=dataclasses.replace(whole.data, start="1990-01"))
+    first = mcsim.run(whole)
+    after = mcsim.run(recent)
+    alone = mcsim.run(_fitted_scenario(start="1990-01"))
+    np.testing.assert_array_equal(after.metrics_array, alone.metrics_array)
+    assert after.model.params() == alone.model.params()
+    assert after.model.params() != first.model.params()
+    # Running the other window did not refit (or reuse) the first one's model either.
+    np.testing.assert_array_equal(mcsim.run(whole).metrics_array, first.metrics_array)
+
+
+def test_a_scenario_cannot_be_changed_after_construction(scenario):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        scenario.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        scenario.target["a"] = 1.0  # type: ignore[index]
+    assert isinstance(scenario.policies, tuple) and isinstance(scenario.flows, tuple)
+
+
+def test_a_scenario_keeps_its_own_copy_of_the_parts_given(scenario):
+    model = mcsim.GaussianModel(mu=[0.05], vol=[0.15], corr=[[1.0]], names=["a"])
+    target = {"a": 1.0}
+    built = mcsim.Scenario(model=model, target=target, policies=list(scenario.policies[:1]))
+    target["a"] = 0.5
+    model.names_ = ["changed"]
+    assert built.target == {"a": 1.0}
+    assert built.model.series_names == ["a"]
+
+
+def test_replace_gives_a_scenario_that_shares_no_mutable_state(scenario):
+    other = scenario.replace(n_paths=8)
+    assert other.model is not scenario.model
+    assert other.simulation.n_paths == 8 and scenario.simulation.n_paths != 8
+    other.model.names_ = ["x", "y"]
+    assert scenario.model.series_names != ["x", "y"]

@@ -5,6 +5,7 @@ Every statistic is recomputed by hand from the per-path table and compared.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -13,8 +14,19 @@ import pandas as pd
 import pytest
 
 import mcsim
-from mcsim.engine import HIST_WIDTH
-from mcsim.results import COMPARED, METRIC_NAMES, METRICS
+from mcsim import METRICS
+from mcsim.metrics import (
+    COMPARED,
+    EVENT_COLUMN,
+    EventMetric,
+    declared_event_metric,
+    run_metrics,
+)
+from mcsim.metrics import METRICS as BASE_METRICS
+from mcsim.saving import save_result
+from mcsim.sketch import HIST_WIDTH
+
+METRIC_NAMES = list(METRICS)
 
 N_PATHS = 200
 QUANTILES = [0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99]
@@ -255,3 +267,139 @@ def test_manifest_replays_the_run(result, saved):
 def test_repr(result):
     text = repr(result)
     assert "200 paths x 36 steps" in text and "baseline 'buy_and_hold'" in text
+
+
+# -- a result is a frozen value ---------------------------------------------------------------
+
+
+def test_a_result_refuses_attribute_assignment(result):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.baseline = "x"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del result.scenario
+    with pytest.raises(ValueError, match="read-only"):
+        result.metrics_array[0, 0, 0] = 1.0
+    with pytest.raises(TypeError):
+        result.files["paths"] = "x"  # type: ignore[index]
+
+
+def test_frames_are_computed_once(result):
+    assert result.summary is result.summary
+    assert result.paths is result.paths
+    assert result.fan is result.fan
+
+
+def test_views_need_no_plan(result):
+    plan = result.plan
+    assert result.asset_names == plan.asset_names
+    assert result.series_names == plan.series_names
+    assert result.model is plan.model
+    np.testing.assert_array_equal(result.grid_steps, plan.grid_steps)
+    assert result.inflation_series is None
+
+
+def test_save_result_is_what_save_does(result, saved, tmp_path):
+    _, files = saved
+    again = save_result(result, tmp_path, report=False)
+    assert [p.name for p in again.values()] == [
+        p.name for p in files.values() if p.suffix != ".html"
+    ]
+    for kind in ("summary", "comparison", "fan"):
+        assert again[kind].read_bytes() == files[kind].read_bytes()
+
+
+def test_with_files_keeps_the_frames_already_computed(result, tmp_path):
+    summary = result.summary
+    recorded = result.with_files({"summary": tmp_path / "summary.csv"})
+    assert recorded.summary is summary
+    assert recorded.files == {"summary": tmp_path / "summary.csv"}
+    assert result.files == {}
+
+
+# -- event metrics declared by policies ------------------------------------------------------
+
+
+class _Plain:
+    pass
+
+
+class _Breaches:
+    event_metric = EventMetric("floor_breaches", "Steps below the floor", "count", False)
+
+
+class _Alarms:
+    event_metric = EventMetric("alarms", "Steps an alarm rang", "count", False)
+
+
+def test_run_metrics_are_the_base_metrics_and_the_declared_ones():
+    assert list(run_metrics([_Plain()])) == list(BASE_METRICS)
+    table = run_metrics([_Plain(), _Alarms(), _Breaches, _Alarms()])
+    names = list(table)
+    assert [n for n in names if n not in BASE_METRICS] == ["alarms", "floor_breaches"]
+    # Event metrics sit at the kernel's event column, between the base metrics around it.
+    assert names.index("alarms") == names.index("dividends") + 1
+    assert table["alarms"].column == EVENT_COLUMN and table["alarms"].event
+    assert not table["terminal_wealth"].event
+
+
+def test_conflicting_event_metrics_are_refused():
+    class Other:
+        event_metric = EventMetric("alarms", "something else", "count", True)
+
+    class Shadow:
+        event_metric = EventMetric("cagr", "a base name", "fraction", True)
+
+    with pytest.raises(ValueError, match="different event metrics named 'alarms'"):
+        run_metrics([_Alarms, Other])
+    with pytest.raises(ValueError, match="name of a base metric"):
+        run_metrics([Shadow])
+    with pytest.raises(ValueError, match="identifier"):
+        EventMetric("two words", "", "count", False)
+
+
+def test_cppi_declares_its_floor_breaches_and_results_pick_them_up(small_table):
+    assert declared_event_metric(mcsim.CPPI).name == "floor_breaches"
+    table = small_table(
+        policies=[
+            {"name": "hold", "kind": "buy_and_hold"},
+            {
+                "name": "cppi",
+                "kind": "cppi",
+                "safe_asset": "bonds",
+                "floor": 0.99,
+                "multiplier": 5,
+                "every": 12,
+            },
+        ]
+    )
+    res = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=32)
+    assert res.metric_table["floor_breaches"].event
+    breaches = res.metric("floor_breaches")
+    np.testing.assert_array_equal(breaches["cppi"], res.metrics_array[1, :, EVENT_COLUMN])
+    assert breaches["cppi"].gt(0).any() and (breaches["hold"] == 0).all()
+    assert list(res.paths.columns) == METRIC_NAMES
+
+
+def test_every_run_has_the_columns_of_every_registered_kind(result):
+    # No CPPI in this run: its event metric is still a column (0), so files always align.
+    assert "floor_breaches" in result.paths.columns
+    assert (result.paths["floor_breaches"] == 0).all()
+
+
+class _AlarmHold(mcsim.BuyAndHold):
+    event_metric = EventMetric("alarms", "Steps an alarm rang", "count", False)
+
+
+def test_each_policy_reports_only_the_event_metric_it_declares(small_table):
+    base = mcsim.Scenario.from_dict(small_table())
+    cppi = mcsim.CPPI(name="cppi", safe_asset="bonds", floor=0.99, multiplier=5, every=12)
+    scenario = dataclasses.replace(
+        base, policies=[_AlarmHold(name="alarm"), cppi], baseline="alarm"
+    )
+    res = mcsim.run(scenario, n_paths=32)
+    assert {"alarms", "floor_breaches"} <= set(res.paths.columns)
+    assert (res.metric("floor_breaches")["alarm"] == 0).all()
+    assert (res.metric("alarms")["cppi"] == 0).all()
+    np.testing.assert_array_equal(
+        res.metric("floor_breaches")["cppi"], res.metrics_array[1, :, EVENT_COLUMN]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -50,6 +51,14 @@ class ReturnModel(ABC):
         Draws must be made path by path from ``rng`` so that a block simulated in chunks
         equals the block simulated at once.
         """
+
+    def copy(self) -> Self:
+        """An independent copy: fitting or simulating with it leaves this model unchanged.
+
+        The engine fits and simulates copies, so a scenario's model is never changed by a
+        run. Subclasses holding state that a deep copy cannot duplicate override this.
+        """
+        return copy.deepcopy(self)
 
     @abstractmethod
     def params(self) -> dict[str, Any]:

@@ -24,7 +24,8 @@ from ..kernels._solvers import (
     rp_work_size_nb,
     target_vol_scale_nb,
 )
-from .base import Policy, PolicyContext
+from ..metrics import EventMetric
+from .base import _FREQUENCIES, Policy, PolicyContext
 from .rules import _every_steps
 
 __all__ = ["CPPI", "MeanVariance", "RiskParity", "TargetVolatility", "VolatilityTarget"]
@@ -52,8 +53,6 @@ def _check_schedule(policy: Any) -> None:
     if policy.frequency is not None:
         if policy.every is not None:
             raise ConfigError(f"Give either `{w}.every` (steps) or `{w}.frequency`, not both.")
-        from .base import _FREQUENCIES
-
         as_str(policy.frequency, f"{w}.frequency", choices=_FREQUENCIES)
 
 
@@ -246,6 +245,9 @@ class CPPI(Policy):
     """
 
     kind: ClassVar[str] = "cppi"
+    event_metric: ClassVar[EventMetric] = EventMetric(
+        "floor_breaches", "Steps below the CPPI floor", "count", higher_is_better=False
+    )
     safe_asset: str = ""
     floor: float = 0.8
     multiplier: float = 3.0

@@ -1,0 +1,248 @@
+"""The plan of a run: a scenario checked against its data, its model fitted, as kernel arrays.
+
+:func:`prepare` does every check that can fail before any path is simulated, and returns a
+:class:`RunPlan` that the engine's blocks read and never change. The scenario is never
+changed: its model is fitted as a copy, which the plan (and the scenario it records) hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._validation import as_weights
+from .config import Scenario
+from .datasets import infer_periods_per_year, load_returns, resample_returns
+from .errors import ConfigError, DataError, McsimError
+from .flows import flows_array
+from .models import ReturnModel
+from .policies import KernelPolicy, PolicyContext
+from .taxes import friction_arrays
+
+__all__ = ["RunPlan", "load_history", "prepare"]
+
+# Paths simulated together inside a block: returns of a chunk stay within about 1 MiB.
+_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class RunPlan:
+    """Everything a block needs, as arrays: built once per run by :func:`prepare`."""
+
+    scenario: Scenario
+    model: ReturnModel
+    asset_names: list[str]
+    series_names: list[str]
+    inflation_index: int  # column of the inflation series among the simulated ones, or -1
+    policies: list[KernelPolicy]
+    asset_params: np.ndarray
+    flows: np.ndarray
+    tax_params: np.ndarray
+    grid_steps: np.ndarray
+    entropy: int
+    n_noise: int = 0
+    history: pd.DataFrame | None = field(default=None, repr=False)
+    history_periods_per_year: int | None = None
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.asset_names)
+
+    @property
+    def n_steps(self) -> int:
+        return self.scenario.simulation.n_steps
+
+    @property
+    def chunk_size(self) -> int:
+        per_path = self.n_steps * len(self.series_names) * 8
+        return int(max(1, min(self.scenario.simulation.block_size, _CHUNK_BYTES // per_path)))
+
+    def block_range(self, block: int) -> tuple[int, int]:
+        """First and one-past-last global path index of ``block``."""
+        sim = self.scenario.simulation
+        start = block * sim.block_size
+        return start, min(start + sim.block_size, sim.n_paths)
+
+    def block_rng(self, block: int) -> np.random.Generator:
+        """The generator of ``block``: its own stream, derived from (entropy, block)."""
+        return np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(block,)))
+
+
+def load_history(scenario: Scenario) -> tuple[pd.DataFrame, int]:
+    """The scenario's history as simple returns per period, and its periods per year."""
+    data = scenario.data
+    assert data is not None
+    columns = None
+    if data.columns is not None:
+        columns = list(data.columns)
+    try:
+        history = load_returns(
+            data.resolved_source(),
+            kind=data.kind,
+            columns=columns,
+            start=data.start,
+            end=data.end,
+            periods_per_year=data.periods_per_year,
+        )
+    except DataError as e:
+        where = (
+            "`[data].columns`"
+            if str(e).startswith(("Unknown column", "Column "))
+            else "`[data].source`"
+        )
+        raise DataError(f"{where} = {data.source!r}: {e}") from e
+    if data.inflation is not None and data.inflation not in history.columns:
+        if columns is not None:
+            # Load the inflation column separately so an error names `[data].inflation`.
+            try:
+                extra = load_returns(
+                    data.resolved_source(),
+                    kind=data.kind,
+                    columns=[data.inflation],
+                    start=data.start,
+                    end=data.end,
+                    periods_per_year=data.periods_per_year,
+                )
+            except DataError as e:
+                raise DataError(f"`[data].inflation` = {data.inflation!r}: {e}") from e
+            history = history.join(extra, how="inner")
+    if data.inflation is not None and data.inflation not in history.columns:
+        raise DataError(
+            f"`[data].inflation` = {data.inflation!r} is not a column of the data; columns: "
+            f"{', '.join(map(str, history.columns))}."
+        )
+    ppy = data.periods_per_year or history.attrs.get("periods_per_year")
+    if ppy is None:
+        ppy = infer_periods_per_year(history.index)
+    steps = scenario.simulation.steps_per_year
+    if ppy > steps and ppy % steps == 0:
+        history = resample_returns(history, steps)
+        ppy = steps
+    return history, int(ppy)
+
+
+def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = None) -> RunPlan:
+    """Validate the scenario against its data, fit the model and build kernel arrays.
+
+    Every check that can fail does so here, before any path is simulated. A scenario whose
+    custom rule was read from a file without ``allow_code`` (nothing imported) is refused
+    first, before any data is read.
+
+    ``scenario`` is not changed: its model is copied, and the copy is fitted. The plan's
+    ``scenario`` is the scenario as run, holding that fitted copy (so its ``to_dict()``
+    records the fitted parameters), and ``model`` is the same copy.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    seed : int or SeedSequence, optional
+        Overrides ``[simulation].seed``; without either, fresh entropy is drawn.
+
+    Returns
+    -------
+    RunPlan
+
+    Raises
+    ------
+    ConfigError, DataError
+        For a scenario its data or model cannot run.
+    """
+    scenario.check_code()
+    sim = scenario.simulation
+    # Fitting and the simulation caches of a model change it: work on a copy, so a scenario
+    # run twice (or two scenarios built from one) never sees another run's fit.
+    model = scenario.model.copy()
+    history = None
+    history_ppy = None
+    if scenario.data is not None:
+        history, history_ppy = load_history(scenario)
+        if model.needs_history:
+            try:
+                model.fit(history, periods_per_year=history_ppy)
+            except McsimError:
+                raise
+            except (ValueError, np.linalg.LinAlgError) as e:
+                raise DataError(f"Fitting the {model.kind!r} model failed: {e}") from e
+    model.check_fitted()
+    # One tiny draw surfaces simulation-time errors (a step the model cannot take, such as
+    # monthly steps from an annual bootstrap) here, before any block runs.
+    model.simulate_into(
+        np.random.default_rng(0), np.empty((1, 1, len(model.series_names))), sim.steps_per_year
+    )
+    series = model.series_names
+    inflation_name = scenario.data.inflation if scenario.data is not None else None
+    inflation_index = series.index(inflation_name) if inflation_name in series else -1
+    assets = [s for s in series if s != inflation_name]
+    unknown = [k for k in scenario.target if k not in assets]
+    if unknown:
+        raise ConfigError(
+            f"`[portfolio].target` names {unknown[0]!r}, which the model does not simulate; "
+            f"assets are: {', '.join(assets)}."
+        )
+    target = as_weights(scenario.target, "[portfolio].target", assets)
+
+    mu, cov = _model_moments(model, series, assets)
+    ctx = PolicyContext(
+        asset_names=assets,
+        steps_per_year=sim.steps_per_year,
+        n_steps=sim.n_steps,
+        target=target,
+        mu=mu,
+        cov=cov,
+        initial_wealth=float(sim.initial_wealth),
+    )
+    policies = [p.to_kernel(ctx) for p in scenario.policies]
+    vol_step = (
+        np.sqrt(np.diag(cov) / sim.steps_per_year) if cov is not None else np.zeros(len(assets))
+    )
+    frictions = friction_arrays(
+        scenario.costs, scenario.taxes, scenario.policies, assets, vol_step, sim.steps_per_year
+    )
+    if isinstance(seed, np.random.SeedSequence):
+        entropy = int(seed.entropy)
+    elif seed is not None:
+        entropy = int(seed)
+    elif sim.seed is not None:
+        entropy = int(sim.seed)
+    else:
+        entropy = int(np.random.SeedSequence().entropy)
+    grid = np.unique(
+        np.append(np.arange(0, sim.n_steps + 1, sim.steps_per_year), sim.n_steps)
+    ).astype(np.int64)
+    ran = dataclasses.replace(scenario, model=model)
+    return RunPlan(
+        scenario=ran,
+        model=ran.model,
+        asset_names=assets,
+        series_names=series,
+        inflation_index=inflation_index,
+        policies=policies,
+        asset_params=frictions.asset_params,
+        flows=flows_array(
+            scenario.flows,
+            sim.steps_per_year,
+            n_steps=sim.n_steps,
+            has_inflation=inflation_index >= 0,
+        ),
+        tax_params=frictions.tax_params,
+        grid_steps=grid,
+        entropy=entropy,
+        n_noise=frictions.n_noise,
+        history=history,
+        history_periods_per_year=history_ppy,
+    )
+
+
+def _model_moments(
+    model: ReturnModel, series: list[str], assets: list[str]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    mu = getattr(model, "mu_", None)
+    cov = getattr(model, "cov_", None)
+    if mu is None or cov is None:
+        return None, None
+    idx = [series.index(a) for a in assets]
+    return np.asarray(mu)[idx], np.asarray(cov)[np.ix_(idx, idx)]

@@ -1,0 +1,113 @@
+"""Saving a result: its files, written into a staging folder and placed all at once.
+
+:func:`save_result` locks the folder, removes killed saves' debris, writes every file into a
+staging folder (``mcsim.output.write_staged``) and moves them into place with
+``manifest.json`` last, so a failure leaves earlier results untouched. Only once every file
+is in place are the run's checkpoint blocks removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import report as report_module
+from .output import check_folder, clean_stale, locked, write_staged
+
+if TYPE_CHECKING:
+    from .results import SimulationResult
+
+__all__ = ["RESULT_FILES", "save_result"]
+
+#: Files a save writes, by kind (``report`` only when asked for).
+RESULT_FILES = {
+    "paths": "paths.parquet",
+    "summary": "summary.csv",
+    "comparison": "comparison.csv",
+    "fan": "fan.csv",
+    "sample_paths": "sample_paths.parquet",
+    "manifest": "manifest.json",
+    "report": "report.html",
+}
+
+
+def save_result(
+    result: SimulationResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    report: bool = True,
+    out_name: str = "out_dir",
+) -> dict[str, Path]:
+    """Write ``result`` into ``out_dir``; files appear only once all are written.
+
+    Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
+    ``comparison.csv``, ``fan.csv``, ``sample_paths.parquet``, ``manifest.json`` and
+    ``report.html``. The folder is locked while saving (see ``mcsim.output``), and staging
+    folders of killed saves are removed. Once every file is in place, the run's checkpoint
+    blocks (if any) are removed.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        What to save.
+    out_dir : path
+        The folder, created if needed.
+    report : bool
+        Also write ``report.html``.
+    out_name : str
+        How messages name the folder.
+
+    Returns
+    -------
+    dict of str to Path
+        The files written, by kind (keys of :data:`RESULT_FILES`).
+
+    Raises
+    ------
+    OutputError
+        When the folder cannot be created, locked or written (the message names the file
+        and the reason, such as "No space left on device").
+    """
+    out = check_folder(out_dir, out_name)
+    with locked(out, out_name):
+        clean_stale(out)
+        files = write_staged(
+            out,
+            lambda d: _write(result, d, report=report),
+            label=out_name,
+            last="manifest",
+        )
+        result.remove_checkpoint()
+    return files
+
+
+def _write(result: SimulationResult, d: Path, *, report: bool) -> dict[str, Path]:
+    files = {kind: d / name for kind, name in RESULT_FILES.items() if report or kind != "report"}
+    paths = result.paths.reset_index()
+    paths["policy"] = paths["policy"].astype("category")
+    paths.to_parquet(files["paths"], index=False)
+    result.summary.to_csv(files["summary"])
+    result.comparison.to_csv(files["comparison"])
+    result.fan.to_csv(files["fan"])
+    sp = result.sample_paths.copy()
+    sp.columns = [str(c) for c in sp.columns]
+    sp.reset_index().to_parquet(files["sample_paths"], index=False)
+    files["manifest"].write_text(json.dumps(result.manifest, indent=2, default=_json_default))
+    if report:
+        # Looked up at call time, so the report writer can be replaced (tests fail it).
+        report_module.write_report(result, files["report"])
+    return files
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.integer, np.floating)):
+        return x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return str(x)
+    return str(x)
