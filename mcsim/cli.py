@@ -9,13 +9,23 @@ import difflib
 import math
 import os
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ._version import __version__
+from .config import Scenario
+from .datasets import list_datasets, load_returns
+from .diagnostics import fit_command
+from .engine import estimate_memory, run
 from .errors import ConfigError, McsimError
+from .output import checkpoint_warnings_as_lines
+from .plan import prepare
+from .policies import BuyAndHold, Custom, Policy
+from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
 
 __all__ = ["main"]
 
@@ -76,8 +86,6 @@ def comparison_table(result) -> pd.DataFrame:
 
 
 def _resolve_scenario(arg: str | None) -> Path:
-    from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
-
     if arg is None:
         return default_scenario_path()
     p = Path(arg)
@@ -94,10 +102,6 @@ def _resolve_scenario(arg: str | None) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import Scenario
-    from .engine import run
-    from .output import checkpoint_warnings_as_lines
-
     path = _resolve_scenario(args.scenario)
     scenario = Scenario.from_toml(path, allow_code=args.allow_code)
     _refuse_unimported_code(scenario)
@@ -236,9 +240,6 @@ def _dask_client(address: str | None):
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .config import Scenario
-    from .engine import estimate_memory, prepare
-
     scenario = Scenario.from_toml(_resolve_scenario(args.scenario), allow_code=args.allow_code)
     if args.paths is not None:
         scenario = scenario.replace(n_paths=args.paths)
@@ -269,8 +270,6 @@ def _with_stand_ins(scenario):
     everything but the rule itself is checked against the data, and the memory estimate
     counts the same policies, without importing anything.
     """
-    from .policies import BuyAndHold, Custom, Policy
-
     base = [f.name for f in dataclasses.fields(Policy)]
     policies = [
         BuyAndHold(**{k: getattr(p, k) for k in base})
@@ -282,8 +281,6 @@ def _with_stand_ins(scenario):
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from .diagnostics import fit_command
-
     return fit_command(
         args.data,
         args.model,
@@ -300,8 +297,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from .datasets import list_datasets, load_returns
-
     if args.name is None:
         with pd.option_context("display.width", 200, "display.max_colwidth", 60):
             print(list_datasets().to_string(index=False))
@@ -314,10 +309,6 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    import tomllib
-
-    from .scenarios import bundled_scenarios, scenario_path
-
     for name in bundled_scenarios():
         with scenario_path(name).open("rb") as f:
             desc = tomllib.load(f).get("description", "")
@@ -332,8 +323,6 @@ _ALLOW_CODE_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog="mcsim",
         description="Monte Carlo scenarios for portfolio rebalancing policies.",

@@ -9,6 +9,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize, minimize_scalar
 
 from .._validation import (
     as_array,
@@ -676,8 +677,6 @@ def _fit_correlation(e: np.ndarray, correlation: str, distribution: str) -> dict
     the numerical Hessian of that step (they ignore first-step estimation error, so they are
     somewhat too small).
     """
-    from scipy.optimize import minimize, minimize_scalar
-
     n_obs, n = e.shape
     student = distribution == "t"
     dynamic = correlation == "dcc" and n > 1

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from numba.core.registry import CPUDispatcher
 
 from .._validation import as_float, as_int
 from ..errors import ConfigError
@@ -133,8 +134,6 @@ def load_function(spec: str, where: str) -> Callable[..., Any]:
 
 
 def _is_numba_function(fn: Any) -> bool:
-    from numba.core.registry import CPUDispatcher
-
     return isinstance(fn, CPUDispatcher)
 
 

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import optimize
 
-from ..kernels import layout
+from ..costs import CostModel
+from ..kernels import layout, simulate_policy_builtin_nb
+from ..policies import PolicyContext
 
 __all__ = [
     "cppi_continuous",
@@ -384,10 +386,6 @@ def run_allocation(
     wealth : ndarray of shape (keep, n_steps + 1)
     kernel_policy : KernelPolicy
     """
-    from ..costs import CostModel
-    from ..kernels import simulate_policy_builtin_nb
-    from ..policies import PolicyContext
-
     returns = np.ascontiguousarray(returns, dtype=np.float64)
     n_paths, n_steps, n_assets = returns.shape
     names = list(asset_names) if asset_names is not None else [f"a{i}" for i in range(n_assets)]

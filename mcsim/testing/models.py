@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import mcsim
+
 __all__ = [
     "bootstrap_iid_reference",
     "bootstrap_stationary_reference",
@@ -147,8 +149,6 @@ def check_runs_alike_for_any_jobs(table: dict) -> object:
     Also asserts that every path ends with positive wealth and that the calendar policy
     trades while buy-and-hold does not. Returns the first result.
     """
-    import mcsim
-
     scenario = mcsim.Scenario.from_dict(table)
     one = mcsim.run(scenario, n_jobs=1)
     two = mcsim.run(scenario, n_jobs=2)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
+from scipy.special import gammaln
 
 __all__ = [
     "all_policies_table",
@@ -65,8 +67,6 @@ def dcc_loglik_reference(
     e: np.ndarray, qbar: np.ndarray, dcc_a: float, dcc_b: float, nu: float
 ) -> tuple[float, np.ndarray]:
     """Log-likelihood and ``Q_{T+1}``; see ``dcc_loglik_nb``."""
-    from scipy.special import gammaln
-
     n_obs, n = e.shape
     q = qbar.copy()
     ll = 0.0
@@ -153,8 +153,6 @@ def hamilton_kim_reference(
 
 
 def _custom_rule():
-    from numba import njit
-
     @njit(cache=True)
     def rebalance_every_n_nb(t, returns, w, wealth, target, params, state, w_new):
         """A custom policy for end-to-end tests: back to target every ``params[0]`` steps."""

@@ -21,7 +21,10 @@ import numpy as np
 from numba import njit
 from scipy import special, stats
 
-from ..kernels import layout
+from ..costs import CostModel
+from ..flows import flows_array
+from ..kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
+from ..policies import PolicyContext
 
 __all__ = [
     "band_rebalance_moments",
@@ -302,11 +305,6 @@ def run_policy(
     ndarray of shape (n_paths, N_METRICS)
         Per-path metrics, columns ``layout.M_*``.
     """
-    from ..costs import CostModel
-    from ..flows import flows_array
-    from ..kernels import simulate_policy_builtin_nb, simulate_policy_custom_nb
-    from ..policies import PolicyContext
-
     returns = np.ascontiguousarray(returns, dtype=np.float64)
     n_paths, n_steps, n_assets = returns.shape
     names = list(asset_names) if asset_names is not None else [f"a{i}" for i in range(n_assets)]
