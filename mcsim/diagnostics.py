@@ -903,7 +903,7 @@ def fit_command(
     ----------
     source : str
         Bundled dataset name (``"shiller"``) or a CSV/Parquet path, read by
-        :func:`mcsim.datasets.load_returns`.
+        :func:`mcsim.data.load_returns`.
     model : str
         Model kind (a key of :data:`mcsim.models.MODELS`).
     columns : sequence of str or comma-separated str, optional
@@ -969,6 +969,6 @@ def fit_command(
 
 
 def _load_history(source: str, **kwargs: Any) -> pd.DataFrame:
-    from .datasets import load_returns
+    from .data import load_returns
 
     return load_returns(source, **kwargs)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mcsim.diagnostics as diag
-from mcsim.datasets import load_returns
+from mcsim.data import load_returns
 from mcsim.diagnostics import (
     STATISTICS,
     annualised_mean,
