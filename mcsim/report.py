@@ -62,6 +62,8 @@ _METRIC_LABELS = {
     "costs": "Costs",
     "taxes": "Taxes",
 }
+# Summary statistics drawn in a distribution's box.
+_BOX_STATS = ("p05", "p25", "p50", "p75", "p95", "mean")
 _PALETTE = (*qualitative.Plotly, *qualitative.Dark24)
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
@@ -78,7 +80,8 @@ def _is_fraction(unit: str) -> bool:
 def format_value(x: float, unit: str, *, signed: bool = False) -> str:
     """A number as shown in the report's tables.
 
-    Currency gets thousands separators and no decimals (``12,345,678``); fractions and
+    Currency gets thousands separators and no decimals (``12,345,678``; from 1e15 on,
+    scientific notation: ``3.142e+200``); fractions and
     probabilities are shown in percent with two decimals (``7.53%``), and differences of
     fractions in percentage points (``-0.48 pp``); years with one decimal; counts with one.
     Missing values (NaN) show as an en dash.
@@ -87,7 +90,8 @@ def format_value(x: float, unit: str, *, signed: bool = False) -> str:
         return "–" if x is None or np.isnan(x) else ("∞" if x > 0 else "-∞")
     sign = "+" if signed else ""
     if unit == "currency":
-        return f"{x:{sign},.0f}"
+        # All the digits of an amount past 1e15 are noise to a reader: scientific notation.
+        return f"{x:{sign}.3e}" if abs(x) >= 1e15 else f"{x:{sign},.0f}"
     if _is_fraction(unit):
         return f"{100 * x:{sign}.2f} pp" if signed else f"{100 * x:.2f}%"
     if unit == "years":
@@ -105,30 +109,71 @@ def policy_colours(policy_names: Sequence[str]) -> dict[str, str]:
 
 
 def _si(x: float) -> str:
-    """1500000 -> '1.5M', 200000 -> '200k'."""
+    """1500000 -> '1.5M', 200000 -> '200k'; beyond 1e15, '1e+200'."""
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1e15:
+        return f"{x:.3g}"
     for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= div:
             return f"{x / div:.3g}{suffix}"
     return f"{x:.3g}"
 
 
+# What a log axis can show here: powers of ten whose 1, 2 and 5 multiples are all finite.
+_LOG_MIN = 1e-300
+_LOG_MAX = 1e300
+# More decades than this get ticks at powers of ten only, every few decades.
+_MAX_DECADES = 8
+
+
+def _log_bound(x: float) -> float:
+    """``x`` clamped to what a log axis can show (NaN stays NaN)."""
+    if math.isnan(x):
+        return x
+    return min(max(x, _LOG_MIN), _LOG_MAX)
+
+
 def _log_ticks(lo: float, hi: float) -> dict[str, list]:
-    """Tick values 1, 2, 5 x 10^k between ``lo`` and ``hi`` (log axes), with short labels."""
-    lo, hi = max(lo, 1e-12), max(hi, lo)
-    vals = [
-        m * 10.0**k
-        for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-        for m in (1, 2, 5)
-    ]
-    vals = [v for v in vals if lo <= v <= hi]
-    if len(vals) < 3:  # a narrow range: 1..9 x 10^k instead
-        vals = [
-            m * 10.0**k
-            for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-            for m in range(1, 10)
-        ]
-        vals = [v for v in vals if lo <= v <= hi]
+    """Tick values 1, 2, 5 x 10^k between ``lo`` and ``hi`` (log axes), with short labels.
+
+    Any input is accepted: bounds are swapped when ``lo > hi``, clamped to
+    [:data:`_LOG_MIN`, :data:`_LOG_MAX`] (zero, negative and infinite values included), and
+    a NaN bound takes the other one. A wide range gets powers of ten only, at most about ten
+    of them; a degenerate one (``lo == hi``) its single value. Both NaN: no ticks (plotly
+    chooses).
+    """
+    lo, hi = _log_bound(float(lo)), _log_bound(float(hi))
+    if math.isnan(lo) and math.isnan(hi):
+        return {"tickvals": [], "ticktext": []}
+    lo = hi if math.isnan(lo) else lo
+    hi = lo if math.isnan(hi) else hi
+    lo, hi = min(lo, hi), max(lo, hi)
+    k_lo, k_hi = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    if k_hi - k_lo > _MAX_DECADES:
+        step = math.ceil((k_hi - k_lo) / 10)
+        vals = [10.0**k for k in range(k_lo - k_lo % step, k_hi + 1, step)]
+    else:
+        vals = [m * 10.0**k for k in range(k_lo, k_hi + 1) for m in (1, 2, 5)]
+        if len([v for v in vals if lo <= v <= hi]) < 3:  # a narrow range: 1..9 x 10^k
+            vals = [m * 10.0**k for k in range(k_lo, k_hi + 1) for m in range(1, 10)]
+    vals = [v for v in vals if lo <= v <= hi] or sorted({lo, hi})
     return {"tickvals": vals, "ticktext": [_si(v) for v in vals]}
+
+
+def _positive_finite(x: np.ndarray) -> np.ndarray:
+    """The values of ``x`` a log axis can place (finite and > 0)."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return x[np.isfinite(x) & (x > 0)]
+
+
+def _plot_values(x: np.ndarray) -> np.ndarray:
+    """``x`` as compact plot data: float32 when every finite value fits, else float64;
+    infinities become NaN (a gap) rather than a point off any axis."""
+    x = np.where(np.isfinite(x), x, np.nan)
+    finite = x[np.isfinite(x)]
+    fits = not finite.size or np.abs(finite).max() < 1e38
+    return x.astype(np.float32) if fits else x
 
 
 def _rgba(colour: str, alpha: float) -> str:
@@ -280,23 +325,50 @@ class _Report:
 
     # -- figures ---------------------------------------------------------------------------
     def figures(self) -> dict[str, go.Figure]:
-        figs = {
-            "fan": self.fan_figure(),
-            "terminal_wealth": self.distribution_figure("terminal_wealth"),
-            "max_drawdown": self.distribution_figure("max_drawdown"),
+        builders: dict[str, Callable[[], go.Figure]] = {
+            "fan": self.fan_figure,
+            "terminal_wealth": lambda: self.distribution_figure("terminal_wealth"),
+            "max_drawdown": lambda: self.distribution_figure("max_drawdown"),
         }
         if len(self.policies) > 1:
-            figs["comparison"] = self.comparison_figure()
+            builders["comparison"] = self.comparison_figure
         if self.has_costs:
-            figs["costs"] = self.costs_figure()
+            builders["costs"] = self.costs_figure
         if self.has_taxes:
-            figs["taxes"] = self.taxes_figure()
+            builders["taxes"] = self.taxes_figure
         if self.has_flows:
-            figs["flows"] = self.flows_figure()
+            builders["flows"] = self.flows_figure
+        figs = {key: self._safe_figure(key, build) for key, build in builders.items()}
         check = self.model_check
         if isinstance(check, tuple):
             figs["model_check"] = check[1]
         return figs
+
+    def _safe_figure(self, key: str, build: Callable[[], go.Figure]) -> go.Figure:
+        """``build()``, or a figure that says why it could not be drawn: the numbers of a
+        finished run are worth more than any one figure, so a figure never costs the report."""
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                return build()
+        except Exception as e:
+            warnings.warn(
+                f"The report's {key!r} figure could not be drawn ({type(e).__name__}: {e}); "
+                "the report shows a note in its place. The run's numbers are unaffected.",
+                UserWarning,
+                stacklevel=3,
+            )
+            fig = go.Figure()
+            fig.add_annotation(
+                text=_esc(f"This figure could not be drawn: {type(e).__name__}: {e}"),
+                showarrow=False,
+                xref="paper",
+                yref="paper",
+                x=0.5,
+                y=0.5,
+            )
+            fig.update_xaxes(visible=False)
+            fig.update_yaxes(visible=False)
+            return self._layout(fig, f"{key.replace('_', ' ').capitalize()} (not drawn)", 200)
 
     def _layout(self, fig: go.Figure, title: str, height: int) -> go.Figure:
         fig.update_layout(
@@ -310,7 +382,12 @@ class _Report:
         return fig
 
     def fan_figure(self) -> go.Figure:
-        """Wealth quantiles over time, one panel per policy, shared log axis."""
+        """Wealth quantiles over time, one panel per policy, shared log axis.
+
+        A log axis cannot show zero, and the wealth sketch has no value for a quantile
+        beyond its range (it is infinite): such quantiles are drawn at the axis edge, and
+        the figure says so.
+        """
         fan = self.result.fan
         n = len(self.policies)
         cols = 1 if n == 1 else 2 if n in (2, 4) else 3
@@ -327,14 +404,24 @@ class _Report:
         )
         samples = self.result.sample_paths
         spy = self.sim.steps_per_year
-        lo_all, hi_all = np.inf, 0.0
+        quantiles = fan[["p05", "p25", "p50", "p75", "p95"]].to_numpy(dtype=np.float64)
+        shown = _positive_finite(quantiles)
+        # Below 1 % of initial wealth the money is all but gone: the axis stops there.
+        w0 = self.sim.initial_wealth
+        lo_all = float(shown.min()) if shown.size else w0
+        hi_all = float(shown.max()) if shown.size else w0
+        lo_all = _log_bound(max(min(lo_all, w0), 0.01 * w0))
+        hi_all = _log_bound(max(hi_all, lo_all))
+        yrange = [math.log10(lo_all) - 0.12, math.log10(hi_all) + 0.1]
+        y_lo, y_hi = 10 ** yrange[0], 10 ** yrange[1]
+        clamped = bool(np.any(~np.isfinite(quantiles) | (quantiles < y_lo) | (quantiles > y_hi)))
         for i, pol in enumerate(self.policies):
             r, c = i // cols + 1, i % cols + 1
             colour = self.colours[pol]
             q = fan.loc[pol]
             years = q.index.to_numpy(dtype=float)
-            lo_all = min(lo_all, float(q["p05"].min()))
-            hi_all = max(hi_all, float(q["p95"].max()))
+            # Off-axis quantiles (zero, beyond the sketch) at the axis edge; NaN stays a gap.
+            band = {k: np.clip(q[k].to_numpy(dtype=np.float64), y_lo, y_hi) for k in q.columns}
             if len(samples) and pol in samples.index.get_level_values("policy"):
                 w = samples.loc[pol].to_numpy()[:N_SAMPLE_PATHS]
                 n_steps = w.shape[1] - 1
@@ -344,7 +431,7 @@ class _Report:
                 x = np.append(idx / spy, np.nan)
                 xs = np.tile(x, w.shape[0]).astype(np.float32)
                 ys = np.column_stack([w[:, idx], np.full(w.shape[0], np.nan)]).ravel()
-                ys = np.where(ys > 0, ys, np.nan).astype(np.float32)  # log axis: no zeros
+                ys = _plot_values(np.where(ys > 0, ys, np.nan))  # log axis: no zeros
                 fig.add_trace(
                     go.Scatter(
                         x=xs,
@@ -364,7 +451,7 @@ class _Report:
                 fig.add_trace(
                     go.Scatter(
                         x=np.concatenate([years, years[::-1]]),
-                        y=np.concatenate([q[hi].to_numpy(), q[lo].to_numpy()[::-1]]),
+                        y=np.concatenate([band[hi], band[lo][::-1]]),
                         fill="toself",
                         fillcolor=_rgba(colour, alpha),
                         line={"width": 0},
@@ -377,16 +464,17 @@ class _Report:
                     row=r,
                     col=c,
                 )
+            hover = q[["p05", "p25", "p75", "p95"]].to_numpy(dtype=np.float64)
             fig.add_trace(
                 go.Scatter(
                     x=years,
-                    y=q["p50"],
+                    y=band["p50"],
                     mode="lines",
                     name=pol,
                     legendgroup=pol,
                     showlegend=False,
                     line={"color": colour, "width": 2.2},
-                    customdata=q[["p05", "p25", "p75", "p95"]].to_numpy(),
+                    customdata=np.where(np.isfinite(hover), hover, np.nan),
                     hovertemplate=(
                         f"<b>{_esc(pol)}</b> · year %{{x:.0f}}<br>"
                         "95th pct %{customdata[3]:,.0f}<br>75th pct %{customdata[2]:,.0f}<br>"
@@ -397,16 +485,11 @@ class _Report:
                 row=r,
                 col=c,
             )
-        # Below 1 % of initial wealth the money is all but gone: the axis stops there.
-        w0 = self.sim.initial_wealth
-        lo_all = max(min(lo_all, w0), 0.01 * w0)
-        hi_all = max(hi_all, lo_all)
-        yrange = [math.log10(lo_all) - 0.12, math.log10(hi_all) + 0.1]
         fig.update_yaxes(
             type="log",
             range=yrange,
             gridcolor="#e6e8eb",
-            **_log_ticks(10 ** yrange[0], 10 ** yrange[1]),
+            **_log_ticks(y_lo, y_hi),
         )
         fig.add_hline(
             y=self.sim.initial_wealth,
@@ -419,47 +502,79 @@ class _Report:
             fig.update_yaxes(title_text="Wealth (currency, log scale)", row=r, col=1)
         for c in range(1, cols + 1):
             fig.update_xaxes(title_text="Years", row=rows, col=c)
-        self._layout(fig, "Wealth over time: median, 25–75 % and 5–95 % bands", 300 * rows + 130)
+        title = "Wealth over time: median, 25–75 % and 5–95 % bands"
+        if clamped:
+            title += (
+                "<br><sup>Quantiles the log axis cannot show (zero, or beyond the wealth "
+                "sketch's range) are drawn at its edge.</sup>"
+            )
+        self._layout(fig, title, 300 * rows + 130)
         return fig
 
-    def _density(self, name: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
-        """Common bin edges, share of paths per bin (percent) and share left out, per policy."""
+    def _density(
+        self, name: str
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float], dict[str, float]]:
+        """Common bin edges, share of paths per bin (percent), and per policy the share of
+        paths left out because they are at or below zero (log axis only) and the share
+        whose value is not finite (an overflow to infinity, or NaN)."""
         data = self.metric(name)
         log = name != "max_drawdown"
-        finite = {p: data[p].to_numpy() for p in self.policies}
-        finite = {p: x[np.isfinite(x)] for p, x in finite.items()}
-        shown = {p: (x[x > 0] if log else x) for p, x in finite.items()}
+        raw = {p: data[p].to_numpy(dtype=np.float64) for p in self.policies}
+        finite = {p: x[np.isfinite(x)] for p, x in raw.items()}
+        # A log axis shows positive values up to what its ticks can reach.
+        shown = {p: (x[(x > 0) & (x <= _LOG_MAX)] if log else x) for p, x in finite.items()}
         values = np.concatenate([x for x in shown.values() if x.size] or [np.zeros(1)])
         n_bins = _n_bins(self.n_paths)
         lo, hi = float(values.min()), float(values.max())
         if log:
-            lo = max(lo, 1e-12)
-            hi = max(hi, lo * 1.0001)
-            edges = np.geomspace(lo, hi, n_bins + 1)
+            lo = _log_bound(lo)
+            hi = max(_log_bound(hi), lo)
+            # A single value still gets bins of a finite width around it.
+            edges = (
+                np.geomspace(lo, hi, n_bins + 1)
+                if hi > lo * 1.0001
+                else np.geomspace(lo / 1.0001, lo * 1.0001, n_bins + 1)
+            )
+            edges[0], edges[-1] = min(edges[0], lo), max(edges[-1], hi)
         else:
             hi = max(hi, lo + 1e-9)
             edges = np.linspace(lo, hi, n_bins + 1)
         shares = {}
-        left_out = {}
+        at_zero = {}
+        not_finite = {}
         for p in self.policies:
-            total = max(finite[p].size, 1)
+            total = max(raw[p].size, 1)
             if log:  # bin on log wealth so every bin covers the same ratio
                 counts, _ = np.histogram(np.log(shown[p]), bins=np.log(edges))
             else:
                 counts, _ = np.histogram(shown[p], bins=edges)
             shares[p] = 100.0 * counts / total
-            left_out[p] = 1.0 - shown[p].size / total
-        return edges, shares, left_out
+            not_finite[p] = 1.0 - finite[p].size / total
+            at_zero[p] = float(np.sum(finite[p] <= 0)) / total if log else 0.0
+        return edges, shares, at_zero, not_finite
 
     def distribution_figure(self, name: str) -> go.Figure:
-        """Binned distribution (left) and quantile box (right) of a per-path metric."""
+        """Binned distribution (left) and quantile box (right) of a per-path metric.
+
+        Paths a log axis cannot show (at zero) and values that are not finite are left out
+        of the bins, and the panel's title says how many.
+        """
         log = name != "max_drawdown"
         label = "Terminal wealth" if name == "terminal_wealth" else "Maximum drawdown"
-        edges, shares, left_out = self._density(name)
+        edges, shares, at_zero, not_finite = self._density(name)
         left_title = "Share of paths per bin"
-        worst = max(left_out.values(), default=0.0)
-        if log and worst > 0:
-            left_title += f" (paths at zero, up to {worst:.1%}, are off the log axis)"
+        notes = []
+        worst = max(at_zero.values(), default=0.0)
+        if worst > 0:
+            notes.append(f"paths at zero, up to {worst:.1%}, are off the log axis")
+        worst = max(not_finite.values(), default=0.0)
+        if worst > 0:
+            notes.append(f"values that are not finite, up to {worst:.1%}, are left out")
+        values = self.metric(name).to_numpy(dtype=np.float64)
+        if log and np.any(np.isfinite(values) & (values > _LOG_MAX)):
+            notes.append(f"values above {_si(_LOG_MAX)} are left out")
+        if notes:
+            left_title += " (" + "; ".join(notes) + ")"
         fig = make_subplots(
             rows=1,
             cols=2,
@@ -467,9 +582,14 @@ class _Report:
             horizontal_spacing=0.12,
             subplot_titles=[left_title, "5th, 25th, 50th, 75th, 95th percentiles"],
         )
-        centres = np.sqrt(edges[:-1] * edges[1:]) if log else 0.5 * (edges[:-1] + edges[1:])
+        # Geometric centres as a product of roots: the product itself overflows past 1e154.
+        centres = (
+            np.sqrt(edges[:-1]) * np.sqrt(edges[1:]) if log else 0.5 * (edges[:-1] + edges[1:])
+        )
         if log:
-            fmt, axis_title = ",.0f", f"{label} (currency, log scale)"
+            # Past 1e15 a currency amount with all its digits is unreadable.
+            fmt = ",.0f" if edges[-1] < 1e15 else ".3~e"
+            axis_title = f"{label} (currency, log scale)"
         else:
             fmt, axis_title = ".1%", f"{label} (fraction of peak wealth)"
         for pol in self.policies:
@@ -493,15 +613,16 @@ class _Report:
             )
         for pol in reversed(self.policies):
             s = self.result.summary.loc[(pol, name)]
+            box = {k: float(s[k]) if np.isfinite(s[k]) else np.nan for k in _BOX_STATS}
             fig.add_trace(
                 go.Box(
                     y=[pol],
-                    q1=[s["p25"]],
-                    median=[s["p50"]],
-                    q3=[s["p75"]],
-                    lowerfence=[s["p05"]],
-                    upperfence=[s["p95"]],
-                    mean=[s["mean"]],
+                    q1=[box["p25"]],
+                    median=[box["p50"]],
+                    q3=[box["p75"]],
+                    lowerfence=[box["p05"]],
+                    upperfence=[box["p95"]],
+                    mean=[box["mean"]],
                     orientation="h",
                     name=pol,
                     legendgroup=pol,
@@ -558,8 +679,11 @@ class _Report:
             suffix = "" if unit == "currency" else " pp" if _is_fraction(unit) else ""
             for pol in others:
                 row = comp.loc[(pol, m)]
-                mean = scale * row["mean_diff"]
-                lo, hi = scale * row["ci95_low"], scale * row["ci95_high"]
+                # An overflowing difference (inf, or inf - inf) is no point to draw: a gap.
+                mean, lo, hi = (
+                    scale * v if np.isfinite(v) else np.nan
+                    for v in (row["mean_diff"], row["ci95_low"], row["ci95_high"])
+                )
                 fig.add_trace(
                     go.Scatter(
                         x=[mean],

@@ -258,6 +258,10 @@ def simulate_ref(
             acc["traded"] += 0.5 * traded / wealth
             acc["n_rebalances"] += 1
             h = w_new * (wealth - cost)
+            if wealth - cost <= 0:
+                # Costs took everything left: ruined on this very step.
+                ruined, h = True, np.zeros(n_assets)
+                acc["ruin_year"] = (t + 1) / steps_per_year
         acc["terminal_wealth"] = 0.0 if ruined else h.sum()
         acc["real_terminal_wealth"] = acc["terminal_wealth"] / cpi
         acc["ruined"] = float(ruined)
