@@ -245,7 +245,7 @@ class SimulationResult:
                 if n == 0:
                     stats = [0, *[np.nan] * (3 + len(QUANTILES) + 1)]
                 else:
-                    std = float(finite.std(ddof=1)) if n > 1 else float("nan")
+                    std = _std(finite) if n > 1 else float("nan")
                     stats = [
                         n,
                         float(finite.mean()),
@@ -292,7 +292,7 @@ class SimulationResult:
                 d = d[np.isfinite(d)]
                 n = d.size
                 mean = float(d.mean()) if n else float("nan")
-                se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+                se = _std(d) / np.sqrt(n) if n > 1 else float("nan")
                 rows.append(
                     [
                         n,
@@ -466,6 +466,18 @@ class SimulationResult:
             files["report"] = d / "report.html"
             write_report(self, files["report"])
         return files
+
+
+# Above this magnitude squares overflow float64: such samples are rescaled first.
+_HUGE = 1e150
+
+
+def _std(x: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1), without overflow for values beyond 1e150."""
+    scale = float(np.max(np.abs(x)))
+    if scale <= _HUGE:
+        return float(x.std(ddof=1))
+    return scale * float((x / scale).std(ddof=1))
 
 
 def _history_info(plan: RunPlan) -> dict[str, Any] | None:

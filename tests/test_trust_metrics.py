@@ -8,6 +8,8 @@ report ``ruined = 1`` with a positive CAGR, no drawdown and ``loss = 0``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from mcsim.kernels import layout
@@ -226,7 +228,10 @@ def test_run_with_huge_wealth_writes_its_report(tmp_path, capsys):
     scenario = tmp_path / "huge.toml"
     scenario.write_text(HUGE_TOML, encoding="utf-8")
     out = tmp_path / "out"
-    code = main(["run", str(scenario), "--out", str(out), "--no-progress"])
+    with warnings.catch_warnings():
+        # The summaries of wealth near 1e222 must not overflow (squares of the deviations).
+        warnings.filterwarnings("error", category=RuntimeWarning, message=".*overflow")
+        code = main(["run", str(scenario), "--out", str(out), "--no-progress"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Traceback" not in captured.err
