@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
-import sys
 import tomllib
+import warnings
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mcsim
+import mcsim.model_check
+import mcsim.report.view
 from mcsim import report
+from mcsim.model_check import MODEL_CHECK_PATHS
 from mcsim.report import build_figures, format_value, policy_colours, write_report
+from mcsim.report.figures import n_bins
+from mcsim.report.format import COST_PARTS
 from mcsim.results import METRICS, SimulationResult
 
 N_PATHS = 300
@@ -177,9 +186,9 @@ def test_distribution_figures(result, figures, metric):
 
 def test_distribution_bins_bounded_for_many_paths(result):
     """Bins come from Rice's rule and stop at N_BINS however many paths there are."""
-    assert report._n_bins(300) == 20
-    assert report._n_bins(10_000) == 43
-    assert report._n_bins(1_000_000) == report.N_BINS
+    assert n_bins(300) == 20
+    assert n_bins(10_000) == 43
+    assert n_bins(1_000_000) == report.N_BINS
 
 
 def test_comparison_figure(result, figures):
@@ -334,7 +343,7 @@ def test_library_never_shows_figures(result, monkeypatch):
 
 def test_no_costs_section_without_costs(result, tmp_path):
     m = result.metrics_array.copy()
-    for name in ("costs", *report._COST_PARTS):
+    for name in ("costs", *COST_PARTS):
         m[:, :, METRICS[name].column] = 0.0
     res = _with_metrics(result, m)
     figs = build_figures(res)
@@ -411,31 +420,60 @@ def test_model_check_section_present(result, figures, html_text):
     assert "inside the simulated 5–95 % band" in html_text
 
 
-def test_model_check_without_diagnostics_module(result, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "mcsim.diagnostics", None)  # import raises ImportError
-    assert "model_check" not in build_figures(result)
+def test_result_model_check_is_the_check_of_the_run_model(result):
+    plan = result.plan
+    expected = mcsim.model_check.model_check(
+        plan.model,
+        plan.history,
+        plan.history_periods_per_year,
+        steps_per_year=result.scenario.simulation.steps_per_year,
+        n_paths=MODEL_CHECK_PATHS,
+        seed=int(result.entropy),
+    )
+    assert result.model_check is result.model_check  # computed once, then cached
+    pd.testing.assert_frame_equal(result.model_check, expected, check_exact=True)
+    assert result.model_check.attrs["n_paths"] == MODEL_CHECK_PATHS
+
+
+def test_report_renders_the_result_model_check_without_recomputing(result, monkeypatch, tmp_path):
+    table = result.model_check  # computed by the result before the report is written
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the report simulated a model check of its own")
+
+    monkeypatch.setattr(mcsim.model_check, "model_check", forbidden)
     html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
-    assert "model_check" not in _section_ids(html)
-
-
-def test_model_check_without_functions(result, monkeypatch):
-    import mcsim.diagnostics
-
-    monkeypatch.delattr(mcsim.diagnostics, "model_check_figure")
-    assert "model_check" not in build_figures(result)
+    check = _section(html, "model_check")
+    n_in = int(table["inside_90"].sum())
+    assert f"<b>{n_in} of {len(table)}</b> statistics" in check
+    assert f"{MODEL_CHECK_PATHS:,} simulated paths" in check
 
 
 def test_model_check_failure_is_reported_not_fatal(result, monkeypatch, tmp_path):
-    import mcsim.diagnostics
-
     def broken(*args, **kwargs):
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(mcsim.diagnostics, "model_check", broken)
+    monkeypatch.setattr(mcsim.model_check, "model_check", broken)
+    fresh = _with_metrics(result, result.metrics_array)  # no cached check yet
     with pytest.warns(UserWarning, match="model-vs-history check failed"):
-        html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+        html = write_report(fresh, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert fresh.model_check == "The model check failed: RuntimeError: no luck"
     assert "model_check" in _section_ids(html)
     assert "The model check failed: RuntimeError: no luck" in html
+    assert "model_check" not in build_figures(fresh)
+
+
+def test_model_check_figure_failure_is_reported_not_fatal(result, monkeypatch, tmp_path):
+    def broken(table):
+        raise ValueError("bad figure")
+
+    monkeypatch.setattr(mcsim.report.view, "model_check_figure", broken)
+    with pytest.warns(UserWarning, match="model-vs-history figure failed"):
+        html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "The model check failed: ValueError: bad figure" in _section(html, "model_check")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert "model_check" not in build_figures(result)
 
 
 def test_no_model_check_without_history(result):
@@ -447,6 +485,7 @@ def test_no_model_check_without_history(result):
         wealth=result.wealth_array,
         timings=result.timings,
     )
+    assert res.model_check is None
     assert "model_check" not in build_figures(res)
 
 
@@ -460,3 +499,61 @@ def test_single_policy_report(tmp_path):
     html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "comparison" not in _section_ids(html)
     assert html.count("Plotly.newPlot(") == len(figs)
+
+
+# -- the package -------------------------------------------------------------------------------
+
+_REPORT_DIR = Path(report.__file__).parent
+
+
+def test_page_template_and_css_are_package_data(html_text):
+    root = resources.files("mcsim.report")
+    template = root.joinpath("page.html").read_text(encoding="utf-8")
+    css = root.joinpath("report.css").read_text(encoding="utf-8")
+    assert "${body}" in template and "${css}" in template
+    assert "table.data" in css
+    assert css in html_text  # the style sheet is inlined: the file stays self-contained
+    placeholders = set(re.findall(r"\$\{(\w+)\}", template))
+    assert {"title", "css", "facts", "params", "nav", "body"} <= placeholders
+    assert not [p for p in placeholders if "${" + p + "}" in html_text]
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules a report module imports (relative ones resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ["mcsim", "report"][: max(0, 2 - node.level + 1)] if node.level else []
+            out.add(".".join([*base, node.module] if node.module else base))
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(_REPORT_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_report_modules_do_not_reach_into_models_or_the_engine(path):
+    names = _imports(path)
+    banned = ("mcsim.models", "mcsim.model_check", "mcsim.path_statistics", "mcsim.engine")
+    assert not [n for n in names if n.startswith(banned)], names
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    dynamic = [
+        n
+        for n in ast.walk(tree)
+        if (isinstance(n, ast.Attribute) and n.attr == "import_module")
+        or (isinstance(n, ast.Name) and n.id in ("import_module", "__import__"))
+        or (isinstance(n, ast.alias) and n.name == "import_module")
+    ]
+    assert not dynamic, f"{path.name} imports modules by name"
+    plan_reads = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "plan"]
+    assert not plan_reads, f"{path.name} reads the engine's run plan"
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            assert not inner, f"{path.name}: import inside {fn.name}()"
+
+
+def test_import_resolution_helper_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from ..model_check import model_check\nfrom .format import esc\n")
+    assert _imports(bad) == {"mcsim.model_check", "mcsim.report.format"}
