@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from .config import DataConfig, Scenario, SimulationConfig
 from .costs import CostModel
-from .datasets import list_datasets, load_dataset, load_returns
+from .data import list_datasets, load_dataset, load_returns
 from .engine import prepare, regenerate_path, run
 from .errors import (
     ConfigError,

@@ -300,7 +300,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from .datasets import list_datasets, load_returns
+    from .data import list_datasets, load_returns
 
     if args.name is None:
         with pd.option_context("display.width", 200, "display.max_colwidth", 60):

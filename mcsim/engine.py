@@ -26,13 +26,13 @@ from joblib import Parallel, delayed, parallel_config
 from . import __version__
 from .checkpoint import Checkpoint
 from .config import Scenario
-from .datasets import infer_periods_per_year, load_returns, resample_returns
+from .data import infer_periods_per_year, load_returns, resample_returns
 from .errors import ConfigError, DataError, McsimError, OutputError
 from .flows import flows_array
+from .frictions import friction_arrays
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
 from .models import ReturnModel
 from .policies import KernelPolicy, PolicyContext
-from .taxes import friction_arrays
 
 __all__ = ["RunPlan", "estimate_memory", "noise_keys", "prepare", "regenerate_path", "run"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .datasets import load_returns
+from .data import load_returns
 from .errors import ConfigError
 from .model_check import model_check, verdict
 from .models import model_from_config
@@ -64,7 +64,7 @@ def fit_command(
     ----------
     source : str
         Bundled dataset name (``"shiller"``) or a CSV/Parquet path, read by
-        :func:`mcsim.datasets.load_returns`.
+        :func:`mcsim.data.load_returns`.
     model : str
         Model kind (a key of :data:`mcsim.models.MODELS`).
     columns : sequence of str or comma-separated str, optional

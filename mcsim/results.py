@@ -41,35 +41,44 @@ METRICS: dict[str, MetricInfo] = {
         layout.M_TERMINAL_WEALTH,
         True,
         "currency",
-        "Nominal wealth at the horizon, before tax on unrealised gains",
+        "Nominal wealth at the horizon, before tax on unrealised gains (0 when ruined)",
     ),
     "real_terminal_wealth": MetricInfo(
         layout.M_REAL_TERMINAL_WEALTH,
         True,
         "currency",
-        "Terminal wealth in today's money (deflated by the path's price index)",
+        "Terminal wealth in today's money (deflated by the path's price index; 0 when ruined)",
     ),
     "after_tax_wealth": MetricInfo(
         layout.M_AFTER_TAX_WEALTH,
         True,
         "currency",
-        "Liquidation value after tax on unrealised gains",
+        "Liquidation value after tax on unrealised gains (0 when ruined)",
     ),
-    "cagr": MetricInfo(layout.M_CAGR, True, "fraction per year", "Annualised time-weighted return"),
+    "cagr": MetricInfo(
+        layout.M_CAGR,
+        True,
+        "fraction per year",
+        "Annualised time-weighted return of the unit value; -1 (-100 %) when ruined",
+    ),
     "volatility": MetricInfo(
         layout.M_VOLATILITY,
         False,
         "fraction per year",
-        "Annualised volatility of per-step portfolio returns",
+        "Annualised volatility of per-step portfolio returns (until ruin, if ruined)",
     ),
     "max_drawdown": MetricInfo(
         layout.M_MAX_DRAWDOWN,
         False,
         "fraction",
-        "Largest fall of the unit value from its running peak",
+        "Largest fall of the unit value from its running peak; 1 (100 %) when ruined",
     ),
     "max_drawdown_duration": MetricInfo(
-        layout.M_MAX_DRAWDOWN_DURATION, False, "years", "Longest time under water"
+        layout.M_MAX_DRAWDOWN_DURATION,
+        False,
+        "years",
+        "Longest time under water; when ruined, at least from the last peak before ruin to "
+        "the horizon",
     ),
     "turnover": MetricInfo(
         layout.M_TURNOVER, False, "fraction per year", "One-way traded value over wealth, per year"
@@ -91,7 +100,10 @@ METRICS: dict[str, MetricInfo] = {
         layout.M_RUIN_YEAR, True, "years", "Years until wealth ran out (paths that ran out only)"
     ),
     "loss": MetricInfo(
-        layout.M_LOSS, False, "probability", "Terminal wealth below initial wealth plus net flows"
+        layout.M_LOSS,
+        False,
+        "probability",
+        "Ruined, or terminal wealth below initial wealth plus net flows (1) or not (0)",
     ),
     "cost_proportional": MetricInfo(layout.M_COST_PROPORTIONAL, False, "currency", "Commissions"),
     "cost_fixed": MetricInfo(layout.M_COST_FIXED, False, "currency", "Fixed fees per trade"),
@@ -112,7 +124,7 @@ METRICS: dict[str, MetricInfo] = {
     ),
     "dividends": MetricInfo(layout.M_DIVIDENDS, True, "currency", "Dividends received"),
     "floor_breaches": MetricInfo(
-        layout.M_FLOOR_BREACHES, False, "count", "Steps below the CPPI floor"
+        layout.M_FLOOR_BREACHES, False, "count", "Steps below the CPPI floor, ruin step included"
     ),
     "goal_shortfall": MetricInfo(
         layout.M_GOAL_SHORTFALL, False, "currency", "Shortfall of terminal wealth against the goal"
@@ -240,7 +252,7 @@ class SimulationResult:
                 if n == 0:
                     stats = [0, *[np.nan] * (3 + len(QUANTILES) + 1)]
                 else:
-                    std = float(finite.std(ddof=1)) if n > 1 else float("nan")
+                    std = _std(finite) if n > 1 else float("nan")
                     stats = [
                         n,
                         float(finite.mean()),
@@ -287,7 +299,7 @@ class SimulationResult:
                 d = d[np.isfinite(d)]
                 n = d.size
                 mean = float(d.mean()) if n else float("nan")
-                se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+                se = _std(d) / np.sqrt(n) if n > 1 else float("nan")
                 rows.append(
                     [
                         n,
@@ -497,6 +509,18 @@ class SimulationResult:
             files["report"] = d / "report.html"
             write_report(self, files["report"])
         return files
+
+
+# Above this magnitude squares overflow float64: such samples are rescaled first.
+_HUGE = 1e150
+
+
+def _std(x: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1), without overflow for values beyond 1e150."""
+    scale = float(np.max(np.abs(x)))
+    if scale <= _HUGE:
+        return float(x.std(ddof=1))
+    return scale * float((x / scale).std(ddof=1))
 
 
 def _history_info(plan: RunPlan) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mcsim.model_check
-from mcsim.datasets import load_returns
+from mcsim.data import load_returns
 from mcsim.errors import ConfigError, DataError
 from mcsim.fit_command import fit_command, format_params, parse_options
 from mcsim.model_check import compare_models, model_check

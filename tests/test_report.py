@@ -16,12 +16,15 @@ import pytest
 
 import mcsim
 import mcsim.model_check
+import mcsim.report.figures
 import mcsim.report.view
 from mcsim import report
 from mcsim.model_check import MODEL_CHECK_PATHS
 from mcsim.report import build_figures, format_value, policy_colours, write_report
 from mcsim.report.figures import n_bins
-from mcsim.report.format import COST_PARTS
+from mcsim.report.format import COST_PARTS, log_bound, log_ticks
+from mcsim.report.page import render_page
+from mcsim.report.view import ReportView
 from mcsim.results import METRICS, SimulationResult
 
 N_PATHS = 300
@@ -90,6 +93,104 @@ def test_format_value_rules():
     assert format_value(12.25, "count") == "12.2"
     assert format_value(float("nan"), "currency") == "–"
     assert format_value(float("inf"), "currency") == "∞"
+
+
+def test_format_value_huge_currency_is_scientific():
+    assert format_value(3.14159e200, "currency") == "3.142e+200"
+    assert format_value(-2e15, "currency", signed=True) == "-2.000e+15"
+    assert format_value(999_999_999_999_999.0, "currency") == "999,999,999,999,999"
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [
+        (1e6, 1e6),  # lo == hi
+        (3.3e6, 3.3e6),  # lo == hi, not a round number
+        (5e7, 2e5),  # lo > hi
+        (1e5, float("inf")),
+        (float("-inf"), 1e5),
+        (0.0, 1e6),
+        (-5.0, 1e6),
+        (float("nan"), 1e6),
+        (1e6, float("nan")),
+        (1e-300, 1e300),
+        (5e-324, 1.7e308),
+        (float("inf"), float("inf")),
+        (0.0, 0.0),
+        (1e150, 1e222),
+    ],
+)
+def test_log_ticks_on_extreme_ranges(lo, hi):
+    ticks = log_ticks(lo, hi)
+    vals = np.asarray(ticks["tickvals"], dtype=float)
+    assert len(ticks["ticktext"]) == vals.size
+    assert 1 <= vals.size <= 30
+    assert np.all(np.isfinite(vals)) and np.all(vals > 0)
+    assert np.all(np.diff(vals) > 0)
+    bounds = [log_bound(x) for x in (lo, hi) if not np.isnan(x)]
+    assert vals.min() >= min(bounds) * (1 - 1e-12)
+    assert vals.max() <= max(bounds) * (1 + 1e-12)
+    assert all(isinstance(t, str) and len(t) <= 8 for t in ticks["ticktext"])
+
+
+def test_log_ticks_without_any_bound_leave_the_choice_to_plotly():
+    assert log_ticks(float("nan"), float("nan")) == {"tickvals": [], "ticktext": []}
+
+
+def test_log_ticks_keep_the_usual_labels():
+    ticks = log_ticks(1e5, 1e7)
+    assert ticks["tickvals"][:3] == [1e5, 2e5, 5e5]
+    assert ticks["ticktext"][:4] == ["100k", "200k", "500k", "1M"]
+    assert log_ticks(1e-300, 1e300)["ticktext"][0] == "1e-300"
+
+
+def test_figures_survive_extreme_values(result, recwarn):
+    """Terminal wealth at zero, tiny, huge, infinite and NaN, and a wealth sketch with all
+    paths beyond its top (infinite quantiles): every figure is drawn, says what it left out,
+    and the report is written."""
+    metrics = result.metrics_array.copy()
+    col = METRICS["terminal_wealth"].column
+    extreme = [0.0, 1e-300, 1e300, 1.7e308, np.inf, np.nan, -1.0]
+    metrics[:, : len(extreme), col] = extreme
+    metrics[:, len(extreme) :, col] *= 1e200
+    metrics[0, :, METRICS["max_drawdown"].column][:3] = [np.nan, np.inf, 0.0]
+    hist = np.zeros_like(result.hist)
+    hist[:, :, -1] = result.hist.sum(axis=2)  # every path above the sketch's top edge
+    hist[:, 0, :] = result.hist[:, 0, :]  # the start is at the initial wealth
+    odd = SimulationResult(
+        plan=result.plan,
+        metrics=metrics,
+        hist=hist,
+        wealth=result.wealth_array * 1e250,
+        timings=result.timings,
+    )
+    figs = build_figures(odd)
+    assert not [w for w in recwarn if "could not be drawn" in str(w.message)]
+    fan = figs["fan"]
+    assert "drawn at its edge" in fan.layout.title.text
+    for trace in fan.data:
+        y = np.asarray(trace.y, dtype=float)
+        assert not np.any(np.isinf(y))
+    title = figs["terminal_wealth"].layout.annotations[0].text
+    assert "paths at zero" in title and "not finite" in title
+    edges = np.asarray(figs["terminal_wealth"].data[0].x, dtype=float)
+    assert np.all(np.isfinite(edges)) and np.all(edges > 0)
+    html = render_page(ReportView.from_result(odd))
+    assert "could not be drawn" not in html
+
+
+def test_a_failing_figure_becomes_a_note(result, monkeypatch):
+    """A figure that fails to draw is replaced by a note, with a warning: the report of a
+    finished run is always written."""
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(mcsim.report.figures, "costs_figure", broken)
+    with pytest.warns(UserWarning, match="'costs' figure could not be drawn"):
+        figs = build_figures(result)
+    assert "boom" in figs["costs"].layout.annotations[0].text
+    assert "not drawn" in figs["costs"].layout.title.text
 
 
 def test_policy_colours_are_distinct_and_stable():

@@ -9,7 +9,8 @@ policy are drawn, so a figure's size does not grow with the number of paths.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,11 +23,14 @@ from .format import (
     COST_LABELS,
     COST_PARTS,
     FONT,
+    LOG_MAX,
     METRIC_LABELS,
     esc,
     is_fraction,
+    log_bound,
     log_ticks,
     rgba,
+    si,
 )
 from .view import ReportView
 
@@ -48,6 +52,8 @@ N_SAMPLE_PATHS = 20
 N_BINS = 100
 """Most bins of a pre-binned distribution (terminal wealth on a log scale, drawdown)."""
 _MAX_POINTS_PER_PATH = 180
+# Summary statistics drawn in a distribution's box.
+_BOX_STATS = ("p05", "p25", "p50", "p75", "p95", "mean")
 
 
 def n_bins(n_paths: int) -> int:
@@ -56,10 +62,14 @@ def n_bins(n_paths: int) -> int:
 
 
 def report_figures(view: ReportView) -> dict[str, go.Figure]:
-    """The figures that apply to a run, by section (see :func:`mcsim.report.build_figures`)."""
+    """The figures that apply to a run, by section (see :func:`mcsim.report.build_figures`).
+
+    A figure that fails to draw is replaced by a note saying why, with a warning: the numbers
+    of a finished run are worth more than any one figure, so a figure never costs the report.
+    """
     sim = view.sim
-    figs = {
-        "fan": fan_figure(
+    builders: dict[str, Callable[[], go.Figure]] = {
+        "fan": lambda: fan_figure(
             view.fan,
             view.sample_paths,
             view.policies,
@@ -68,15 +78,15 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             steps_per_year=sim.steps_per_year,
             initial_wealth=sim.initial_wealth,
         ),
-        "terminal_wealth": distribution_figure(
+        "terminal_wealth": lambda: distribution_figure(
             "terminal_wealth", view.metric("terminal_wealth"), view.summary, view.colours
         ),
-        "max_drawdown": distribution_figure(
+        "max_drawdown": lambda: distribution_figure(
             "max_drawdown", view.metric("max_drawdown"), view.summary, view.colours
         ),
     }
     if len(view.policies) > 1:
-        figs["comparison"] = comparison_figure(
+        builders["comparison"] = lambda: comparison_figure(
             view.comparison,
             view.compared_metrics,
             view.metric_info,
@@ -85,11 +95,11 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             view.colours,
         )
     if view.has_costs:
-        figs["costs"] = costs_figure(view.summary, view.cost_parts, view.policies)
+        builders["costs"] = lambda: costs_figure(view.summary, view.cost_parts, view.policies)
     if view.has_taxes:
-        figs["taxes"] = taxes_figure(view.summary, view.colours)
+        builders["taxes"] = lambda: taxes_figure(view.summary, view.colours)
     if view.has_flows:
-        figs["flows"] = flows_figure(
+        builders["flows"] = lambda: flows_figure(
             view.metric("ruin_year"),
             view.metric("ruined"),
             view.colours,
@@ -97,10 +107,40 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             steps_per_year=sim.steps_per_year,
             n_paths=view.n_paths,
         )
+    figs = {}
+    for key, build in builders.items():
+        figs[key] = _safe_figure(key, build)
     check = view.model_check
     if isinstance(check, tuple):
         figs["model_check"] = check[1]
     return figs
+
+
+def _safe_figure(key: str, build: Callable[[], go.Figure]) -> go.Figure:
+    """``build()``, or a figure with a note saying why it could not be drawn (and a warning)."""
+    try:
+        # Overflow to inf and NaN are handled by every figure: numpy's warnings are noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return build()
+    except Exception as e:
+        warnings.warn(
+            f"The report's {key!r} figure could not be drawn ({type(e).__name__}: {e}); "
+            "the report shows a note in its place. The run's numbers are unaffected.",
+            UserWarning,
+            stacklevel=4,
+        )
+        fig = go.Figure()
+        fig.add_annotation(
+            text=esc(f"This figure could not be drawn: {type(e).__name__}: {e}"),
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return _layout(fig, f"{key.replace('_', ' ').capitalize()} (not drawn)", 200)
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -115,6 +155,21 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def _positive_finite(x: np.ndarray) -> np.ndarray:
+    """The values of ``x`` a log axis can place (finite and > 0), flattened."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return x[np.isfinite(x) & (x > 0)]
+
+
+def _plot_values(x: np.ndarray) -> np.ndarray:
+    """``x`` as compact plot data: float32 when every finite value fits, else float64;
+    infinities become NaN (a gap) rather than a point off any axis."""
+    x = np.where(np.isfinite(x), x, np.nan)
+    finite = x[np.isfinite(x)]
+    fits = not finite.size or np.abs(finite).max() < 1e38
+    return x.astype(np.float32) if fits else x
+
+
 def fan_figure(
     fan: pd.DataFrame,
     samples: pd.DataFrame,
@@ -126,6 +181,9 @@ def fan_figure(
     initial_wealth: float,
 ) -> go.Figure:
     """Wealth quantiles over time, one panel per policy, shared log axis.
+
+    A log axis cannot show zero, and the wealth sketch has no value for a quantile beyond its
+    range (it is infinite): such quantiles are drawn at the axis edge, and the title says so.
 
     Parameters
     ----------
@@ -158,14 +216,26 @@ def fan_figure(
         vertical_spacing=0.1 if rows > 1 else 0.0,
     )
     spy = steps_per_year
-    lo_all, hi_all = np.inf, 0.0
+    quantiles = fan.loc[list(policies), ["p05", "p25", "p50", "p75", "p95"]].to_numpy(
+        dtype=np.float64
+    )
+    shown = _positive_finite(quantiles)
+    # Below 1 % of initial wealth the money is all but gone: the axis stops there.
+    w0 = initial_wealth
+    lo_all = float(shown.min()) if shown.size else w0
+    hi_all = float(shown.max()) if shown.size else w0
+    lo_all = log_bound(max(min(lo_all, w0), 0.01 * w0))
+    hi_all = log_bound(max(hi_all, lo_all))
+    yrange = [math.log10(lo_all) - 0.12, math.log10(hi_all) + 0.1]
+    y_lo, y_hi = 10 ** yrange[0], 10 ** yrange[1]
+    clamped = bool(np.any(~np.isfinite(quantiles) | (quantiles < y_lo) | (quantiles > y_hi)))
     for i, pol in enumerate(policies):
         r, c = i // cols + 1, i % cols + 1
         colour = colours[pol]
         q = fan.loc[pol]
         years = q.index.to_numpy(dtype=float)
-        lo_all = min(lo_all, float(q["p05"].min()))
-        hi_all = max(hi_all, float(q["p95"].max()))
+        # Off-axis quantiles (zero, beyond the sketch) at the axis edge; NaN stays a gap.
+        band = {k: np.clip(q[k].to_numpy(dtype=np.float64), y_lo, y_hi) for k in q.columns}
         if len(samples) and pol in samples.index.get_level_values("policy"):
             w = samples.loc[pol].to_numpy()[:N_SAMPLE_PATHS]
             n_steps = w.shape[1] - 1
@@ -175,7 +245,7 @@ def fan_figure(
             x = np.append(idx / spy, np.nan)
             xs = np.tile(x, w.shape[0]).astype(np.float32)
             ys = np.column_stack([w[:, idx], np.full(w.shape[0], np.nan)]).ravel()
-            ys = np.where(ys > 0, ys, np.nan).astype(np.float32)  # log axis: no zeros
+            ys = _plot_values(np.where(ys > 0, ys, np.nan))  # log axis: no zeros
             fig.add_trace(
                 go.Scatter(
                     x=xs,
@@ -195,7 +265,7 @@ def fan_figure(
             fig.add_trace(
                 go.Scatter(
                     x=np.concatenate([years, years[::-1]]),
-                    y=np.concatenate([q[hi].to_numpy(), q[lo].to_numpy()[::-1]]),
+                    y=np.concatenate([band[hi], band[lo][::-1]]),
                     fill="toself",
                     fillcolor=rgba(colour, alpha),
                     line={"width": 0},
@@ -208,16 +278,17 @@ def fan_figure(
                 row=r,
                 col=c,
             )
+        hover = q[["p05", "p25", "p75", "p95"]].to_numpy(dtype=np.float64)
         fig.add_trace(
             go.Scatter(
                 x=years,
-                y=q["p50"],
+                y=band["p50"],
                 mode="lines",
                 name=pol,
                 legendgroup=pol,
                 showlegend=False,
                 line={"color": colour, "width": 2.2},
-                customdata=q[["p05", "p25", "p75", "p95"]].to_numpy(),
+                customdata=np.where(np.isfinite(hover), hover, np.nan),
                 hovertemplate=(
                     f"<b>{esc(pol)}</b> · year %{{x:.0f}}<br>"
                     "95th pct %{customdata[3]:,.0f}<br>75th pct %{customdata[2]:,.0f}<br>"
@@ -228,16 +299,11 @@ def fan_figure(
             row=r,
             col=c,
         )
-    # Below 1 % of initial wealth the money is all but gone: the axis stops there.
-    w0 = initial_wealth
-    lo_all = max(min(lo_all, w0), 0.01 * w0)
-    hi_all = max(hi_all, lo_all)
-    yrange = [math.log10(lo_all) - 0.12, math.log10(hi_all) + 0.1]
     fig.update_yaxes(
         type="log",
         range=yrange,
         gridcolor="#e6e8eb",
-        **log_ticks(10 ** yrange[0], 10 ** yrange[1]),
+        **log_ticks(y_lo, y_hi),
     )
     fig.add_hline(
         y=initial_wealth,
@@ -250,45 +316,66 @@ def fan_figure(
         fig.update_yaxes(title_text="Wealth (currency, log scale)", row=r, col=1)
     for c in range(1, cols + 1):
         fig.update_xaxes(title_text="Years", row=rows, col=c)
-    _layout(fig, "Wealth over time: median, 25–75 % and 5–95 % bands", 300 * rows + 130)
+    title = "Wealth over time: median, 25–75 % and 5–95 % bands"
+    if clamped:
+        title += (
+            "<br><sup>Quantiles the log axis cannot show (zero, or beyond the wealth "
+            "sketch's range) are drawn at its edge.</sup>"
+        )
+    _layout(fig, title, 300 * rows + 130)
     return fig
 
 
 def _density(
     name: str, data: pd.DataFrame, policies: Sequence[str]
-) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
-    """Common bin edges, share of paths per bin (percent) and share left out, per policy."""
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float], dict[str, float]]:
+    """Common bin edges, share of paths per bin (percent), and per policy the share of paths
+    left out because they are at or below zero (log axis only) and the share whose value is
+    not finite (an overflow to infinity, or NaN)."""
     log = name != "max_drawdown"
-    finite = {p: data[p].to_numpy() for p in policies}
-    finite = {p: x[np.isfinite(x)] for p, x in finite.items()}
-    shown = {p: (x[x > 0] if log else x) for p, x in finite.items()}
+    raw = {p: data[p].to_numpy(dtype=np.float64) for p in policies}
+    finite = {p: x[np.isfinite(x)] for p, x in raw.items()}
+    # A log axis shows positive values up to what its ticks can reach.
+    shown = {p: (x[(x > 0) & (x <= LOG_MAX)] if log else x) for p, x in finite.items()}
     values = np.concatenate([x for x in shown.values() if x.size] or [np.zeros(1)])
     bins = n_bins(len(data))
     lo, hi = float(values.min()), float(values.max())
     if log:
-        lo = max(lo, 1e-12)
-        hi = max(hi, lo * 1.0001)
-        edges = np.geomspace(lo, hi, bins + 1)
+        lo = log_bound(lo)
+        hi = max(log_bound(hi), lo)
+        # A single value still gets bins of a finite width around it.
+        edges = (
+            np.geomspace(lo, hi, bins + 1)
+            if hi > lo * 1.0001
+            else np.geomspace(lo / 1.0001, lo * 1.0001, bins + 1)
+        )
+        edges[0], edges[-1] = min(edges[0], lo), max(edges[-1], hi)
     else:
         hi = max(hi, lo + 1e-9)
         edges = np.linspace(lo, hi, bins + 1)
     shares = {}
-    left_out = {}
+    at_zero = {}
+    not_finite = {}
     for p in policies:
-        total = max(finite[p].size, 1)
+        total = max(raw[p].size, 1)
         if log:  # bin on log wealth so every bin covers the same ratio
             counts, _ = np.histogram(np.log(shown[p]), bins=np.log(edges))
         else:
             counts, _ = np.histogram(shown[p], bins=edges)
         shares[p] = 100.0 * counts / total
-        left_out[p] = 1.0 - shown[p].size / total
-    return edges, shares, left_out
+        not_finite[p] = 1.0 - finite[p].size / total
+        at_zero[p] = float(np.sum(finite[p] <= 0)) / total if log else 0.0
+    return edges, shares, at_zero, not_finite
 
 
 def distribution_figure(
     name: str, data: pd.DataFrame, summary: pd.DataFrame, colours: Mapping[str, str]
 ) -> go.Figure:
     """Binned distribution (left) and quantile box (right) of a per-path metric.
+
+    Paths a log axis cannot show (at zero), values that are not finite and values past
+    :data:`~mcsim.report.format.LOG_MAX` are left out of the bins, and the panel's title
+    says so (with the largest share of paths left out).
 
     Parameters
     ----------
@@ -304,11 +391,20 @@ def distribution_figure(
     policies = list(colours)
     log = name != "max_drawdown"
     label = "Terminal wealth" if name == "terminal_wealth" else "Maximum drawdown"
-    edges, shares, left_out = _density(name, data, policies)
+    edges, shares, at_zero, not_finite = _density(name, data, policies)
     left_title = "Share of paths per bin"
-    worst = max(left_out.values(), default=0.0)
-    if log and worst > 0:
-        left_title += f" (paths at zero, up to {worst:.1%}, are off the log axis)"
+    notes = []
+    worst = max(at_zero.values(), default=0.0)
+    if worst > 0:
+        notes.append(f"paths at zero, up to {worst:.1%}, are off the log axis")
+    worst = max(not_finite.values(), default=0.0)
+    if worst > 0:
+        notes.append(f"values that are not finite, up to {worst:.1%}, are left out")
+    values = data[policies].to_numpy(dtype=np.float64)
+    if log and np.any(np.isfinite(values) & (values > LOG_MAX)):
+        notes.append(f"values above {si(LOG_MAX)} are left out")
+    if notes:
+        left_title += " (" + "; ".join(notes) + ")"
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -316,9 +412,12 @@ def distribution_figure(
         horizontal_spacing=0.12,
         subplot_titles=[left_title, "5th, 25th, 50th, 75th, 95th percentiles"],
     )
-    centres = np.sqrt(edges[:-1] * edges[1:]) if log else 0.5 * (edges[:-1] + edges[1:])
+    # Geometric centres as a product of roots: the product itself overflows past 1e154.
+    centres = np.sqrt(edges[:-1]) * np.sqrt(edges[1:]) if log else 0.5 * (edges[:-1] + edges[1:])
     if log:
-        fmt, axis_title = ",.0f", f"{label} (currency, log scale)"
+        # Past 1e15 a currency amount with all its digits is unreadable.
+        fmt = ",.0f" if edges[-1] < 1e15 else ".3~e"
+        axis_title = f"{label} (currency, log scale)"
     else:
         fmt, axis_title = ".1%", f"{label} (fraction of peak wealth)"
     for pol in policies:
@@ -342,15 +441,17 @@ def distribution_figure(
         )
     for pol in reversed(policies):
         s = summary.loc[(pol, name)]
+        # A statistic that is not finite is no point to draw: a gap.
+        box = {k: float(s[k]) if np.isfinite(s[k]) else np.nan for k in _BOX_STATS}
         fig.add_trace(
             go.Box(
                 y=[pol],
-                q1=[s["p25"]],
-                median=[s["p50"]],
-                q3=[s["p75"]],
-                lowerfence=[s["p05"]],
-                upperfence=[s["p95"]],
-                mean=[s["mean"]],
+                q1=[box["p25"]],
+                median=[box["p50"]],
+                q3=[box["p75"]],
+                lowerfence=[box["p05"]],
+                upperfence=[box["p95"]],
+                mean=[box["mean"]],
                 orientation="h",
                 name=pol,
                 legendgroup=pol,
@@ -426,8 +527,11 @@ def comparison_figure(
         suffix = "" if unit == "currency" else " pp" if is_fraction(unit) else ""
         for pol in others:
             row = comparison.loc[(pol, m)]
-            mean = scale * row["mean_diff"]
-            lo, hi = scale * row["ci95_low"], scale * row["ci95_high"]
+            # An overflowing difference (inf, or inf - inf) is no point to draw: a gap.
+            mean, lo, hi = (
+                scale * v if np.isfinite(v) else np.nan
+                for v in (row["mean_diff"], row["ci95_low"], row["ci95_high"])
+            )
             fig.add_trace(
                 go.Scatter(
                     x=[mean],

@@ -16,10 +16,13 @@ __all__ = [
     "COST_LABELS",
     "COST_PARTS",
     "FONT",
+    "LOG_MAX",
+    "LOG_MIN",
     "METRIC_LABELS",
     "esc",
     "format_value",
     "is_fraction",
+    "log_bound",
     "log_ticks",
     "param_number",
     "policy_colours",
@@ -54,6 +57,12 @@ METRIC_LABELS = {
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 """The font stack of figures (the page's CSS uses the same)."""
 _PALETTE = (*qualitative.Plotly, *qualitative.Dark24)
+LOG_MIN = 1e-300
+"""The smallest value a log axis shows: powers of ten whose 1, 2 and 5 multiples are finite."""
+LOG_MAX = 1e300
+"""The largest value a log axis shows (see :data:`LOG_MIN`)."""
+# More decades than this get ticks at powers of ten only, every few decades.
+_MAX_DECADES = 8
 
 
 def is_fraction(unit: str) -> bool:
@@ -64,16 +73,18 @@ def is_fraction(unit: str) -> bool:
 def format_value(x: float, unit: str, *, signed: bool = False) -> str:
     """A number as shown in the report's tables.
 
-    Currency gets thousands separators and no decimals (``12,345,678``); fractions and
-    probabilities are shown in percent with two decimals (``7.53%``), and differences of
-    fractions in percentage points (``-0.48 pp``); years with one decimal; counts with one.
+    Currency gets thousands separators and no decimals (``12,345,678``; from 1e15 on,
+    scientific notation: ``3.142e+200``); fractions and probabilities are shown in percent
+    with two decimals (``7.53%``), and differences of fractions in percentage points
+    (``-0.48 pp``); years with one decimal; counts with one.
     Missing values (NaN) show as an en dash.
     """
     if x is None or not np.isfinite(x):
         return "–" if x is None or np.isnan(x) else ("∞" if x > 0 else "-∞")
     sign = "+" if signed else ""
     if unit == "currency":
-        return f"{x:{sign},.0f}"
+        # All the digits of an amount past 1e15 are noise to a reader: scientific notation.
+        return f"{x:{sign}.3e}" if abs(x) >= 1e15 else f"{x:{sign},.0f}"
     if is_fraction(unit):
         return f"{100 * x:{sign}.2f} pp" if signed else f"{100 * x:.2f}%"
     if unit == "years":
@@ -92,29 +103,50 @@ def policy_colours(policy_names: Sequence[str]) -> dict[str, str]:
 
 
 def si(x: float) -> str:
-    """A short tick label with an SI suffix: 1500000 -> '1.5M', 200000 -> '200k'."""
+    """A short tick label with an SI suffix: 1500000 -> '1.5M', 200000 -> '200k'; from 1e15
+    on, '1e+200'."""
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1e15:
+        return f"{x:.3g}"
     for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= div:
             return f"{x / div:.3g}{suffix}"
     return f"{x:.3g}"
 
 
+def log_bound(x: float) -> float:
+    """``x`` clamped to [:data:`LOG_MIN`, :data:`LOG_MAX`], what a log axis can show (NaN
+    stays NaN)."""
+    if math.isnan(x):
+        return x
+    return min(max(x, LOG_MIN), LOG_MAX)
+
+
 def log_ticks(lo: float, hi: float) -> dict[str, list]:
-    """Tick values 1, 2, 5 x 10^k between ``lo`` and ``hi`` (log axes), with short labels."""
-    lo, hi = max(lo, 1e-12), max(hi, lo)
-    vals = [
-        m * 10.0**k
-        for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-        for m in (1, 2, 5)
-    ]
-    vals = [v for v in vals if lo <= v <= hi]
-    if len(vals) < 3:  # a narrow range: 1..9 x 10^k instead
-        vals = [
-            m * 10.0**k
-            for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-            for m in range(1, 10)
-        ]
-        vals = [v for v in vals if lo <= v <= hi]
+    """Tick values 1, 2, 5 x 10^k between ``lo`` and ``hi`` (log axes), with short labels.
+
+    Any input is accepted: bounds are swapped when ``lo > hi``, clamped to
+    [:data:`LOG_MIN`, :data:`LOG_MAX`] (zero, negative and infinite values included), and
+    a NaN bound takes the other one. A wide range gets powers of ten only, at most about ten
+    of them; a degenerate one (``lo == hi``) its single value. Both NaN: no ticks (plotly
+    chooses).
+    """
+    lo, hi = log_bound(float(lo)), log_bound(float(hi))
+    if math.isnan(lo) and math.isnan(hi):
+        return {"tickvals": [], "ticktext": []}
+    lo = hi if math.isnan(lo) else lo
+    hi = lo if math.isnan(hi) else hi
+    lo, hi = min(lo, hi), max(lo, hi)
+    k_lo, k_hi = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    if k_hi - k_lo > _MAX_DECADES:
+        step = math.ceil((k_hi - k_lo) / 10)
+        vals = [10.0**k for k in range(k_lo - k_lo % step, k_hi + 1, step)]
+    else:
+        vals = [m * 10.0**k for k in range(k_lo, k_hi + 1) for m in (1, 2, 5)]
+        if len([v for v in vals if lo <= v <= hi]) < 3:  # a narrow range: 1..9 x 10^k
+            vals = [m * 10.0**k for k in range(k_lo, k_hi + 1) for m in range(1, 10)]
+    vals = [v for v in vals if lo <= v <= hi] or sorted({lo, hi})
     return {"tickvals": vals, "ticktext": [si(v) for v in vals]}
 
 
