@@ -282,7 +282,7 @@ def _with_stand_ins(scenario):
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from .diagnostics import fit_command
+    from .fit_command import fit_command
 
     return fit_command(
         args.data,

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import sys
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import model_check as _model_check
 from .kernels import layout, quantiles_from_histogram
 
 if TYPE_CHECKING:
@@ -180,6 +182,10 @@ class SimulationResult:
         Wealth of the first ``keep_paths`` paths per step; index (policy, path).
     manifest : dict
         Resolved scenario, seed entropy, model parameters, versions and timings.
+    series_names : list of str
+        The model's simulated series (assets and an inflation series), in column order.
+    model_check : DataFrame, str or None
+        The fitted model against its history (see :mod:`mcsim.model_check`).
     """
 
     def __init__(
@@ -195,6 +201,7 @@ class SimulationResult:
         self.plan = plan
         self.scenario = plan.scenario
         self.policy_names = [p.name for p in plan.policies]
+        self.series_names = list(plan.series_names)
         self.baseline = plan.scenario.baseline
         self.metrics_array = metrics
         self.hist = hist
@@ -349,6 +356,42 @@ class SimulationResult:
             index=index,
             columns=pd.RangeIndex(n_cols, name="step"),
         )
+
+    @cached_property
+    def model_check(self) -> pd.DataFrame | str | None:
+        """The model-vs-history check of the run's model, for the report.
+
+        :func:`mcsim.model_check.model_check` of the run's (fitted) model against the history
+        it was fitted to, with :data:`~mcsim.model_check.MODEL_CHECK_PATHS` simulated paths at
+        the run's steps per year, seeded by the run's seed entropy.
+
+        Returns
+        -------
+        pandas.DataFrame, str or None
+            The table; None when the model was not fitted to history; a one-line message
+            when the check failed (a warning says so too: a failed diagnostic must not cost
+            the user the report).
+        """
+        plan = self.plan
+        if plan.history is None:
+            return None
+        try:
+            return _model_check.model_check(
+                plan.model,
+                plan.history,
+                plan.history_periods_per_year,
+                steps_per_year=self.scenario.simulation.steps_per_year,
+                n_paths=_model_check.MODEL_CHECK_PATHS,
+                seed=int(self.entropy),
+            )
+        except Exception as e:  # any failure: the report shows the message instead
+            warnings.warn(
+                f"The model-vs-history check failed ({type(e).__name__}: {e}); the report "
+                "leaves it out. Run mcsim.model_check.model_check yourself to see why.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return f"The model check failed: {type(e).__name__}: {e}"
 
     # -- provenance -------------------------------------------------------------------------
     @cached_property
