@@ -295,7 +295,9 @@ class SimulationResult:
                 continue
             for name in COMPARED:
                 col = METRICS[name].column
-                d = self.metrics_array[k, :, col] - self.metrics_array[base, :, col]
+                # Paths whose wealth overflowed to inf on both sides have no difference.
+                with np.errstate(invalid="ignore"):
+                    d = self.metrics_array[k, :, col] - self.metrics_array[base, :, col]
                 d = d[np.isfinite(d)]
                 n = d.size
                 mean = float(d.mean()) if n else float("nan")
