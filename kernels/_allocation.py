@@ -161,13 +161,40 @@ def vol_target_nb(t, returns, w, wealth, target, params, state, w_new):
 
 
 @njit(cache=True, inline="always")
+def cppi_floor_nb(t, returns, wealth, params, state):
+    """Move the CPPI floor to the end of step ``t`` and count a breach (``wealth`` below
+    it) in ``state[0]``; returns the floor (currency).
+
+    The engine calls it alone on the step a path is ruined (``wealth <= 0``), where the rule
+    itself is no longer consulted, so a crash that wipes out wealth in one step counts.
+    See :func:`cppi_nb` for the floor's definition.
+    """
+    floor = state[CS_FLOOR]
+    if np.isnan(floor):
+        w0 = params[CP_INITIAL_WEALTH]
+        if np.isnan(w0):
+            growth0 = 1.0
+            for i in range(returns.shape[1]):
+                growth0 += params[CP_N_FIXED + i] * returns[0, i]
+            w0 = wealth / growth0
+        floor = params[CP_FLOOR] * w0
+    g = params[CP_FLOOR_GROWTH]
+    floor *= 1.0 + (returns[t, int(params[CP_SAFE])] if np.isnan(g) else g)
+    state[CS_FLOOR] = floor
+    if wealth < floor:
+        state[CS_BREACHES] += 1.0
+    return floor
+
+
+@njit(cache=True, inline="always")
 def cppi_nb(t, returns, w, wealth, target, params, state, w_new):
     """Constant proportion portfolio insurance (Perold-Sharpe).
 
     The floor ``F`` starts at ``floor * W_0`` and grows every step at the safe asset's
     realised return (or at the fixed ``floor_growth`` per step when that is not NaN). Every
-    step with ``wealth < F`` adds one to ``state[0]``. On a due step the exposure to the
-    sleeve is ``min(max_exposure * W, multiplier * max(W - F, 0))``.
+    step with ``wealth < F`` adds one to ``state[0]``, the step on which wealth runs out
+    included (:func:`cppi_floor_nb`). On a due step the exposure to the sleeve is
+    ``min(max_exposure * W, multiplier * max(W - F, 0))``.
 
     ``W_0`` is ``params[CP_INITIAL_WEALTH]``; when that is NaN it is recovered at the first
     step from the wealth and the initial weights (``params[CP_N_FIXED:]``):
@@ -175,20 +202,7 @@ def cppi_nb(t, returns, w, wealth, target, params, state, w_new):
     of the initial wealth.
     """
     safe = int(params[CP_SAFE])
-    floor = state[CS_FLOOR]
-    if np.isnan(floor):
-        w0 = params[CP_INITIAL_WEALTH]
-        if np.isnan(w0):
-            growth0 = 1.0
-            for i in range(w.size):
-                growth0 += params[CP_N_FIXED + i] * returns[0, i]
-            w0 = wealth / growth0
-        floor = params[CP_FLOOR] * w0
-    g = params[CP_FLOOR_GROWTH]
-    floor *= 1.0 + (returns[t, safe] if np.isnan(g) else g)
-    state[CS_FLOOR] = floor
-    if wealth < floor:
-        state[CS_BREACHES] += 1.0
+    floor = cppi_floor_nb(t, returns, wealth, params, state)
     if not is_due_nb(t, params[CP_EVERY], params[CP_OFFSET]):
         return False
     total = sleeve_total_nb(target, safe)

@@ -14,7 +14,7 @@ sample path are recorded.
 import numpy as np
 from numba import njit
 
-from ._allocation import cppi_nb, mean_variance_rule_nb, vol_target_nb
+from ._allocation import cppi_floor_nb, cppi_nb, mean_variance_rule_nb, vol_target_nb
 from ._costs import execution_costs_nb, pending_weights_nb
 from ._flows import flow_table_nb, place_flow_nb, scheduled_flow_nb
 from ._layout import (
@@ -23,8 +23,10 @@ from ._layout import (
     A_PEAK_NAV,
     A_PENDING,
     A_PRICE_INDEX,
+    A_RUIN_PEAK,
     A_START_WEALTH,
     A_TRADED,
+    A_UNDER,
     A_WEALTH,
     AP_DIVIDEND_STEP,
     AP_FIXED_FEE,
@@ -104,7 +106,8 @@ def ruin_nb(t, h, steps_per_year, acc):
     """Wealth ran out at the end of step ``t``: empty the portfolio and stop all flows.
 
     A leveraged loss beyond wealth is counted in the market gains, so accounting closes at
-    zero wealth.
+    zero wealth. The elapsed steps at the unit value's last peak before step ``t`` are kept
+    for the drawdown duration of a ruined path (under water from there to the horizon).
     """
     wealth = acc[A_WEALTH]
     if wealth < 0.0:
@@ -115,6 +118,7 @@ def ruin_nb(t, h, steps_per_year, acc):
     if acc[M_RUINED] == 0.0:
         acc[M_RUINED] = 1.0
         acc[M_RUIN_YEAR] = (t + 1) / steps_per_year
+        acc[A_RUIN_PEAK] = t - acc[A_UNDER]
 
 
 @njit(cache=True, inline="always")
@@ -495,20 +499,42 @@ def before_decision_nb(
 @njit(cache=True, inline="always")
 def after_decision_nb(
     traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params, exec_params,
-    noise_key, tax_state, lots, acc, trade, gains,
+    noise_key, tax_state, lots, acc, trade, gains, steps_per_year,
 ):  # fmt: skip
     """Step ``t`` after the decision: trade to ``w_new`` when the policy traded (or to the
-    carried weights of a capped trade), then the year-end tax settlement."""
+    carried weights of a capped trade), then the year-end tax settlement.
+
+    Costs and taxes are capped at the wealth they are paid from; one that takes all of it
+    ruins the path on this step (else ruin would show a step late, or never after the
+    last step)."""
     if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
         if plain:
-            rebalance_plain_nb(h, w_new, asset_params, acc, trade)
+            wealth = rebalance_plain_nb(h, w_new, asset_params, acc, trade)
         else:
-            rebalance_step_nb(
+            wealth = rebalance_step_nb(
                 t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
                 acc, trade, gains,
             )  # fmt: skip
+        if wealth <= 0.0:
+            ruin_nb(t, h, steps_per_year, acc)
     if taxed:
-        year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
+        wealth = year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
+        if wealth <= 0.0 and acc[M_RUINED] == 0.0:
+            ruin_nb(t, h, steps_per_year, acc)
+
+
+@njit_no_refcount
+def ruin_step_nb(kind, t, r_path, wealth, params, state, steps_per_year, h, acc):
+    """Step ``t`` of a path without wealth left: ruin it if a flow has not already, and on
+    the step of ruin itself (the step started with wealth) let CPPI count a floor breach,
+    as it would have with any wealth left below the floor. ``kind`` is -1 for a custom rule.
+
+    Only paths that have run out of money come here, so the common step pays nothing.
+    """
+    if acc[M_RUINED] == 0.0:
+        ruin_nb(t, h, steps_per_year, acc)
+    if kind == POLICY_CPPI and acc[A_START_WEALTH] > 0.0:
+        cppi_floor_nb(t, r_path, wealth, params, state)
 
 
 @njit(cache=True, inline="always")
@@ -661,10 +687,10 @@ def simulate_policy_builtin_nb(
                 )
                 after_decision_nb(
                     traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
-                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
+                    exec_params, noise_key, tax_state, lots, acc, trade, gains, steps_per_year,
                 )  # fmt: skip
-            elif acc[M_RUINED] == 0.0:
-                ruin_nb(t, h, steps_per_year, acc)
+            else:
+                ruin_step_nb(kind, t, r_path, wealth, params, state, steps_per_year, h, acc)
             g = end_of_step_nb(
                 t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, out_hist, keep
             )
@@ -771,10 +797,10 @@ def simulate_policy_custom_nb(
                 traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
                 after_decision_nb(
                     traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
-                    exec_params, noise_key, tax_state, lots, acc, trade, gains,
+                    exec_params, noise_key, tax_state, lots, acc, trade, gains, steps_per_year,
                 )  # fmt: skip
-            elif acc[M_RUINED] == 0.0:
-                ruin_nb(t, h, steps_per_year, acc)
+            else:
+                ruin_step_nb(-1, t, r_path, wealth, params, state, steps_per_year, h, acc)
             g = end_of_step_nb(
                 t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, out_hist, keep
             )

@@ -22,7 +22,7 @@ M_N_REBALANCES = 12  # number of steps on which the policy traded
 M_MIN_WEALTH = 13  # lowest wealth along the path (currency)
 M_RUINED = 14  # 1.0 when wealth ran out before the horizon, else 0.0
 M_RUIN_YEAR = 15  # years elapsed when wealth ran out (NaN when it never did)
-M_LOSS = 16  # 1.0 when terminal wealth < initial wealth + net flows, else 0.0
+M_LOSS = 16  # 1.0 when ruined or terminal wealth < initial wealth + net flows, else 0.0
 M_COST_PROPORTIONAL = 17  # commissions in bps of traded value (currency)
 M_COST_FIXED = 18  # fixed fees per trade (currency)
 M_COST_SPREAD = 19  # half bid-ask spread (currency)
@@ -32,7 +32,7 @@ M_DEFERRED_TRADES = 22  # steps on which a participation cap carried trades forw
 M_HARVESTED_LOSSES = 23  # losses realised by tax-loss harvesting (currency)
 M_REALISED_GAINS = 24  # net capital gains realised (currency)
 M_DIVIDENDS = 25  # dividends received (currency)
-M_FLOOR_BREACHES = 26  # steps on which wealth fell below the CPPI floor
+M_FLOOR_BREACHES = 26  # steps on which wealth fell below the CPPI floor (up to ruin)
 M_GOAL_SHORTFALL = 27  # max(goal - terminal wealth, 0) (currency)
 M_GOAL_MET = 28  # 1.0 when terminal wealth >= goal and never ruined, else 0.0
 N_METRICS = 29
@@ -55,7 +55,8 @@ A_YEAR_SHORT = N_METRICS + 12  # net short-term gains realised in the current ta
 A_YEAR_LONG = N_METRICS + 13  # net long-term gains realised in the current tax year
 A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
-N_ACC = N_METRICS + 16
+A_RUIN_PEAK = N_METRICS + 16  # elapsed steps at the unit value's last peak before ruin
+N_ACC = N_METRICS + 17
 
 # --- built-in policy kinds ------------------------------------------------------------------
 POLICY_BUY_AND_HOLD = 0

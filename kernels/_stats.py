@@ -8,6 +8,7 @@ from ._layout import (
     A_NAV,
     A_PEAK_NAV,
     A_PRICE_INDEX,
+    A_RUIN_PEAK,
     A_SUM_R,
     A_SUM_R2,
     A_TRADED,
@@ -30,6 +31,9 @@ from ._layout import (
     N_METRICS,
 )
 from ._memory import njit_no_refcount
+
+# Relative rounding error of a running sum, per term, with a margin: 4 x machine epsilon.
+_VAR_NOISE = 4.0 * 2.220446049250313e-16
 
 
 @njit(cache=True, inline="always")
@@ -69,11 +73,18 @@ def record_unit_return_nb(r, acc):
 
 @njit_no_refcount
 def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
-    """Write the path's metrics (columns ``layout.M_*``) into ``out_row`` from ``acc``."""
+    """Write the path's metrics (columns ``layout.M_*``) into ``out_row`` from ``acc``.
+
+    A ruined path (wealth ran out before the horizon) is a total loss whatever drove it:
+    ``loss`` 1, ``cagr`` -1, ``max_drawdown`` 1, terminal, real and after-tax wealth 0, and
+    under water from the unit value's last peak before ruin until the horizon. Its volatility
+    is that of the per-step returns until (and including) the step of ruin.
+    """
     for k in range(N_METRICS):
         out_row[k] = acc[k]
     years = n_steps / steps_per_year
     wealth = acc[A_WEALTH]
+    ruined = acc[M_RUINED] != 0.0
     out_row[M_TERMINAL_WEALTH] = wealth
     out_row[M_REAL_TERMINAL_WEALTH] = wealth / acc[A_PRICE_INDEX]
     out_row[M_AFTER_TAX_WEALTH] = wealth - acc[A_UNREALISED_TAX]
@@ -82,19 +93,34 @@ def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
     n = acc[A_N_R]
     if n > 1.0:
         var = (acc[A_SUM_R2] - acc[A_SUM_R] * acc[A_SUM_R] / n) / (n - 1.0)
-        out_row[M_VOLATILITY] = np.sqrt(max(var, 0.0) * steps_per_year)
+        # The running sums cancel: a variance within their rounding error (about n eps of
+        # the sum of squares) is noise, and a riskless path has zero volatility, not 1e-9.
+        if var <= _VAR_NOISE * n * acc[A_SUM_R2] / (n - 1.0):
+            var = 0.0
+        out_row[M_VOLATILITY] = np.sqrt(var * steps_per_year)
     else:
         out_row[M_VOLATILITY] = np.nan
-    out_row[M_MAX_DRAWDOWN_DURATION] = acc[M_MAX_DRAWDOWN_DURATION] / steps_per_year
+    under = acc[M_MAX_DRAWDOWN_DURATION]
     out_row[M_TURNOVER] = acc[A_TRADED] / years
     out_row[M_LOSS] = 1.0 if wealth < initial_wealth + acc[M_FLOWS] else 0.0
+    if ruined:
+        # A withdrawal that empties the account leaves the unit value (a time-weighted
+        # return) untouched, so the path's loss is booked here, not by the step returns.
+        out_row[M_TERMINAL_WEALTH] = 0.0
+        out_row[M_REAL_TERMINAL_WEALTH] = 0.0
+        out_row[M_AFTER_TAX_WEALTH] = 0.0
+        out_row[M_CAGR] = -1.0
+        out_row[M_MAX_DRAWDOWN] = 1.0
+        out_row[M_LOSS] = 1.0
+        under = max(under, n_steps - acc[A_RUIN_PEAK])
+    out_row[M_MAX_DRAWDOWN_DURATION] = under / steps_per_year
     # Without a goal (goal = inf) success means never running out of money.
     if np.isfinite(goal):
-        out_row[M_GOAL_SHORTFALL] = max(goal - wealth, 0.0)
-        out_row[M_GOAL_MET] = 1.0 if (wealth >= goal and acc[M_RUINED] == 0.0) else 0.0
+        out_row[M_GOAL_SHORTFALL] = max(goal - out_row[M_TERMINAL_WEALTH], 0.0)
+        out_row[M_GOAL_MET] = 1.0 if (wealth >= goal and not ruined) else 0.0
     else:
         out_row[M_GOAL_SHORTFALL] = 0.0
-        out_row[M_GOAL_MET] = 1.0 if acc[M_RUINED] == 0.0 else 0.0
+        out_row[M_GOAL_MET] = 0.0 if ruined else 1.0
 
 
 def quantiles_from_histogram(counts, lo, width, probs):

@@ -12,7 +12,7 @@ policy along the same paths with costs and taxes, and compare the outcome distri
 from ._version import __version__
 from .config import DataConfig, Scenario, SimulationConfig
 from .costs import CostModel
-from .datasets import list_datasets, load_dataset, load_returns
+from .data import list_datasets, load_dataset, load_returns
 from .engine import regenerate_path, run
 from .errors import (
     ConfigError,

@@ -18,10 +18,10 @@ import pandas as pd
 
 from ._version import __version__
 from .config import Scenario
-from .datasets import list_datasets, load_returns
-from .diagnostics import fit_command
+from .data import list_datasets, load_returns
 from .engine import estimate_memory, run
 from .errors import ConfigError, McsimError
+from .fit_command import fit_command
 from .output import checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy

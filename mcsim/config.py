@@ -13,7 +13,7 @@ from typing import Any
 
 from ._validation import as_float, as_int, as_str, check_keys, require
 from .costs import CostModel
-from .datasets import BUNDLED
+from .data import BUNDLED
 from .errors import ConfigError
 from .flows import CashFlow, flows_from_config
 from .models import ReturnModel, model_from_config

@@ -81,35 +81,44 @@ METRICS: dict[str, MetricInfo] = {
         layout.M_TERMINAL_WEALTH,
         True,
         "currency",
-        "Nominal wealth at the horizon, before tax on unrealised gains",
+        "Nominal wealth at the horizon, before tax on unrealised gains (0 when ruined)",
     ),
     "real_terminal_wealth": MetricInfo(
         layout.M_REAL_TERMINAL_WEALTH,
         True,
         "currency",
-        "Terminal wealth in today's money (deflated by the path's price index)",
+        "Terminal wealth in today's money (deflated by the path's price index; 0 when ruined)",
     ),
     "after_tax_wealth": MetricInfo(
         layout.M_AFTER_TAX_WEALTH,
         True,
         "currency",
-        "Liquidation value after tax on unrealised gains",
+        "Liquidation value after tax on unrealised gains (0 when ruined)",
     ),
-    "cagr": MetricInfo(layout.M_CAGR, True, "fraction per year", "Annualised time-weighted return"),
+    "cagr": MetricInfo(
+        layout.M_CAGR,
+        True,
+        "fraction per year",
+        "Annualised time-weighted return of the unit value; -1 (-100 %) when ruined",
+    ),
     "volatility": MetricInfo(
         layout.M_VOLATILITY,
         False,
         "fraction per year",
-        "Annualised volatility of per-step portfolio returns",
+        "Annualised volatility of per-step portfolio returns (until ruin, if ruined)",
     ),
     "max_drawdown": MetricInfo(
         layout.M_MAX_DRAWDOWN,
         False,
         "fraction",
-        "Largest fall of the unit value from its running peak",
+        "Largest fall of the unit value from its running peak; 1 (100 %) when ruined",
     ),
     "max_drawdown_duration": MetricInfo(
-        layout.M_MAX_DRAWDOWN_DURATION, False, "years", "Longest time under water"
+        layout.M_MAX_DRAWDOWN_DURATION,
+        False,
+        "years",
+        "Longest time under water; when ruined, at least from the last peak before ruin to "
+        "the horizon",
     ),
     "turnover": MetricInfo(
         layout.M_TURNOVER, False, "fraction per year", "One-way traded value over wealth, per year"
@@ -131,7 +140,10 @@ METRICS: dict[str, MetricInfo] = {
         layout.M_RUIN_YEAR, True, "years", "Years until wealth ran out (paths that ran out only)"
     ),
     "loss": MetricInfo(
-        layout.M_LOSS, False, "probability", "Terminal wealth below initial wealth plus net flows"
+        layout.M_LOSS,
+        False,
+        "probability",
+        "Ruined, or terminal wealth below initial wealth plus net flows (1) or not (0)",
     ),
     "cost_proportional": MetricInfo(layout.M_COST_PROPORTIONAL, False, "currency", "Commissions"),
     "cost_fixed": MetricInfo(layout.M_COST_FIXED, False, "currency", "Fixed fees per trade"),

@@ -15,12 +15,12 @@ import pandas as pd
 
 from ._validation import as_weights
 from .config import Scenario
-from .datasets import infer_periods_per_year, load_returns, resample_returns
+from .data import infer_periods_per_year, load_returns, resample_returns
 from .errors import ConfigError, DataError, McsimError
 from .flows import flows_array
+from .frictions import friction_arrays
 from .models import ReturnModel
 from .policies import KernelPolicy, PolicyContext
-from .taxes import friction_arrays
 
 __all__ = ["RunPlan", "load_history", "prepare"]
 

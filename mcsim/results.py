@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError
 from functools import cached_property
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy
 
+from . import model_check as _model_check
 from ._version import __version__
 from .metrics import (
     COMPARED,
@@ -92,6 +94,9 @@ class SimulationResult:
         Wealth of the first ``keep_paths`` paths per step; index (policy, path).
     manifest : dict
         Resolved scenario, seed entropy, model parameters, versions and timings.
+    model_check : DataFrame, str or None
+        The fitted model against its history (see :mod:`mcsim.model_check`), computed on
+        first use and cached.
     files : mapping of str to Path
         The files of the run's folder (``mcsim.run(..., out=...)``); empty otherwise.
     plan : RunPlan
@@ -226,7 +231,7 @@ class SimulationResult:
                 if n == 0:
                     stats = [0, *[np.nan] * (3 + len(QUANTILES) + 1)]
                 else:
-                    std = float(finite.std(ddof=1)) if n > 1 else float("nan")
+                    std = _std(finite) if n > 1 else float("nan")
                     stats = [
                         n,
                         float(finite.mean()),
@@ -269,11 +274,13 @@ class SimulationResult:
                 continue
             for name in COMPARED:
                 x = self._values(name)
-                d = x[k] - x[base]
+                # Paths whose wealth overflowed to inf on both sides have no difference.
+                with np.errstate(invalid="ignore"):
+                    d = x[k] - x[base]
                 d = d[np.isfinite(d)]
                 n = d.size
                 mean = float(d.mean()) if n else float("nan")
-                se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+                se = _std(d) / np.sqrt(n) if n > 1 else float("nan")
                 rows.append(
                     [
                         n,
@@ -324,6 +331,41 @@ class SimulationResult:
             index=index,
             columns=pd.RangeIndex(n_cols, name="step"),
         )
+
+    @cached_property
+    def model_check(self) -> pd.DataFrame | str | None:
+        """The model-vs-history check of the run's model, for the report.
+
+        :func:`mcsim.model_check.model_check` of the run's (fitted) model against the history
+        it was fitted to, with :data:`~mcsim.model_check.MODEL_CHECK_PATHS` simulated paths at
+        the run's steps per year, seeded by the run's seed entropy.
+
+        Returns
+        -------
+        pandas.DataFrame, str or None
+            The table; None when the model was not fitted to history; a one-line message
+            when the check failed (a warning says so too: a failed diagnostic must not cost
+            the user the report).
+        """
+        if self.history is None:
+            return None
+        try:
+            return _model_check.model_check(
+                self.model,
+                self.history,
+                self.history_periods_per_year,
+                steps_per_year=self.scenario.simulation.steps_per_year,
+                n_paths=_model_check.MODEL_CHECK_PATHS,
+                seed=int(self.entropy),
+            )
+        except Exception as e:  # any failure: the report shows the message instead
+            warnings.warn(
+                f"The model-vs-history check failed ({type(e).__name__}: {e}); the report "
+                "leaves it out. Run mcsim.model_check.model_check yourself to see why.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return f"The model check failed: {type(e).__name__}: {e}"
 
     # -- provenance -------------------------------------------------------------------------
     @cached_property
@@ -387,6 +429,18 @@ class SimulationResult:
         """Remove the checkpoint blocks the run wrote (a no-op without any, or done before)."""
         if self.checkpoint is not None:
             self.checkpoint.remove()
+
+
+# Above this magnitude squares overflow float64: such samples are rescaled first.
+_HUGE = 1e150
+
+
+def _std(x: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1), without overflow for values beyond 1e150."""
+    scale = float(np.max(np.abs(x)))
+    if scale <= _HUGE:
+        return float(x.std(ddof=1))
+    return scale * float((x / scale).std(ddof=1))
 
 
 def _versions() -> dict[str, str]:

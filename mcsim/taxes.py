@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
 
-from ._validation import as_float, as_int, as_str, as_vector, check_keys
-from .costs import CostModel, _check_value
+from ._validation import as_float, as_int, as_str, check_keys
+from .costs import _check_value
 from .errors import ConfigError
 from .kernels import layout
 
-__all__ = ["FrictionArrays", "TaxConfig", "friction_arrays"]
+__all__ = ["TaxConfig"]
 
 LOT_METHODS = {"fifo": layout.LOT_FIFO, "hifo": layout.LOT_HIFO, "tax_min": layout.LOT_TAX_MIN}
 DIVIDEND_MODES = {"reinvest": layout.DIV_REINVEST, "rebalance": layout.DIV_REBALANCE}
@@ -146,68 +146,3 @@ class TaxConfig:
         tp[layout.TX_TRACK_PRICES] = float(track_prices)
         tp[layout.TX_HAS_DIVIDENDS] = float(has_dividends)
         return tp
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class FrictionArrays:
-    """Kernel inputs for costs and taxes of one run."""
-
-    asset_params: np.ndarray  # (n_assets, N_ASSET_PARAMS)
-    tax_params: np.ndarray  # (N_TAX_PARAMS,)
-    n_noise: int  # normals per step the run may draw (0: no execution-noise keys needed)
-    max_lots: int  # lot slots per asset in the kernels
-
-
-def friction_arrays(
-    costs: CostModel,
-    taxes: TaxConfig,
-    policies: Sequence[Any],
-    names: list[str],
-    vol_step: np.ndarray,
-    steps_per_year: int,
-) -> FrictionArrays:
-    """Validate costs and taxes against the assets and policies and build kernel arrays.
-
-    ``policies`` are the scenario's :class:`~mcsim.policies.Policy` objects (their tax
-    options are checked against ``[taxes]``).
-    """
-    ap = costs.asset_params(names, vol_step, steps_per_year)
-    if taxes.dividend_yield is not None:
-        if np.any(ap[:, layout.AP_DIVIDEND_YIELD] > 0):
-            raise ConfigError(
-                "`dividend_yield` is given in both [costs] and [taxes]: keep one of them."
-            )
-        ap[:, layout.AP_DIVIDEND_YIELD] = as_vector(
-            taxes.dividend_yield, "[taxes].dividend_yield", names, low=0.0, high=1.0
-        )
-        ap[:, layout.AP_DIVIDEND_STEP] = ap[:, layout.AP_DIVIDEND_YIELD] / steps_per_year
-    harvesting = False
-    for p in policies:
-        harvest = bool(getattr(p, "harvest", False))
-        tax_aware = getattr(p, "tax_aware", None)
-        if (harvest or tax_aware is not None) and not taxes.enabled:
-            key = "harvest" if harvest else "tax_aware"
-            raise ConfigError(
-                f"`[policies.{p.name}].{key}` needs a taxable account: set "
-                "`[taxes].enabled = true`."
-            )
-        harvesting |= harvest
-    n = len(names)
-    n_noise = n if costs.has_slippage else 0
-    tracking_noise = 0
-    if taxes.enabled and harvesting and taxes.substitute_tracking_error > 0:
-        tracking_noise = n_noise
-        n_noise += n
-    has_div = bool(np.any(ap[:, layout.AP_DIVIDEND_YIELD] > 0))
-    tp = taxes.tax_params(
-        steps_per_year,
-        tracking_noise=tracking_noise,
-        track_prices=taxes.enabled or has_div or costs.adv_growth,
-        has_dividends=has_div,
-    )
-    return FrictionArrays(
-        asset_params=ap,
-        tax_params=tp,
-        n_noise=n_noise,
-        max_lots=taxes.max_lots if taxes.enabled else 1,
-    )

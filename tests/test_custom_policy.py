@@ -1,5 +1,8 @@
 """Custom policies: a user's numba rule, from Python and from a scenario file."""
 
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from mcsim.kernels import layout
@@ -7,7 +10,9 @@ from numba import njit
 
 import mcsim
 from mcsim.errors import ConfigError
-from mcsim.testing.policies import drift_or_calendar_nb, momentum_tilt_nb, run_policy
+from mcsim.examples.rules import drift_or_calendar_nb, momentum_tilt_nb
+from mcsim.testing import policies as references
+from mcsim.testing.policies import run_policy
 
 M = layout
 
@@ -58,8 +63,18 @@ def test_custom_from_a_scenario_file():
     m = res.metric("n_rebalances")
     assert (m[custom[0].name] > 0).all()
     assert res.scenario.to_dict()["policies"][-1]["rebalance_nb"] == (
-        "mcsim.testing.policies:momentum_tilt_nb"
+        "mcsim.examples.rules:momentum_tilt_nb"
     )
+
+
+def test_example_rules_ship_as_their_own_package():
+    """The bundled scenario's rule lives in mcsim.examples (in the wheel), not with the test
+    references of mcsim.testing."""
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "mcsim.examples" in project["tool"]["setuptools"]["packages"]
+    assert not hasattr(references, "momentum_tilt_nb")
+    assert not hasattr(references, "drift_or_calendar_nb")
+    assert momentum_tilt_nb.__module__ == "mcsim.examples.rules"
 
 
 def test_custom_built_in_python_runs_in_a_scenario():
@@ -121,9 +136,9 @@ def wrong_types(t, returns, w, wealth, target, params, state, w_new):
         ({"rebalance_nb": forgets_w_new}, "returned True on a test call but left `w_new`"),
         ({"rebalance_nb": wrong_types}, r"\(wrong_types\) fails on a test call.*TypingError"),
         ({}, r"rebalance_nb` is required"),
-        ({"rebalance_nb": "mcsim.testing.policies"}, "as 'package.module:function'"),
+        ({"rebalance_nb": "mcsim.examples.rules"}, "as 'package.module:function'"),
         ({"rebalance_nb": "no_such_module_xyz:f"}, "cannot import module 'no_such_module_xyz'"),
-        ({"rebalance_nb": "mcsim.testing.policies:nope"}, "has no 'nope'"),
+        ({"rebalance_nb": "mcsim.examples.rules:nope"}, "has no 'nope'"),
         ({"rebalance_nb": drift_or_calendar_nb, "state_size": 0}, r"state_size` must be >= 1"),
         ({"rebalance_nb": drift_or_calendar_nb, "params": ["a"]}, r"params\[0\]` must be a number"),
         ({"rebalance_nb": drift_or_calendar_nb, "params": 0.5}, r"params` must be a list"),
@@ -140,6 +155,6 @@ def test_custom_unknown_key_in_scenario():
     with pytest.raises(ConfigError, match=r"Unknown key `\[policies.x\].param`"):
         policy_from_config(
             {"name": "x", "kind": "custom", "param": [1.0],
-             "rebalance_nb": "mcsim.testing.policies:momentum_tilt_nb"},
+             "rebalance_nb": "mcsim.examples.rules:momentum_tilt_nb"},
             0,
         )  # fmt: skip

@@ -1,16 +1,21 @@
-"""Tests of mcsim.datasets: bundled data, users' files, checks, frequency and resampling."""
+"""Tests of mcsim.data: bundled data, users' files, checks, frequency and resampling."""
 
 from __future__ import annotations
 
+import importlib
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mcsim.datasets import (
+import mcsim
+from mcsim.data import (
     BUNDLED,
     align_returns,
+    catalogue,
     infer_periods_per_year,
     list_datasets,
     load_dataset,
@@ -119,6 +124,29 @@ def test_load_dataset_columns_and_slicing() -> None:
 def test_load_dataset_works_from_any_directory(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert len(load_dataset("damodaran")) == 98
+
+
+def test_bundled_files_are_resources_of_the_data_package() -> None:
+    """The CSVs ship inside mcsim.data (package data of the wheel) and load through
+    importlib.resources, whatever the working directory."""
+    root = resources.files("mcsim.data")
+    for info in BUNDLED.values():
+        assert root.joinpath(info.file).is_file()
+        assert catalogue.bundled_file(info).read_bytes() == root.joinpath(info.file).read_bytes()
+    assert root.joinpath("PROVENANCE.md").is_file()
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    setuptools = project["tool"]["setuptools"]
+    assert "mcsim.data" in setuptools["packages"]
+    assert {"*.csv", "*.md"} <= set(setuptools["package-data"]["mcsim.data"])
+
+
+def test_data_package_is_the_only_home_of_the_loaders() -> None:
+    """The public loaders are mcsim.data's; the old single module is gone, with no shim."""
+    assert mcsim.load_returns is load_returns
+    assert mcsim.load_dataset is load_dataset
+    assert mcsim.list_datasets is list_datasets
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("mcsim.datasets")
 
 
 def test_load_returns_bundled_same_as_load_dataset() -> None:

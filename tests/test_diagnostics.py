@@ -11,31 +11,28 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mcsim.diagnostics as diag
-from mcsim.datasets import load_returns
-from mcsim.diagnostics import (
+import mcsim.model_check
+from mcsim.data import load_returns
+from mcsim.errors import ConfigError, DataError
+from mcsim.fit_command import fit_command, format_params, parse_options
+from mcsim.model_check import compare_models, model_check
+from mcsim.models import MODELS, GaussianModel, model_from_config
+from mcsim.path_statistics import (
     STATISTICS,
     annualised_mean,
     annualised_vol,
     cagr,
-    compare_models,
     compound,
     excess_kurtosis,
-    fit_command,
-    format_params,
     max_drawdown,
-    model_check,
-    model_check_figure,
     pairwise_correlation,
-    parse_options,
     path_statistics,
     return_acf,
     skewness,
     squared_return_acf,
     worst_window_return,
 )
-from mcsim.errors import ConfigError, DataError
-from mcsim.models import MODELS, GaussianModel, model_from_config
+from mcsim.report import model_check_figure
 
 COLUMNS = ["history", "sim_median", "sim_p05", "sim_p95", "inside_90"]
 # Kinds other engineers are adding; tests for them skip until they are registered.
@@ -278,7 +275,7 @@ def test_coverage_of_the_band_is_90_percent():
 def test_chunked_simulation_gives_the_same_table(recent, monkeypatch):
     model = GaussianModel().fit(recent, periods_per_year=12)
     whole = model_check(model, recent, 12, n_paths=60, seed=4)
-    monkeypatch.setattr(diag, "_CHUNK_VALUES", 1000)  # one path per chunk
+    monkeypatch.setattr(mcsim.model_check, "_CHUNK_VALUES", 1000)  # one path per chunk
     chunked = model_check(model, recent, 12, n_paths=60, seed=4)
     pd.testing.assert_frame_equal(whole, chunked)
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
-import sys
 import tomllib
+import warnings
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mcsim
+import mcsim.model_check
+import mcsim.report.figures
+import mcsim.report.view
 from mcsim import METRICS, report
+from mcsim.model_check import MODEL_CHECK_PATHS
 from mcsim.report import build_figures, format_value, policy_colours, write_report
+from mcsim.report.figures import n_bins
+from mcsim.report.format import COST_PARTS, log_bound, log_ticks
+from mcsim.report.page import render_page
+from mcsim.report.view import ReportView
 from mcsim.results import SimulationResult
 
 N_PATHS = 300
@@ -81,6 +93,104 @@ def test_format_value_rules():
     assert format_value(12.25, "count") == "12.2"
     assert format_value(float("nan"), "currency") == "–"
     assert format_value(float("inf"), "currency") == "∞"
+
+
+def test_format_value_huge_currency_is_scientific():
+    assert format_value(3.14159e200, "currency") == "3.142e+200"
+    assert format_value(-2e15, "currency", signed=True) == "-2.000e+15"
+    assert format_value(999_999_999_999_999.0, "currency") == "999,999,999,999,999"
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [
+        (1e6, 1e6),  # lo == hi
+        (3.3e6, 3.3e6),  # lo == hi, not a round number
+        (5e7, 2e5),  # lo > hi
+        (1e5, float("inf")),
+        (float("-inf"), 1e5),
+        (0.0, 1e6),
+        (-5.0, 1e6),
+        (float("nan"), 1e6),
+        (1e6, float("nan")),
+        (1e-300, 1e300),
+        (5e-324, 1.7e308),
+        (float("inf"), float("inf")),
+        (0.0, 0.0),
+        (1e150, 1e222),
+    ],
+)
+def test_log_ticks_on_extreme_ranges(lo, hi):
+    ticks = log_ticks(lo, hi)
+    vals = np.asarray(ticks["tickvals"], dtype=float)
+    assert len(ticks["ticktext"]) == vals.size
+    assert 1 <= vals.size <= 30
+    assert np.all(np.isfinite(vals)) and np.all(vals > 0)
+    assert np.all(np.diff(vals) > 0)
+    bounds = [log_bound(x) for x in (lo, hi) if not np.isnan(x)]
+    assert vals.min() >= min(bounds) * (1 - 1e-12)
+    assert vals.max() <= max(bounds) * (1 + 1e-12)
+    assert all(isinstance(t, str) and len(t) <= 8 for t in ticks["ticktext"])
+
+
+def test_log_ticks_without_any_bound_leave_the_choice_to_plotly():
+    assert log_ticks(float("nan"), float("nan")) == {"tickvals": [], "ticktext": []}
+
+
+def test_log_ticks_keep_the_usual_labels():
+    ticks = log_ticks(1e5, 1e7)
+    assert ticks["tickvals"][:3] == [1e5, 2e5, 5e5]
+    assert ticks["ticktext"][:4] == ["100k", "200k", "500k", "1M"]
+    assert log_ticks(1e-300, 1e300)["ticktext"][0] == "1e-300"
+
+
+def test_figures_survive_extreme_values(result, recwarn):
+    """Terminal wealth at zero, tiny, huge, infinite and NaN, and a wealth sketch with all
+    paths beyond its top (infinite quantiles): every figure is drawn, says what it left out,
+    and the report is written."""
+    metrics = result.metrics_array.copy()
+    col = METRICS["terminal_wealth"].column
+    extreme = [0.0, 1e-300, 1e300, 1.7e308, np.inf, np.nan, -1.0]
+    metrics[:, : len(extreme), col] = extreme
+    metrics[:, len(extreme) :, col] *= 1e200
+    metrics[0, :, METRICS["max_drawdown"].column][:3] = [np.nan, np.inf, 0.0]
+    hist = np.zeros_like(result.hist)
+    hist[:, :, -1] = result.hist.sum(axis=2)  # every path above the sketch's top edge
+    hist[:, 0, :] = result.hist[:, 0, :]  # the start is at the initial wealth
+    odd = SimulationResult(
+        plan=result.plan,
+        metrics=metrics,
+        hist=hist,
+        wealth=result.wealth_array * 1e250,
+        timings=result.timings,
+    )
+    figs = build_figures(odd)
+    assert not [w for w in recwarn if "could not be drawn" in str(w.message)]
+    fan = figs["fan"]
+    assert "drawn at its edge" in fan.layout.title.text
+    for trace in fan.data:
+        y = np.asarray(trace.y, dtype=float)
+        assert not np.any(np.isinf(y))
+    title = figs["terminal_wealth"].layout.annotations[0].text
+    assert "paths at zero" in title and "not finite" in title
+    edges = np.asarray(figs["terminal_wealth"].data[0].x, dtype=float)
+    assert np.all(np.isfinite(edges)) and np.all(edges > 0)
+    html = render_page(ReportView.from_result(odd))
+    assert "could not be drawn" not in html
+
+
+def test_a_failing_figure_becomes_a_note(result, monkeypatch):
+    """A figure that fails to draw is replaced by a note, with a warning: the report of a
+    finished run is always written."""
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(mcsim.report.figures, "costs_figure", broken)
+    with pytest.warns(UserWarning, match="'costs' figure could not be drawn"):
+        figs = build_figures(result)
+    assert "boom" in figs["costs"].layout.annotations[0].text
+    assert "not drawn" in figs["costs"].layout.title.text
 
 
 def test_policy_colours_are_distinct_and_stable():
@@ -177,9 +287,9 @@ def test_distribution_figures(result, figures, metric):
 
 def test_distribution_bins_bounded_for_many_paths(result):
     """Bins come from Rice's rule and stop at N_BINS however many paths there are."""
-    assert report._n_bins(300) == 20
-    assert report._n_bins(10_000) == 43
-    assert report._n_bins(1_000_000) == report.N_BINS
+    assert n_bins(300) == 20
+    assert n_bins(10_000) == 43
+    assert n_bins(1_000_000) == report.N_BINS
 
 
 def test_comparison_figure(result, figures):
@@ -334,7 +444,7 @@ def test_library_never_shows_figures(result, monkeypatch):
 
 def test_no_costs_section_without_costs(result, tmp_path):
     m = result.metrics_array.copy()
-    for name in ("costs", *report._COST_PARTS):
+    for name in ("costs", *COST_PARTS):
         m[:, :, METRICS[name].column] = 0.0
     res = _with_metrics(result, m)
     figs = build_figures(res)
@@ -411,31 +521,60 @@ def test_model_check_section_present(result, figures, html_text):
     assert "inside the simulated 5–95 % band" in html_text
 
 
-def test_model_check_without_diagnostics_module(result, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "mcsim.diagnostics", None)  # import raises ImportError
-    assert "model_check" not in build_figures(result)
+def test_result_model_check_is_the_check_of_the_run_model(result):
+    plan = result.plan
+    expected = mcsim.model_check.model_check(
+        plan.model,
+        plan.history,
+        plan.history_periods_per_year,
+        steps_per_year=result.scenario.simulation.steps_per_year,
+        n_paths=MODEL_CHECK_PATHS,
+        seed=int(result.entropy),
+    )
+    assert result.model_check is result.model_check  # computed once, then cached
+    pd.testing.assert_frame_equal(result.model_check, expected, check_exact=True)
+    assert result.model_check.attrs["n_paths"] == MODEL_CHECK_PATHS
+
+
+def test_report_renders_the_result_model_check_without_recomputing(result, monkeypatch, tmp_path):
+    table = result.model_check  # computed by the result before the report is written
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the report simulated a model check of its own")
+
+    monkeypatch.setattr(mcsim.model_check, "model_check", forbidden)
     html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
-    assert "model_check" not in _section_ids(html)
-
-
-def test_model_check_without_functions(result, monkeypatch):
-    import mcsim.diagnostics
-
-    monkeypatch.delattr(mcsim.diagnostics, "model_check_figure")
-    assert "model_check" not in build_figures(result)
+    check = _section(html, "model_check")
+    n_in = int(table["inside_90"].sum())
+    assert f"<b>{n_in} of {len(table)}</b> statistics" in check
+    assert f"{MODEL_CHECK_PATHS:,} simulated paths" in check
 
 
 def test_model_check_failure_is_reported_not_fatal(result, monkeypatch, tmp_path):
-    import mcsim.diagnostics
-
     def broken(*args, **kwargs):
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(mcsim.diagnostics, "model_check", broken)
+    monkeypatch.setattr(mcsim.model_check, "model_check", broken)
+    fresh = _with_metrics(result, result.metrics_array)  # no cached check yet
     with pytest.warns(UserWarning, match="model-vs-history check failed"):
-        html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+        html = write_report(fresh, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert fresh.model_check == "The model check failed: RuntimeError: no luck"
     assert "model_check" in _section_ids(html)
     assert "The model check failed: RuntimeError: no luck" in html
+    assert "model_check" not in build_figures(fresh)
+
+
+def test_model_check_figure_failure_is_reported_not_fatal(result, monkeypatch, tmp_path):
+    def broken(table):
+        raise ValueError("bad figure")
+
+    monkeypatch.setattr(mcsim.report.view, "model_check_figure", broken)
+    with pytest.warns(UserWarning, match="model-vs-history figure failed"):
+        html = write_report(result, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "The model check failed: ValueError: bad figure" in _section(html, "model_check")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert "model_check" not in build_figures(result)
 
 
 def test_no_model_check_without_history(result):
@@ -447,6 +586,7 @@ def test_no_model_check_without_history(result):
         wealth=result.wealth_array,
         timings=result.timings,
     )
+    assert res.model_check is None
     assert "model_check" not in build_figures(res)
 
 
@@ -460,3 +600,61 @@ def test_single_policy_report(tmp_path):
     html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "comparison" not in _section_ids(html)
     assert html.count("Plotly.newPlot(") == len(figs)
+
+
+# -- the package -------------------------------------------------------------------------------
+
+_REPORT_DIR = Path(report.__file__).parent
+
+
+def test_page_template_and_css_are_package_data(html_text):
+    root = resources.files("mcsim.report")
+    template = root.joinpath("page.html").read_text(encoding="utf-8")
+    css = root.joinpath("report.css").read_text(encoding="utf-8")
+    assert "${body}" in template and "${css}" in template
+    assert "table.data" in css
+    assert css in html_text  # the style sheet is inlined: the file stays self-contained
+    placeholders = set(re.findall(r"\$\{(\w+)\}", template))
+    assert {"title", "css", "facts", "params", "nav", "body"} <= placeholders
+    assert not [p for p in placeholders if "${" + p + "}" in html_text]
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules a report module imports (relative ones resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = ["mcsim", "report"][: max(0, 2 - node.level + 1)] if node.level else []
+            out.add(".".join([*base, node.module] if node.module else base))
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(_REPORT_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_report_modules_do_not_reach_into_models_or_the_engine(path):
+    names = _imports(path)
+    banned = ("mcsim.models", "mcsim.model_check", "mcsim.path_statistics", "mcsim.engine")
+    assert not [n for n in names if n.startswith(banned)], names
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    dynamic = [
+        n
+        for n in ast.walk(tree)
+        if (isinstance(n, ast.Attribute) and n.attr == "import_module")
+        or (isinstance(n, ast.Name) and n.id in ("import_module", "__import__"))
+        or (isinstance(n, ast.alias) and n.name == "import_module")
+    ]
+    assert not dynamic, f"{path.name} imports modules by name"
+    plan_reads = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "plan"]
+    assert not plan_reads, f"{path.name} reads the engine's run plan"
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inner = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            assert not inner, f"{path.name}: import inside {fn.name}()"
+
+
+def test_import_resolution_helper_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from ..model_check import model_check\nfrom .format import esc\n")
+    assert _imports(bad) == {"mcsim.model_check", "mcsim.report.format"}

@@ -18,7 +18,7 @@ import pytest
 import mcsim
 import mcsim.cli
 from mcsim.config import DataConfig, SimulationConfig
-from mcsim.datasets import BUNDLED, load_returns
+from mcsim.data import BUNDLED, load_returns
 from mcsim.errors import ConfigError, DataError
 from mcsim.models import GarchModel, GaussianModel, model_from_config
 

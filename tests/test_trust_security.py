@@ -19,9 +19,9 @@ import pytest
 import mcsim
 from mcsim.cli import _dask_client, _local_cluster_options, main
 from mcsim.errors import ConfigError
+from mcsim.examples.rules import drift_or_calendar_nb, momentum_tilt_nb
 from mcsim.policies import CodeReference, is_trusted_reference
 from mcsim.scenarios import scenario_path
-from mcsim.testing.policies import drift_or_calendar_nb, momentum_tilt_nb
 
 # A module that leaves evidence when imported: a marker file, and an entry in a list kept
 # on the `sys` module (which outlives re-imports).
@@ -242,17 +242,17 @@ def test_a_function_object_needs_no_opt_in(small_table):
 @pytest.mark.parametrize(
     ("spec", "trusted"),
     [
-        ("mcsim.testing.policies:momentum_tilt_nb", True),
+        ("mcsim.examples.rules:momentum_tilt_nb", True),
         ("mcsim:run", True),
         ("mcsimx.evil:f", False),
         ("mcsim_evil:f", False),
         ("evil.mcsim:f", False),
-        ("xmcsim.testing.policies:momentum_tilt_nb", False),
+        ("xmcsim.examples.rules:momentum_tilt_nb", False),
         (".mcsim.testing:f", False),
         ("mcsim..testing:f", False),
         ("mcsim.__main__:main", False),
-        ("mcsim.testing.policies", False),
-        (" mcsim.testing.policies:momentum_tilt_nb", False),
+        ("mcsim.examples.rules", False),
+        (" mcsim.examples.rules:momentum_tilt_nb", False),
     ],
 )
 def test_mcsim_prefix_cannot_be_fooled(spec, trusted):

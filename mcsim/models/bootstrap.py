@@ -221,7 +221,7 @@ class BootstrapModel(ReturnModel):
             f"The bootstrap needs the simulation step to equal the data's period: the data has "
             f"{ppy} periods per year and the simulation {steps_per_year} steps per year. Set "
             f"`[simulation].steps_per_year = {ppy}`, or resample the data to {steps_per_year} "
-            "periods per year (mcsim.datasets.resample_returns)."
+            "periods per year (mcsim.data.resample_returns)."
         )
 
     def simulate_into(self, rng: np.random.Generator, out: np.ndarray, steps_per_year: int) -> None:

@@ -246,7 +246,10 @@ class CPPI(Policy):
 
     kind: ClassVar[str] = "cppi"
     event_metric: ClassVar[EventMetric] = EventMetric(
-        "floor_breaches", "Steps below the CPPI floor", "count", higher_is_better=False
+        "floor_breaches",
+        "Steps below the CPPI floor, ruin step included",
+        "count",
+        higher_is_better=False,
     )
     safe_asset: str = ""
     floor: float = 0.8

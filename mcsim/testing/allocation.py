@@ -27,6 +27,7 @@ from ..policies import PolicyContext
 
 __all__ = [
     "cppi_continuous",
+    "cppi_floor_ref",
     "cppi_ref",
     "mean_variance_ref",
     "mean_variance_scipy",
@@ -208,10 +209,9 @@ def vol_target_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
     return True
 
 
-def cppi_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
-    """Twin of ``cppi_nb``."""
-    safe = int(params[layout.CP_SAFE])
-    n = w.size
+def cppi_floor_ref(t, returns, wealth, params, state) -> float:
+    """Twin of ``cppi_floor_nb``: move the floor to the end of step ``t``, count a breach."""
+    n = returns.shape[1]
     floor = state[layout.CS_FLOOR]
     if np.isnan(floor):
         w0 = params[layout.CP_INITIAL_WEALTH]
@@ -219,9 +219,16 @@ def cppi_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
             w0 = wealth / (1 + params[layout.CP_N_FIXED : layout.CP_N_FIXED + n] @ returns[0])
         floor = params[layout.CP_FLOOR] * w0
     g = params[layout.CP_FLOOR_GROWTH]
-    floor *= 1 + (returns[t, safe] if np.isnan(g) else g)
+    floor *= 1 + (returns[t, int(params[layout.CP_SAFE])] if np.isnan(g) else g)
     state[layout.CS_FLOOR] = floor
     state[layout.CS_BREACHES] += float(wealth < floor)
+    return floor
+
+
+def cppi_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
+    """Twin of ``cppi_nb``."""
+    safe = int(params[layout.CP_SAFE])
+    floor = cppi_floor_ref(t, returns, wealth, params, state)
     if not _due(t, params[layout.CP_EVERY], params[layout.CP_OFFSET]):
         return False
     mask, total = _sleeve(target, safe)
@@ -316,7 +323,9 @@ def simulate_ref(
     ``kernel_policy`` is the :class:`~mcsim.policies.KernelPolicy` of one of this module's
     policies; its ``*_ref`` twin is looked up by kind. Returns ``terminal_wealth``,
     ``n_rebalances``, ``costs``, ``state0`` (the rule's ``state[0]`` at the end) per path
-    and ``wealth`` of shape (n_paths, n_steps + 1).
+    and ``wealth`` of shape (n_paths, n_steps + 1). On the step a path is ruined (wealth at
+    or below zero after the market move) the rule is not consulted, but CPPI still moves its
+    floor and counts the breach (:func:`cppi_floor_ref`), as the engine does.
     """
     rule = REFERENCES[kernel_policy.kind]
     n_paths, n_steps, n_assets = returns.shape
@@ -327,11 +336,13 @@ def simulate_ref(
         state = kernel_policy.state0.copy()
         out["wealth"][p, 0] = initial_wealth
         for t in range(n_steps):
-            wealth = h.sum()
+            start = wealth = h.sum()
             if wealth > 0:
                 h = h * (1 + returns[p, t])
                 wealth = h.sum()
             if wealth <= 0:
+                if kernel_policy.kind == layout.POLICY_CPPI and start > 0:
+                    cppi_floor_ref(t, returns[p], wealth, kernel_policy.params, state)
                 h = np.zeros(n_assets)
                 out["wealth"][p, t + 1] = 0.0
                 continue

@@ -18,7 +18,13 @@ check the kernel's definitions rather than its bookkeeping:
 * ``turnover``: sum over trades of half the traded value over the wealth before costs,
   divided by the horizon in years (one-way, per year);
 * ``costs``, ``flows``, ``gains`` (currency), ``n_rebalances``, ``min_wealth``, ``ruined``,
-  ``ruin_year``; and ``wealth``, the whole wealth path of shape (n_paths, n_steps + 1).
+  ``ruin_year``; and ``wealth``, the whole wealth path of shape (n_paths, n_steps + 1);
+* ``loss``: 1 when the path is ruined or ends below initial wealth plus net flows.
+
+A ruined path's unit value is 0 from the step of ruin to the horizon, whatever emptied the
+account (a crash or a withdrawal): its CAGR is -1, its maximum drawdown 1, and it is under
+water from its last peak before ruin until the horizon. Its volatility is that of the
+unit-value returns recorded until (and including) the step of ruin.
 
 Sums whose order the kernel fixes (over assets within a step, and the traded value) are made
 in the same order here, so most metrics agree to rounding; the volatility is computed with
@@ -48,6 +54,7 @@ REF_METRICS = (
     "min_wealth",
     "ruined",
     "ruin_year",
+    "loss",
 )
 
 # Trades below this fraction of wealth are rounding noise (as in the engine).
@@ -235,12 +242,20 @@ def simulate_policy_ref(
                         totals["n_rebalances"] += 1
                         wealth -= cost
                         h = w_new * wealth
+                        if wealth <= 0.0:
+                            # Costs took everything left: ruined on this very step.
+                            ruined, ruin_year = True, (t + 1) / steps_per_year
             # 4. The unit value moves by the step's return with the flow taken out.
             if start > 0.0:
                 unit_returns.append((wealth - flow) / start - 1.0)
             path_wealth.append(wealth)
         r = np.array(unit_returns)
         nav = np.cumprod(1.0 + r)
+        if ruined:
+            # From the step of ruin to the horizon the unit value is 0 (the money is gone);
+            # the volatility stays that of the returns recorded until then.
+            k = round(ruin_year * steps_per_year)
+            nav = np.concatenate([nav[: k - 1], np.zeros(n_steps - k + 1)])
         m = _path_metrics(r, nav, years, steps_per_year)
         m["terminal_wealth"] = wealth
         m["turnover"] = totals["traded"] / years
@@ -251,6 +266,7 @@ def simulate_policy_ref(
         m["min_wealth"] = min(path_wealth)
         m["ruined"] = float(ruined)
         m["ruin_year"] = ruin_year
+        m["loss"] = float(ruined or wealth < initial_wealth + totals["flows"])
         for k in REF_METRICS:
             out[k][p] = m[k]
         out["wealth"][p] = path_wealth

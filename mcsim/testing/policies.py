@@ -8,8 +8,8 @@ a :class:`~mcsim.policies.Policy` through the real kernel on given returns, with
 
 The module also holds :func:`band_rebalance_moments`, the exact expected number of
 rebalances and turnover of a two-asset band policy in a lognormal market (numerical
-integration of the renewal equation over the log-odds state), and the example custom rules
-:func:`momentum_tilt_nb` and :func:`drift_or_calendar_nb` referenced by ``configs/``.
+integration of the renewal equation over the log-odds state). The example custom rules live
+in :mod:`mcsim.examples.rules`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import inspect
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 from scipy import special, stats
 
 from ..costs import CostModel
@@ -30,10 +29,8 @@ __all__ = [
     "band_rebalance_moments",
     "band_widths",
     "calendar_ref",
-    "drift_or_calendar_nb",
     "drop_small_trades_ref",
     "is_due",
-    "momentum_tilt_nb",
     "place_flow_ref",
     "run_policy",
     "scheduled_flow_ref",
@@ -264,6 +261,10 @@ def simulate_ref(
             acc["traded"] += 0.5 * traded / wealth
             acc["n_rebalances"] += 1
             h = w_new * (wealth - cost)
+            if wealth - cost <= 0:
+                # Costs took everything left: ruined on this very step.
+                ruined, h = True, np.zeros(n_assets)
+                acc["ruin_year"] = (t + 1) / steps_per_year
         acc["terminal_wealth"] = 0.0 if ruined else h.sum()
         acc["real_terminal_wealth"] = acc["terminal_wealth"] / cpi
         acc["ruined"] = float(ruined)
@@ -428,51 +429,3 @@ def band_rebalance_moments(
         r[n] = np.sum(f[k] * (1.0 + r[n - k]))
         tt[n] = np.sum(g[k] + f[k] * tt[n - k])
     return float(r[n_steps]), float(tt[n_steps])
-
-
-# -- example custom rules -------------------------------------------------------------------
-@njit(cache=True)
-def drift_or_calendar_nb(t, returns, w, wealth, target, params, state, w_new):
-    """Example custom rule: back to target when the drift exceeds ``params[0]``, or at the
-    latest ``params[1]`` steps after the last trade (``state[0]`` counts steps since it)."""
-    state[0] += 1.0
-    drift = 0.0
-    for i in range(w.size):
-        drift += abs(w[i] - target[i])
-    if 0.5 * drift <= params[0] and state[0] < params[1]:
-        return False
-    state[0] = 0.0
-    for i in range(w.size):
-        w_new[i] = target[i]
-    return True
-
-
-@njit(cache=True)
-def momentum_tilt_nb(t, returns, w, wealth, target, params, state, w_new):
-    """Example custom rule: every ``params[0]`` steps, rebalance to target tilted by
-    ``params[1]`` weight points towards the asset with the best return over the last
-    ``params[2]`` steps (taken pro rata from the others; weights stay >= 0)."""
-    every = int(params[0])
-    if every <= 0 or (t + 1) % every != 0:
-        return False
-    lookback = int(params[2])
-    n = w.size
-    best = 0
-    best_r = -np.inf
-    for i in range(n):
-        growth = 1.0
-        for s in range(max(0, t + 1 - lookback), t + 1):
-            growth *= 1.0 + returns[s, i]
-        if growth > best_r:
-            best_r = growth
-            best = i
-    others = 1.0 - target[best]
-    tilt = min(params[1], others)
-    for i in range(n):
-        if i == best:
-            w_new[i] = target[i] + tilt
-        elif others > 0.0:
-            w_new[i] = target[i] - tilt * target[i] / others
-        else:
-            w_new[i] = target[i]
-    return True

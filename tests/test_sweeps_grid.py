@@ -1,0 +1,214 @@
+"""Sweep grids (mcsim.sweeps): parsing, expansion, validation before simulating, memory."""
+
+from __future__ import annotations
+
+import pytest
+from mcsim.kernels import layout
+
+from mcsim.accumulators import Accumulator, accumulator_bytes
+from mcsim.errors import ConfigError
+from mcsim.policies import Threshold, policy_from_config
+from mcsim.sweeps import (
+    MAX_GRID_POINTS,
+    SweepConfig,
+    expand,
+    grid_size,
+    parse_grid_option,
+    point_name,
+    sweep_memory_bytes,
+)
+
+BANDS = {"name": "bands", "kind": "threshold", "band": 0.05, "relative_band": 0.25}
+
+
+def _sweep(grid, **kw) -> SweepConfig:
+    return SweepConfig.from_config({"policy": "bands", "grid": grid, **kw}, 0)
+
+
+def test_expand_gives_the_cartesian_product_with_readable_names():
+    sweep = _sweep(
+        {"band": [0.01, 0.02], "check_every": [1, 3, 6, 12], "trade_to": ["target", "edge"]}
+    )
+    assert grid_size(sweep) == 16
+    points = expand(sweep, BANDS)
+    assert len(points) == 16
+    names = [n for n, _ in points]
+    assert names[0] == "bands[band=0.01,check_every=1,trade_to=target]"
+    assert names[1] == "bands[band=0.01,check_every=1,trade_to=edge]"
+    assert names[-1] == "bands[band=0.02,check_every=12,trade_to=edge]"
+    assert len(set(names)) == 16
+    name, table = points[5]
+    assert table == {**BANDS, "name": name, "band": 0.01, "check_every": 6, "trade_to": "edge"}
+    policy = policy_from_config(table, 0)
+    assert isinstance(policy, Threshold) and policy.check_every == 6
+    # The base table is not modified.
+    assert BANDS["band"] == 0.05
+
+
+def test_point_names_are_stable_and_use_the_prefix():
+    assert point_name("bands", [("band", 0.03), ("check_every", 3)]) == (
+        "bands[band=0.03,check_every=3]"
+    )
+    assert point_name("b", [("band", 1.0), ("harvest", True)]) == "b[band=1.0,harvest=true]"
+    sweep = _sweep({"band": [0.03]}, name="tight")
+    assert expand(sweep, BANDS)[0][0] == "tight[band=0.03]"
+
+
+def test_parse_grid_option_gives_exact_range_values():
+    field, values = parse_grid_option("band=0.01:0.10:0.01")
+    assert field == "band"
+    assert values == (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1)
+    assert parse_grid_option("check_every=1:12:1")[1] == tuple(range(1, 13))
+    assert parse_grid_option("check_every=1,3,6,12")[1] == (1, 3, 6, 12)
+    assert parse_grid_option("trade_to=target,edge")[1] == ("target", "edge")
+    assert parse_grid_option("band=0.005,0.01:0.03:0.01")[1] == (0.005, 0.01, 0.02, 0.03)
+    assert parse_grid_option("harvest=true,false")[1] == (True, False)
+    assert parse_grid_option(" band = 0.05 ")[1] == (0.05,)
+    assert parse_grid_option("band=0.1:0.3:0.1")[1] == (0.1, 0.2, 0.3)
+
+
+def test_grid_values_in_a_scenario_may_be_range_strings():
+    sweep = _sweep({"band": "0.01:0.05:0.01", "check_every": 3})
+    assert sweep.grid == (("band", (0.01, 0.02, 0.03, 0.04, 0.05)), ("check_every", (3,)))
+    assert SweepConfig.from_config(sweep.to_dict(), 0) == sweep
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ("band", r"`--grid` must be FIELD=VALUES"),
+        ("=0.01", r"`--grid` needs a policy field name"),
+        ("band=", r"`--grid band` has no values"),
+        ("band=0.01:0.10:0", r"`--grid band` range '0.01:0.10:0' needs a step > 0"),
+        ("band=0.10:0.01:0.01", r"`--grid band` range .* needs start <= stop"),
+        ("band=0:1:0.3", r"`--grid band` range '0:1:0.3': the step 0.3 does not reach 1"),
+        ("band=0.01:0.1", r"`--grid band` range '0.01:0.1' must be start:stop:step"),
+        ("band=0.01,,0.02", r"`--grid band` = '0.01,,0.02' has an empty value"),
+        ("band=0:1:0.000001", r"`--grid band` range .* more than 100,000"),
+    ],
+)
+def test_bad_grid_options_are_refused_naming_the_flag(option, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        parse_grid_option(option)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unknown_grid_field_is_refused_with_a_suggestion():
+    with pytest.raises(
+        ConfigError,
+        match=r"`\[\[sweeps\]\]\[0\]\.grid\.bnad` is not a field of "
+        r"policy kind 'threshold'\. Did you mean `band`\?",
+    ):
+        expand(_sweep({"bnad": [0.01]}), BANDS)
+
+
+def test_a_value_out_of_range_names_the_grid_field_and_the_point():
+    with pytest.raises(ConfigError) as info:
+        expand(_sweep({"check_every": [3], "band": [0.02, 1.5]}), BANDS)
+    msg = str(info.value)
+    assert msg.startswith(
+        "`[[sweeps]][0].grid.band` is refused at grid point bands[check_every=3,band=1.5]:"
+    )
+    assert "band" in msg and "1.5" in msg
+
+
+def test_a_refused_combination_names_the_field_that_causes_it():
+    with pytest.raises(
+        ConfigError,
+        match=r"`\[\[sweeps\]\]\[0\]\.grid\.fraction` is refused.*"
+        r"only applies with `trade_to = \"fraction\"`",
+    ):
+        expand(_sweep({"trade_to": ["fraction", "target"], "fraction": [0.5]}), BANDS)
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ({"policy": "bands", "grid": {}}, r"`\[\[sweeps\]\]\[0\]\.grid` is empty"),
+        (
+            {"policy": "bands", "grid": {"band": []}},
+            r"`\[\[sweeps\]\]\[0\]\.grid\.band` is an empty list",
+        ),
+        ({"policy": "bands"}, r"`\[\[sweeps\]\]\[0\]\.grid` is required"),
+        ({"grid": {"band": [0.1]}}, r"`\[\[sweeps\]\]\[0\]\.policy` is required"),
+        (
+            {"policy": "bands", "grid": {"band": [0.1]}, "serach": True},
+            r"Unknown key `\[\[sweeps\]\]\[0\]\.serach`.*`search`",
+        ),
+        ({"policy": "bands", "grid": [0.1]}, r"`\[\[sweeps\]\]\[0\]\.grid` must be a table"),
+        (
+            {"policy": "bands", "grid": {"band": [0.1, 0.1]}},
+            r"`\[\[sweeps\]\]\[0\]\.grid\.band` repeats 0.1",
+        ),
+        (
+            {"policy": "bands", "grid": {"name": ["x"]}},
+            r"`\[\[sweeps\]\]\[0\]\.grid\.name` cannot be swept",
+        ),
+        (
+            {"policy": "bands", "grid": {"band": [{"a": 1}]}},
+            r"`\[\[sweeps\]\]\[0\]\.grid\.band\[0\]` must be a number",
+        ),
+        (
+            {"policy": "bands", "grid": {"trade_to": ["edge"]}, "search": True},
+            r"`\[\[sweeps\]\]\[0\]\.grid\.trade_to` must hold numbers with `search = true`",
+        ),
+        (
+            {"policy": "bands", "grid": {"band": [0.1]}, "search": "yes"},
+            r"`\[\[sweeps\]\]\[0\]\.search` must be true or false",
+        ),
+        (
+            {"policy": "bands", "grid": {"band": "0:1:0.0001", "check_every": "1:20:1"}},
+            r"`\[\[sweeps\]\]\[0\]\.grid` has 200,020 points",
+        ),
+        ({"policy": 3, "grid": {"band": [0.1]}}, r"`\[\[sweeps\]\]\[0\]\.policy` must be a string"),
+    ],
+)
+def test_bad_sweep_tables_are_refused_naming_the_field(table, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        SweepConfig.from_config(table, 0)
+    assert "\n" not in str(info.value)
+
+
+def test_point_names_may_not_collide_with_other_policies():
+    sweep = _sweep({"band": [0.03]})
+    with pytest.raises(ConfigError, match=r"grid point bands\[band=0.03\] has the name of another"):
+        expand(sweep, BANDS, existing_names={"bands[band=0.03]"})
+
+
+def test_the_base_table_must_be_the_swept_policy():
+    with pytest.raises(
+        ConfigError, match=r"`\[\[sweeps\]\]\[0\]\.policy` = 'bands' does not match"
+    ):
+        expand(_sweep({"band": [0.03]}), {**BANDS, "name": "other"})
+
+
+def test_a_custom_rule_is_never_imported_while_expanding(monkeypatch):
+    import importlib
+
+    imported: list[str] = []
+    real = importlib.import_module
+
+    def spy(name, *args, **kwargs):
+        imported.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", spy)
+    table = {"name": "mine", "kind": "custom", "rebalance_nb": "evil_pkg.rules:trade"}
+    sweep = SweepConfig.from_config({"policy": "mine", "grid": {"state_size": [1, 2]}}, 0)
+    points = expand(sweep, table)
+    assert [n for n, _ in points] == ["mine[state_size=1]", "mine[state_size=2]"]
+    assert not any(name.startswith("evil_pkg") for name in imported)
+
+
+def test_sweep_memory_grows_with_the_grid_not_with_grid_times_paths():
+    acc = Accumulator(100, initial_wealth=1.0, horizon_years=1.0)
+    assert accumulator_bytes(100, len(acc.metric_names), 1) == acc.nbytes
+    small = sweep_memory_bytes(100, 1_000_000, 0)
+    assert small == 2 * acc.nbytes + 100 * 1000 * layout.N_METRICS * 8
+    # 1,000 points over a million paths: about 1.3 GB, mostly one block's metrics of every
+    # point, where per-path tables of every point would need 464 GB.
+    big = sweep_memory_bytes(1000, 1_000_000, 2)
+    assert big < 2e9
+    assert big - sweep_memory_bytes(1000, 1_000_000, 0) == 2 * 2 * 1_000_000 * 29 * 8
+    assert sweep_memory_bytes(1000, 1_000_000, 0, n_jobs=2) > sweep_memory_bytes(1000, 1_000_000, 0)
+    assert MAX_GRID_POINTS == 100_000
