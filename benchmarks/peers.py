@@ -35,7 +35,7 @@ try:
 except ImportError:  # run as a script, or imported with benchmarks/ on sys.path
     import w1
 
-# Histogram sketch of log(wealth / initial wealth), as mcsim keeps it (mcsim.engine).
+# Histogram sketch of log(wealth / initial wealth), as mcsim keeps it (mcsim.sketch).
 HIST_LO = -10.0
 HIST_WIDTH = 0.005
 HIST_BINS = 4000 + 2

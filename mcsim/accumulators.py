@@ -23,6 +23,7 @@ paths to about 1e-12 relative.
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -175,8 +176,6 @@ class Accumulator:
         self.horizon_years = as_float(horizon_years, "horizon_years", low=0.0, low_open=True)
         for m in (*metrics, wealth_metric):
             if m not in METRICS:
-                import difflib
-
                 close = difflib.get_close_matches(m, list(METRICS), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"unknown metric {m!r}.{hint}")

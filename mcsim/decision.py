@@ -26,6 +26,7 @@ Conventions
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -185,8 +186,6 @@ class DecisionConfig:
         if policy_names is not None and self.baseline is not None:
             names = list(policy_names)
             if self.baseline not in names:
-                import difflib
-
                 close = difflib.get_close_matches(self.baseline, names, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(

@@ -227,6 +227,10 @@ def modules() -> dict[str, Module]:
 def test_the_walk_sees_the_whole_package(modules):
     for name in ("mcsim", "mcsim.engine", "mcsim.results", "mcsim.kernels", "mcsim.plan"):
         assert name in modules
+    # Subpackages and their modules are walked too (the report, data and stress packages).
+    for name in ("mcsim.report", "mcsim.report.view", "mcsim.data.files", "mcsim.stress.resolve"):
+        assert name in modules
+    assert "mcsim.kernels._stress" in modules
     assert any(name.startswith("mcsim.kernels._") for name in modules)
     assert any(name.startswith("mcsim.policies.") for name in modules)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
+from .._validation import check_correlation
 from ..data import BUNDLED, resample_returns
 from ..data.catalogue import unknown_dataset_error
 from ..errors import ConfigError, DataError
@@ -437,8 +438,6 @@ def _target_matrix(
     to_name: str,
 ) -> np.ndarray:
     """The target correlation among the stressed assets, checked to be valid."""
-    from .._validation import check_correlation
-
     n = len(stressed)
     if isinstance(stress.to, np.ndarray):
         full = check_correlation(stress.to, to_name, len(assets))

@@ -39,7 +39,7 @@ from ..kernels import layout
 
 __all__ = ["REF_METRICS", "reference_for_plan", "simulate_policy_ref"]
 
-#: Metrics :func:`simulate_policy_ref` returns (names as in ``mcsim.results.METRICS``).
+#: Metrics :func:`simulate_policy_ref` returns (names as in ``mcsim.metrics.METRICS``).
 REF_METRICS = (
     "terminal_wealth",
     "cagr",
@@ -274,7 +274,7 @@ def simulate_policy_ref(
 
 
 def reference_for_plan(plan, returns: np.ndarray) -> list[dict[str, np.ndarray]]:
-    """:func:`simulate_policy_ref` for every policy of a run plan (``mcsim.engine.prepare``).
+    """:func:`simulate_policy_ref` for every policy of a run plan (``mcsim.plan.prepare``).
 
     ``returns`` of shape (n_paths, n_steps, n_assets) are the plan's simulated returns (no
     inflation series). Only proportional costs are modelled.
