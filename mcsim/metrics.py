@@ -11,7 +11,7 @@ without any of them naming it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -33,23 +33,11 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class MetricInfo:
-    """A per-path metric: its column in the kernel output, whether higher is better, unit.
-
-    ``event`` is True for a metric a policy declared: policies that do not declare it
-    report 0 in its column (see :func:`run_metrics`).
-    """
-
-    column: int
-    higher_is_better: bool
-    unit: str
-    description: str
-    event: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class EventMetric:
     """A count a policy keeps along each path, declared on the policy class.
+
+    The report gives every declared event metric that occurred on some path a section of
+    its own (a table of how often and how much); the keyword fields word that section.
 
     Parameters
     ----------
@@ -61,16 +49,56 @@ class EventMetric:
         Unit of the value ("count" for a number of steps).
     higher_is_better : bool
         Direction of a better outcome (CVaR takes the worst tail on the other side).
+    title : str, optional
+        Heading of the report's section (default: ``description``).
+    anchor : str, optional
+        The section's id in the page (default: ``name``).
+    intro : str, optional
+        The sentence under the heading (default: ``description`` and a full stop).
+    occurrence : str, optional
+        One occurrence, as in "Paths with a breach" (default: "an event").
+    count_label : str, optional
+        What the value counts, as in "Steps below floor (mean)" (default: ``description``).
     """
 
     name: str
     description: str
     unit: str
     higher_is_better: bool
+    _: KW_ONLY
+    title: str = ""
+    anchor: str = ""
+    intro: str = ""
+    occurrence: str = "an event"
+    count_label: str = ""
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
             raise ValueError(f"an event metric's name must be an identifier; got {self.name!r}")
+        # Frozen: the defaults that derive from other fields are filled in once, here.
+        for field_name, default in (
+            ("title", self.description),
+            ("anchor", self.name),
+            ("intro", f"{self.description}."),
+            ("count_label", self.description),
+        ):
+            if not getattr(self, field_name):
+                object.__setattr__(self, field_name, default)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """A per-path metric: its column in the kernel output, whether higher is better, unit.
+
+    ``event`` is the declaration of a metric a policy declared (None for a base metric):
+    policies that do not declare it report 0 in its column (see :func:`run_metrics`).
+    """
+
+    column: int
+    higher_is_better: bool
+    unit: str
+    description: str
+    event: EventMetric | None = None
 
 
 # The kernel copies a policy's state slot 0 (its event count) into this column of every path.
@@ -237,7 +265,7 @@ def run_metrics(policies: Iterable[Any]) -> dict[str, MetricInfo]:
             EVENT_COLUMN,
             1 + i,
             e.name,
-            MetricInfo(EVENT_COLUMN, e.higher_is_better, e.unit, e.description, True),
+            MetricInfo(EVENT_COLUMN, e.higher_is_better, e.unit, e.description, e),
         )
         for i, e in enumerate(events.values())
     ]

@@ -19,6 +19,7 @@ import mcsim.model_check
 import mcsim.report.figures
 import mcsim.report.view
 from mcsim import METRICS, report
+from mcsim.metrics import EVENT_COLUMN, EventMetric
 from mcsim.model_check import MODEL_CHECK_PATHS
 from mcsim.report import build_figures, format_value, policy_colours, write_report
 from mcsim.report.figures import n_bins
@@ -463,6 +464,45 @@ def test_floor_section_only_with_breaches(result, html_text, tmp_path):
     assert "floor" in _section_ids(html)
     cells = _row(_section(html, "floor"), result.policy_names[1])
     assert cells == ["10.00%", "0.20", "2.0", "2.0"]  # share, mean, 95th pct, max
+    assert "<th>Paths with a breach</th><th>Steps below floor (mean)</th>" in html
+
+
+def test_a_declared_event_metric_gets_its_section_worded_by_its_declaration(result, tmp_path):
+    # A policy class of the test's own: the report names none of it, yet shows its events.
+    alarm = EventMetric(
+        "alarms",
+        "Steps an alarm rang",
+        "count",
+        False,
+        title="Alarms & bells",
+        occurrence="an alarm",
+        count_label="Alarm steps",
+    )
+    second = result.scenario.policies[1]
+    alarmed_cls = type("Alarmed", (type(second),), {"event_metric": alarm})
+    alarmed = alarmed_cls(
+        **{f.name: getattr(second, f.name) for f in dataclasses.fields(second) if f.init}
+    )
+    policies = [result.scenario.policies[0], alarmed, *result.scenario.policies[2:]]
+    scenario = dataclasses.replace(result.scenario, policies=policies)
+    m = result.metrics_array.copy()
+    m[1, :60, EVENT_COLUMN] = 3.0  # 20 % of the paths, 3 steps each
+    res = SimulationResult(
+        plan=dataclasses.replace(result.plan, scenario=scenario),
+        metrics=m,
+        hist=result.hist,
+        wealth=result.wealth_array,
+        timings=result.timings,
+    )
+    assert res.metric_table["alarms"].event == alarm
+    html = write_report(res, tmp_path / "r.html").read_text(encoding="utf-8")
+    ids = _section_ids(html)
+    # The alarm policy's slot counts alarms, not floor breaches: no CPPI section.
+    assert "alarms" in ids and "floor" not in ids
+    section = _section(html, "alarms")
+    assert section.startswith("<h2>Alarms &amp; bells</h2><p>Steps an alarm rang.</p>")
+    assert "<th>Paths with an alarm</th><th>Alarm steps (mean)</th>" in section
+    assert _row(section, alarmed.name) == ["20.00%", "0.60", "3.0", "3.0"]
 
 
 @pytest.fixture(scope="module")
@@ -534,6 +574,14 @@ def test_result_model_check_is_the_check_of_the_run_model(result):
     assert result.model_check is result.model_check  # computed once, then cached
     pd.testing.assert_frame_equal(result.model_check, expected, check_exact=True)
     assert result.model_check.attrs["n_paths"] == MODEL_CHECK_PATHS
+
+
+def test_model_check_of_the_frozen_result_is_kept_and_cannot_be_replaced(result):
+    table = result.model_check
+    assert result.with_files({}).model_check is table  # the copy keeps the cached check
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.model_check = None
+    assert result.model_check is table
 
 
 def test_report_renders_the_result_model_check_without_recomputing(result, monkeypatch, tmp_path):

@@ -338,8 +338,22 @@ def test_run_metrics_are_the_base_metrics_and_the_declared_ones():
     assert [n for n in names if n not in BASE_METRICS] == ["alarms", "floor_breaches"]
     # Event metrics sit at the kernel's event column, between the base metrics around it.
     assert names.index("alarms") == names.index("dividends") + 1
-    assert table["alarms"].column == EVENT_COLUMN and table["alarms"].event
-    assert not table["terminal_wealth"].event
+    assert table["alarms"].column == EVENT_COLUMN
+    assert table["alarms"].event == _Alarms.event_metric
+    assert table["terminal_wealth"].event is None
+
+
+def test_an_event_metric_words_its_report_section_from_its_description_by_default():
+    e = _Alarms.event_metric
+    assert (e.title, e.anchor, e.intro) == ("Steps an alarm rang", "alarms", "Steps an alarm rang.")
+    assert (e.occurrence, e.count_label) == ("an event", "Steps an alarm rang")
+    cppi = mcsim.CPPI.event_metric
+    assert (cppi.anchor, cppi.title, cppi.occurrence) == (
+        "floor",
+        "CPPI floor breaches",
+        "a breach",
+    )
+    assert cppi.description == "Steps below the CPPI floor, ruin step included"
 
 
 def test_conflicting_event_metrics_are_refused():

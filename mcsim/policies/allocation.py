@@ -250,6 +250,11 @@ class CPPI(Policy):
         "Steps below the CPPI floor, ruin step included",
         "count",
         higher_is_better=False,
+        title="CPPI floor breaches",
+        anchor="floor",
+        intro="Steps on which wealth was below the CPPI floor.",
+        occurrence="a breach",
+        count_label="Steps below floor",
     )
     safe_asset: str = ""
     floor: float = 0.8

@@ -10,7 +10,7 @@ from .format import esc, format_value, to_json
 from .tables import (
     comparison_table,
     costs_table,
-    floor_table,
+    event_table,
     flows_table,
     model_check_table,
     policies_html,
@@ -125,15 +125,10 @@ def report_sections(view: ReportView) -> list[Section]:
         secs.append(
             Section("flows", "Cash flows and goal", intro + "</p>", ["flows"], [table.to_html()])
         )
-    if view.has_floor:
-        table = floor_table(view.metric("floor_breaches"), summary, policies, baseline)
+    for name, event in view.events.items():
+        table = event_table(view.metric(name), summary, policies, baseline, name, event)
         secs.append(
-            Section(
-                "floor",
-                "CPPI floor breaches",
-                "<p>Steps on which wealth was below the CPPI floor.</p>",
-                body=[table.to_html()],
-            )
+            Section(event.anchor, event.title, f"<p>{esc(event.intro)}</p>", body=[table.to_html()])
         )
     check = view.model_check
     if isinstance(check, tuple):

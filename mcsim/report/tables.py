@@ -1,5 +1,5 @@
-"""The report's HTML tables: summary, comparison, costs, taxes, flows, floor, model check,
-model parameters and policies, each a function of the frames it shows."""
+"""The report's HTML tables: summary, comparison, costs, taxes, flows, policy-declared
+events, model check, model parameters and policies, each a function of the frames it shows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..metrics import MetricInfo
+from ..metrics import EventMetric, MetricInfo
 from .format import (
     COST_LABELS,
     METRIC_LABELS,
@@ -29,7 +29,7 @@ __all__ = [
     "Table",
     "comparison_table",
     "costs_table",
-    "floor_table",
+    "event_table",
     "flows_table",
     "model_check_table",
     "model_params_html",
@@ -249,31 +249,41 @@ def flows_table(
     return Table(header, rows, _row_classes(policies, baseline))
 
 
-def floor_table(
-    breaches: pd.DataFrame, summary: pd.DataFrame, policies: Sequence[str], baseline: str
+def event_table(
+    values: pd.DataFrame,
+    summary: pd.DataFrame,
+    policies: Sequence[str],
+    baseline: str,
+    name: str,
+    event: EventMetric,
 ) -> Table:
-    """CPPI floor breaches (``breaches``: steps below the floor per path and policy)."""
+    """How often and how much a policy-declared event metric occurred, per policy.
+
+    ``values`` is the metric ``name`` per path and policy (path x policy); ``event`` its
+    declaration, which words the headers (for CPPI: "Paths with a breach", "Steps below
+    floor (mean)").
+    """
     header = [
         [
             ("Policy", 1),
-            ("Paths with a breach", 1),
-            ("Steps below floor (mean)", 1),
-            ("Steps below floor (95th pct)", 1),
-            ("Steps below floor (max)", 1),
+            (f"Paths with {event.occurrence}", 1),
+            (f"{event.count_label} (mean)", 1),
+            (f"{event.count_label} (95th pct)", 1),
+            (f"{event.count_label} (max)", 1),
         ]
     ]
     rows = []
     for pol in policies:
-        x = breaches[pol].to_numpy()
+        x = values[pol].to_numpy()
         x = x[np.isfinite(x)]
         share = float((x > 0).mean()) if x.size else float("nan")
         rows.append(
             [
                 _policy_label(pol, baseline),
                 format_value(share, "probability"),
-                f"{_stat(summary, pol, 'floor_breaches', 'mean'):.2f}",
-                format_value(_stat(summary, pol, "floor_breaches", "p95"), "count"),
-                format_value(float(x.max()) if x.size else float("nan"), "count"),
+                f"{_stat(summary, pol, name, 'mean'):.2f}",
+                format_value(_stat(summary, pol, name, "p95"), event.unit),
+                format_value(float(x.max()) if x.size else float("nan"), event.unit),
             ]
         )
     return Table(header, rows, _row_classes(policies, baseline))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..metrics import MetricInfo
+from ..metrics import EventMetric, MetricInfo
 from .format import COST_PARTS, FONT, policy_colours
 from .model_check import model_check_figure
 
@@ -47,7 +47,8 @@ class ReportView:
     manifest : dict
         The run's manifest (seed, model parameters, assets, history, sketch, versions).
     metric_info : mapping of str to MetricInfo
-        Unit and direction of every per-path metric.
+        Unit and direction of every per-path metric (the run's ``metric_table``, with the
+        event metrics its policies declare).
     series_names : list of str
         The model's simulated series, in column order (labels model parameters that do not
         name their series).
@@ -141,8 +142,13 @@ class ReportView:
         return self.sim.goal is not None
 
     @cached_property
-    def has_floor(self) -> bool:
-        return self.any_nonzero("floor_breaches")
+    def events(self) -> dict[str, EventMetric]:
+        """The policy-declared event metrics that occurred on some path, by name."""
+        return {
+            name: info.event
+            for name, info in self.metric_info.items()
+            if info.event is not None and self.any_nonzero(name)
+        }
 
     @cached_property
     def has_inflation(self) -> bool:
