@@ -356,7 +356,7 @@ def test_example_config_runs():
         warnings.simplefilter("error")
         result = mcsim.run(scenario, n_paths=60)
     assert result.paths.shape[0] == 60 * len(scenario.policies)
-    p = scenario.model.params()
+    p = result.model.params()  # the fitted copy: the scenario's own model stays as given
     assert p["kind"] == "garch" and p["correlation"] == "dcc"
     json.dumps(p, allow_nan=False)
 

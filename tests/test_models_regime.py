@@ -376,7 +376,7 @@ def test_example_config_runs():
         warnings.simplefilter("error")
         result = mcsim.run(scenario, n_paths=60)
     assert result.paths.shape[0] == 60 * len(scenario.policies)
-    d = scenario.model.describe()
+    d = result.model.describe()  # the fitted copy: the scenario's own model stays as given
     assert d.shape[0] == 2
     # the calm regime lasts longer and has the higher stock mean on this history
     durations = d[("duration_years", "")]
