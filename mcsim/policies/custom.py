@@ -28,6 +28,7 @@ import numpy as np
 
 from .._validation import as_float, as_int
 from ..errors import ConfigError
+from ..kernels import registry
 from .base import Policy, PolicyContext
 
 __all__ = ["SIGNATURE", "CodeReference", "Custom", "is_trusted_reference", "load_function"]
@@ -172,6 +173,7 @@ class Custom(Policy):
     """
 
     kind: ClassVar[str] = "custom"
+    builtin: ClassVar[registry.BuiltinRule | None] = None
     rebalance_nb: Any = None
     params: Sequence[float] = field(default_factory=tuple)
     state_size: int = 1
