@@ -797,6 +797,9 @@ def simulate_policy_builtin_nb(
         out_wealth,
     )  # fmt: skip
     n_paths, n_steps, _ = returns.shape
+    # The rule's arrays as locals, taken from the named tuples once: a view taken at each
+    # call is a new reference for Numba to count on every step.
+    h, w, w_new, target, state, params = ws.h, ws.w, ws.w_new, ws.target, ws.state, inp.params
     for p in range(n_paths):
         g, next_due, keep, r_path, noise_key = begin_path_nb(p, run, inp, ws)
         for t in range(n_steps):
@@ -806,11 +809,8 @@ def simulate_policy_builtin_nb(
             traded = (
                 live
                 and due
-                and consult_builtin_nb(
-                    kind, t, r_path, ws.h, ws.w, wealth, ws.target, inp.params, ws.state,
-                    ws.w_new,
-                )
-            )  # fmt: skip
+                and consult_builtin_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new)
+            )
             g = finish_step_nb(traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws)
         end_path_nb(p, inp, ws)
     # ``own`` holds the owning arrays until here, so the borrowed views stay valid.
@@ -857,6 +857,7 @@ def simulate_policy_custom_nb(
         out_wealth,
     )  # fmt: skip
     n_paths, n_steps, _ = returns.shape
+    w, w_new, target, state, params = ws.w, ws.w_new, ws.target, ws.state, inp.params
     for p in range(n_paths):
         g, next_due, keep, r_path, noise_key = begin_path_nb(p, run, inp, ws)
         for t in range(n_steps):
@@ -864,9 +865,7 @@ def simulate_policy_custom_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws
             )
             traded = (
-                live
-                and due
-                and rebalance_nb(t, r_path, ws.w, wealth, ws.target, inp.params, ws.state, ws.w_new)
+                live and due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
             )
             g = finish_step_nb(traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws)
         end_path_nb(p, inp, ws)
