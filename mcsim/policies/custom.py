@@ -29,6 +29,7 @@ from numba.core.registry import CPUDispatcher
 
 from .._validation import as_float, as_int
 from ..errors import ConfigError
+from ..kernels import registry
 from .base import Policy, PolicyContext
 
 __all__ = ["SIGNATURE", "CodeReference", "Custom", "is_trusted_reference", "load_function"]
@@ -171,6 +172,7 @@ class Custom(Policy):
     """
 
     kind: ClassVar[str] = "custom"
+    builtin: ClassVar[registry.BuiltinRule | None] = None
     rebalance_nb: Any = None
     params: Sequence[float] = field(default_factory=tuple)
     state_size: int = 1
