@@ -268,7 +268,7 @@ def test_a_run_into_a_folder_writes_stress_and_failure_files(small_table, tmp_pa
     assert list(tidy.columns) == ["policy", "feature", "group", "statistic", "value"]
     html = (tmp_path / "report.html").read_text()
     assert "Stress tests" in html and "Failure anatomy" in html
-    assert "understates" in html
+    assert "understate history" in html
 
 
 def test_a_run_without_stresses_writes_no_stress_files_and_keeps_its_run_key(small_table):
