@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -379,3 +381,23 @@ def test_paths_parquet_of_a_window_run_carries_the_window_start(tmp_path):
         engine.regenerate_path(res.plan, 5)["us_stocks_tr"].to_numpy(),
         res.history["us_stocks_tr"].to_numpy()[5:1205],
     )
+
+
+def test_stresses_and_failure_from_python_classes():
+    sc = mcsim.Scenario(
+        model=mcsim.GaussianModel(names=["a"], mu=[0.05], vol=[0.2], corr=[[1.0]]),
+        target={"a": 1.0},
+        policies=[mcsim.BuyAndHold(name="hold")],
+        stresses=[mcsim.Shock(name="crash", returns={"a": -0.4})],
+        failure=mcsim.FailureConfig(ruin=True, cagr_below=0.0),
+        simulation=mcsim.SimulationConfig(n_paths=50, seed=1, horizon_years=2),
+    )
+    res = mcsim.run(sc)
+    np.testing.assert_allclose(
+        res.stress_paths("crash")["terminal_wealth"], 0.6 * res.paths["terminal_wealth"], rtol=1e-12
+    )
+    cagr = res.metric("cagr")["hold"].to_numpy()
+    assert res.failure.summary.loc["hold", "n_failing"] == int((cagr < 0).sum())
+    assert sc.to_dict()["stresses"][0]["kind"] == "shock"
+    with pytest.raises(mcsim.ConfigError, match=r"\[\[stresses\]\].name"):
+        dataclasses.replace(sc, stresses=[mcsim.Shock(name="x", returns={"a": -0.1})] * 2)
