@@ -378,11 +378,13 @@ class SimulationResult:
         Returns
         -------
         pandas.DataFrame, str or None
-            The table; None when the model was not fitted to history; a one-line message
+            The table; None when the model was not fitted to history or replays it
+            (``historical_windows``); a one-line message
             when the check failed (a warning says so too: a failed diagnostic must not cost
             the user the report).
         """
-        if self.history is None:
+        if self.history is None or self.window_starts is not None:
+            # Paths that are the history's own windows have no model to check against it.
             return None
         try:
             return _model_check.model_check(
