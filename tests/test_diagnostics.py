@@ -513,4 +513,5 @@ def test_mcsim_fit_command_line(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "model_check.csv", index_col=[0, 1])
     assert table.shape == (10, 5)
     assert cli.main(["fit", "shiller", "--model", "gausian"]) == 2
-    assert "'gaussian', 'lognormal'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'gaussian'" in err and "'lognormal'" in err and "Did you mean 'gaussian'?" in err
