@@ -10,7 +10,16 @@ import pytest
 from mcsim.kernels import layout, registry
 from mcsim.kernels._layout import rule_state, slots
 
-from mcsim.policies import CPPI, POLICIES, Custom, EventMetric, Policy, slot_array
+import mcsim
+from mcsim.policies import (
+    CPPI,
+    POLICIES,
+    Custom,
+    EventMetric,
+    Policy,
+    register_policy,
+    slot_array,
+)
 
 KERNELS = Path(registry.__file__).resolve().parent
 
@@ -134,3 +143,21 @@ def test_kernels_import_only_numpy_numba_and_siblings_without_cycles():
     for name in siblings:
         if name not in state:
             visit(name, [name])
+
+
+def test_policy_classes_register_themselves_by_kind():
+    assert POLICIES["calendar"] is mcsim.Calendar and POLICIES["cppi"] is CPPI
+    assert all(cls.kind == kind for kind, cls in POLICIES.items())
+
+    class Twin(Policy):
+        kind = "calendar"
+
+    with pytest.raises(TypeError, match="already Calendar"):
+        register_policy(Twin)
+
+    class Nameless(Policy):
+        pass
+
+    with pytest.raises(TypeError, match="needs a `kind`"):
+        register_policy(Nameless)
+    assert "" not in POLICIES

@@ -26,7 +26,7 @@ from ..kernels._solvers import (
     target_vol_scale_nb,
 )
 from ..metrics import EventMetric
-from .base import _FREQUENCIES, Policy, PolicyContext, slot_array
+from .base import _FREQUENCIES, Policy, PolicyContext, register_policy, slot_array
 from .rules import _every_steps
 
 __all__ = ["CPPI", "MeanVariance", "RiskParity", "TargetVolatility", "VolatilityTarget"]
@@ -133,6 +133,7 @@ def _model_cov(policy: Any, ctx: PolicyContext, *, required: bool) -> np.ndarray
     return 0.5 * (cov + cov.T)
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VolatilityTarget(Policy):
     """Scale the risky sleeve against a safe asset to a forecast volatility target.
@@ -218,6 +219,7 @@ class VolatilityTarget(Policy):
         return w
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CPPI(Policy):
     """Constant proportion portfolio insurance (Perold-Sharpe).
@@ -327,6 +329,7 @@ class CPPI(Policy):
         return w
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeanVariance(Policy):
     """Mean-variance re-optimisation, long-only and fully invested, solved in the kernel.
@@ -430,6 +433,7 @@ class MeanVariance(Policy):
         return w
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskParity(Policy):
     """Risk parity (equal risk contribution or given risk budgets), solved in the kernel.
@@ -525,6 +529,7 @@ def _check_positive_definite(policy: Any, cov: np.ndarray, ctx: PolicyContext) -
         )
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetVolatility(Policy):
     """Scale the target portfolio so that its volatility is ``target_vol``; the rest is safe.

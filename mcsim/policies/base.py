@@ -15,7 +15,15 @@ from ..kernels import layout, registry
 from ..metrics import EventMetric
 from .glide import check_glide, glide_weights
 
-__all__ = ["EventMetric", "KernelPolicy", "Policy", "PolicyContext", "slot_array"]
+__all__ = [
+    "POLICIES",
+    "EventMetric",
+    "KernelPolicy",
+    "Policy",
+    "PolicyContext",
+    "register_policy",
+    "slot_array",
+]
 
 _FLOW_MODES = {
     "pro_rata": layout.FLOW_PRO_RATA,
@@ -86,6 +94,25 @@ class KernelPolicy:
     rebalance_nb: Callable[..., bool] | None = None
     check_every: int = 1  # the rule is consulted every `check_every` steps ...
     check_offset: int = 0  # ... first after `check_offset` steps (0: after `check_every`)
+
+
+# Policy classes by ``kind``: what ``kind = "..."`` in a scenario names (filled by
+# :func:`register_policy` as the policy modules are imported).
+POLICIES: dict[str, type[Policy]] = {}
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Register a policy class under its ``kind`` (a class decorator, outermost).
+
+    Applied above ``@dataclass``, it registers the final (slotted) class. A kind can be
+    registered once.
+    """
+    if not cls.kind:
+        raise TypeError(f"{cls.__name__} needs a `kind` to be registered.")
+    if cls.kind in POLICIES and POLICIES[cls.kind].__qualname__ != cls.__qualname__:
+        raise TypeError(f"Policy kind {cls.kind!r} is already {POLICIES[cls.kind].__name__}.")
+    POLICIES[cls.kind] = cls
+    return cls
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,7 +30,7 @@ from numba.core.registry import CPUDispatcher
 from .._validation import as_float, as_int
 from ..errors import ConfigError
 from ..kernels import registry
-from .base import Policy, PolicyContext
+from .base import Policy, PolicyContext, register_policy
 
 __all__ = ["SIGNATURE", "CodeReference", "Custom", "is_trusted_reference", "load_function"]
 
@@ -144,6 +144,7 @@ def _short(e: Exception, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Custom(Policy):
     """A user's rule: a numba function with the policy signature.

@@ -12,11 +12,12 @@ from .._validation import as_float, as_int, as_str, as_vector
 from ..errors import ConfigError
 from ..kernels import registry
 from ..kernels._policies import TRADE_TO_EDGE, TRADE_TO_FRACTION, TRADE_TO_TARGET
-from .base import _FREQUENCIES, Policy, PolicyContext, slot_array
+from .base import _FREQUENCIES, Policy, PolicyContext, register_policy, slot_array
 
 __all__ = ["BuyAndHold", "Calendar", "CalendarThreshold", "Threshold"]
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuyAndHold(Policy):
     """Never trade: weights drift with the market."""
@@ -52,6 +53,7 @@ def _every_steps(every: Any, frequency: Any, steps_per_year: int, where: str) ->
     return as_int(every, f"{where}.every", low=1)
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Calendar(Policy):
     """Back to target every ``every`` steps (or at a named ``frequency``).
@@ -115,6 +117,7 @@ _TRADE_TO = {
 }
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Threshold(Policy):
     """Trade when a weight leaves its band (or the portfolio drifts too far).
@@ -201,6 +204,7 @@ class Threshold(Policy):
         return rule.kind, params, np.zeros(rule.state.N_FIXED)
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CalendarThreshold(Threshold):
     """Check the bands every ``every`` steps only; trade only when outside them."""
