@@ -35,7 +35,7 @@ from .plan import RunPlan, prepare
 from .results import SimulationResult
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
-from .stress import apply_stress, splice_steps
+from .stress import apply_stress, restore_stress, rewrite_stress, splice_steps
 
 __all__ = ["estimate_memory", "noise_keys", "regenerate_path", "run"]
 
@@ -80,6 +80,10 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     draws once) and every policy runs again on it, so a stressed path is the same draw as
     its unstressed twin. The path features of ``[failure]`` are measured on the unstressed
     returns.
+
+    The second buffer is a copy of the chunk made once; each stress rewrites only its window
+    there and copies the window back after the policies ran, so a stress costs its policy
+    pass plus work in proportion to its window, not a copy and a transform of every path.
     """
     sim = plan.scenario.simulation
     start, stop = plan.block_range(block)
@@ -132,16 +136,17 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
             )
         if n_feat:
             _chunk_features(plan, series, features[c0 : c0 + m])
+        stressed = stressed_buf[:m]
+        if n_str:
+            np.copyto(stressed, series)
         for j, resolved in enumerate(plan.stresses):
-            stressed = stressed_buf[:m]
-            steps = starts[j]
-            apply_stress(
-                resolved,
-                series,
-                stressed,
-                splice_steps=None if steps is None else steps[c0 : c0 + m],
-            )
-            s_returns, s_inflation = _split_series(stressed, plan.inflation_index)
+            steps = None if starts[j] is None else starts[j][c0 : c0 + m]
+            rewrite_stress(resolved, series, stressed, splice_steps=steps)
+            if plan.inflation_index < 0:
+                # The buffer itself is the policies' input, and inflation is the same zeros.
+                s_returns, s_inflation = stressed, inflation
+            else:
+                s_returns, s_inflation = _split_series(stressed, plan.inflation_index)
             for k, pol in enumerate(plan.policies):
                 _run_policy(
                     plan,
@@ -153,6 +158,7 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
                     stress_hist[j, k],
                     no_wealth,
                 )
+            restore_stress(resolved, series, stressed, splice_steps=steps)
     return BlockResult(
         block=block,
         metrics=metrics,
@@ -565,6 +571,7 @@ def _warm_up(plan: RunPlan) -> None:
     for r in plan.stresses:
         steps = np.array([r.splice_low]) if r.kind == "splice" and r.random_start else None
         apply_stress(r, series, stressed, splice_steps=steps)
+        restore_stress(r, series, stressed, splice_steps=steps)
     if plan.failure is not None:
         _chunk_features(plan, series, np.empty((1, n_features(plan))))
 

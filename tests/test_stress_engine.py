@@ -206,6 +206,35 @@ def test_a_random_splice_is_bit_identical_for_any_jobs_and_differs_between_paths
     assert ratio.nunique() > 30  # each path got its own start step
 
 
+def test_each_stress_gives_the_numbers_it_gives_alone_whatever_runs_before_it():
+    # The engine copies a chunk once and each stress rewrites, then restores, only its window:
+    # a stress that left anything behind would change the stresses after it. The random splice
+    # stays first, as its steps are drawn from its position among the stresses.
+    stresses = [
+        {"name": "gfc_any", "kind": "historical", "episode": "financial_crisis", "at": "random"},
+        {"name": "gfc", "kind": "historical", "episode": "financial_crisis", "at_year": 1},
+        {"name": "crash", "kind": "shock", "returns": {"us_stocks_tr": -0.3}, "at_year": 0.5},
+        {"name": "panic", "kind": "volatility", "multiplier": 2.0, "at_year": 1, "years": 1},
+        {"name": "herd", "kind": "correlation", "to": 0.9, "at_year": 2, "years": 1},
+        {"name": "lost", "kind": "drift", "shift": -0.05, "years": 2},
+    ]
+    policies = [
+        {"name": "hold", "kind": "buy_and_hold"},
+        {"name": "monthly", "kind": "calendar", "every": 1},
+    ]
+    target = {"us_stocks_tr": 0.6, "us_bonds_10y_tr": 0.4}
+    cols = ["us_stocks_tr", "us_bonds_10y_tr"]
+    kw = dict(horizon=4, policies=policies, target=target, inflation="cpi_inflation")
+    together = mcsim.run(_shiller(cols, stresses=stresses, **kw))
+    for j, stress in enumerate(stresses):
+        alone = mcsim.run(_shiller(cols, stresses=[stress], **kw))
+        np.testing.assert_array_equal(
+            together.stress_metrics_array[j], alone.stress_metrics_array[0], err_msg=stress["name"]
+        )
+        np.testing.assert_array_equal(together.stress_hist[j], alone.stress_hist[0])
+    np.testing.assert_array_equal(together.metrics_array, alone.metrics_array)
+
+
 def test_stressed_results_resume_after_a_kill_with_the_same_numbers(
     small_table, stressed_result, tmp_path, monkeypatch
 ):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mcsim.kernels._stress import drift_window_nb, linear_window_nb, shock_nb, splice_nb
+from mcsim.kernels._stress import (
+    drift_rewrite_nb,
+    linear_rewrite_nb,
+    restore_window_nb,
+    scale_rewrite_nb,
+    shock_rewrite_nb,
+    splice_rewrite_nb,
+)
 
 import mcsim
 from mcsim.stress import (
@@ -17,6 +24,8 @@ from mcsim.stress import (
     VolatilityStress,
     apply_stress,
     resolve,
+    restore_stress,
+    rewrite_stress,
     splice_steps,
 )
 from mcsim.testing.stress import (
@@ -269,26 +278,45 @@ def test_apply_stress_refuses_bad_buffers():
 
 
 # -- kernels against their NumPy twins ---------------------------------------------------------
+# The kernels rewrite a window of a buffer that holds a copy of the returns: each test starts
+# from such a copy, and a NaN-filled buffer shows which cells a kernel writes at all.
+EPS = np.finfo(float).eps
+
+
 @pytest.fixture(scope="module")
 def block():
     rng = np.random.default_rng(17)
     return np.ascontiguousarray(np.expm1(rng.normal(0.005, 0.04, size=(6, 15, 3))))
 
 
-def test_splice_kernel_matches_twin(block):
+def _written(out: np.ndarray) -> np.ndarray:
+    return ~np.isnan(out)
+
+
+def test_splice_kernel_matches_twin_and_writes_only_the_windows(block):
     episode = np.ascontiguousarray(np.random.default_rng(1).normal(0, 0.05, size=(4, 3)))
     starts = np.array([0, 11, 5, 3, 7, 11], dtype=np.int64)
-    out = np.empty_like(block)
-    splice_nb(block, episode, starts, out)
+    out = block.copy()
+    splice_rewrite_nb(episode, starts, out)
     np.testing.assert_array_equal(out, splice_naive(block, episode, starts))
+    blank = np.full_like(block, np.nan)
+    splice_rewrite_nb(episode, starts, blank)
+    inside = np.zeros(block.shape, dtype=bool)
+    for p, s in enumerate(starts):
+        inside[p, s : s + 4] = True
+    np.testing.assert_array_equal(_written(blank), inside)
 
 
 @pytest.mark.parametrize("step", [0, 7, 14])
 def test_shock_kernel_matches_twin(block, step):
     shock = np.array([-0.4, 0.0, 0.1])
-    out = np.empty_like(block)
-    shock_nb(block, shock, step, out)
+    out = block.copy()
+    shock_rewrite_nb(block, shock, step, out)
     np.testing.assert_allclose(out, shock_naive(block, shock, step), rtol=1e-12, atol=1e-15)
+    blank = np.full_like(block, np.nan)
+    shock_rewrite_nb(block, shock, step, blank)
+    assert _written(blank).sum() == 2 * block.shape[0]
+    assert _written(blank[:, step, [0, 2]]).all()
 
 
 @pytest.mark.parametrize(("start", "stop"), [(0, 15), (3, 9), (14, 15)])
@@ -297,21 +325,106 @@ def test_linear_kernel_matches_twin(block, start, stop):
     drift = rng.normal(0, 0.01, 3)
     matrix = np.ascontiguousarray(np.tril(rng.normal(1, 0.3, (3, 3))))
     rows = np.array([1, 2], dtype=np.int64)
-    out = np.empty_like(block)
-    linear_window_nb(block, drift, matrix, rows, start, stop, out)
+    out = block.copy()
+    linear_rewrite_nb(block, drift, matrix, rows, start, stop, out)
     want = linear_window_naive(block, drift, matrix, rows, start, stop)
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(out[..., 0], block[..., 0])
+    blank = np.full_like(block, np.nan)
+    linear_rewrite_nb(block, drift, matrix, rows, start, stop, blank)
+    assert _written(blank[:, start:stop, 1:]).all()
+    assert _written(blank).sum() == 2 * (stop - start) * block.shape[0]
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 15), (3, 9)])
+def test_scale_kernel_is_the_linear_kernel_with_a_diagonal_matrix_bit_for_bit(block, start, stop):
+    drift = np.array([0.004, -0.002, 0.001])
+    scale = np.array([2.0, 1.0, 0.5])
+    rows = np.array([0, 2], dtype=np.int64)
+    out = block.copy()
+    scale_rewrite_nb(block, drift, scale, rows, start, stop, out)
+    want = block.copy()
+    linear_rewrite_nb(block, drift, np.diag(scale), rows, start, stop, want)
+    assert out.tobytes() == want.tobytes()
+    np.testing.assert_allclose(
+        out,
+        linear_window_naive(block, drift, np.diag(scale), rows, start, stop),
+        rtol=1e-12,
+        atol=1e-15,
+    )
 
 
 @pytest.mark.parametrize(("start", "stop"), [(0, 15), (4, 6)])
-def test_drift_kernel_matches_twin(block, start, stop):
+def test_drift_kernel_matches_the_log_space_twin_to_a_few_ulps(block, start, stop):
     shift = np.array([-0.004, 0.0, 0.002])
-    out = np.empty_like(block)
-    drift_window_nb(block, shift, start, stop, out)
-    np.testing.assert_allclose(
-        out, drift_window_naive(block, shift, start, stop), rtol=1e-12, atol=1e-15
-    )
+    out = block.copy()
+    drift_rewrite_nb(block, shift, start, stop, out)
+    want = drift_window_naive(block, shift, start, stop)
+    # r' = r e^d + expm1(d) rounds three times (the product, the sum, e^d), and the log-space
+    # twin log1p / expm1 about as often: their difference is a few ulps of the largest term.
+    scale = np.maximum(np.maximum(np.abs(block), np.abs(want)), np.abs(np.expm1(shift)))
+    assert (np.abs(out - want) <= 4 * EPS * scale).all()
+    # A zero shift is an exact no-op, and nothing outside the window moves.
+    assert out[..., 1].tobytes() == block[..., 1].tobytes()
+    np.testing.assert_array_equal(out[:, :start], block[:, :start])
+    np.testing.assert_array_equal(out[:, stop:], block[:, stop:])
+
+
+def test_drift_kernel_differs_from_the_log_space_form_only_in_the_last_bits():
+    # Over a 10-year window of monthly steps, the compounded growth of the two forms agrees to
+    # rounding: the fused form changes the stressed numbers by last bits only.
+    rng = np.random.default_rng(5)
+    r = np.ascontiguousarray(np.expm1(rng.normal(0.006, 0.05, size=(200, 120, 2))))
+    shift = np.array([-0.05 / 12, 0.03 / 12])
+    out = r.copy()
+    drift_rewrite_nb(r, shift, 0, 120, out)
+    want = drift_window_naive(r, shift, 0, 120)
+    growth, want_growth = np.prod(1 + out, axis=1), np.prod(1 + want, axis=1)
+    np.testing.assert_allclose(growth, want_growth, rtol=120 * 4 * EPS, atol=0)
+
+
+def test_restore_kernel_copies_back_each_paths_window_only(block):
+    starts = np.array([0, 11, 5, 3, 7, 11], dtype=np.int64)
+    blank = np.full_like(block, np.nan)
+    restore_window_nb(block, starts, 4, blank)
+    for p, s in enumerate(starts):
+        np.testing.assert_array_equal(blank[p, s : s + 4], block[p, s : s + 4])
+        assert np.isnan(blank[p, :s]).all() and np.isnan(blank[p, s + 4 :]).all()
+
+
+@pytest.mark.parametrize(
+    "stress",
+    [
+        HistoricalEpisode(name="gfc", episode="financial_crisis", at_year=2.0),
+        HistoricalEpisode(name="gfc", episode="financial_crisis", at="random"),
+        Shock(name="s", returns={"us_stocks_tr": -0.3}, at_year=1.0),
+        VolatilityStress(name="v", multiplier=2.0, at_year=1.0, years=2.0),
+        CorrelationStress(name="c", to=0.8, at_year=3.0, years=1.0),
+        DriftStress(name="d", shift=-0.05, years=5.0),
+        DriftStress(name="d", shift=0.0),
+    ],
+    ids=["splice", "random_splice", "shock", "vol", "corr", "drift", "no_op"],
+)
+def test_rewrite_then_restore_equals_apply_then_leaves_the_copy_bit_for_bit(stress):
+    model = _model()
+    r = model.simulate(12, 120, 12, seed=4)
+    res = resolve(stress, _ctx(model))
+    kw = {}
+    if res.kind == "splice" and res.random_start:
+        kw["splice_steps"] = splice_steps(5, 0, 0, 12, res.splice_low, res.splice_high)
+    buf = r.copy()
+    rewrite_stress(res, r, buf, **kw)
+    assert buf.tobytes() == _run(res, r, **kw).tobytes()
+    restore_stress(res, r, buf, **kw)
+    assert buf.tobytes() == r.tobytes()
+
+
+def test_a_volatility_stress_resolves_to_a_per_series_scale():
+    model = _model()
+    res = resolve(VolatilityStress(name="v", multiplier=2.0, years=5.0), _ctx(model))
+    assert res.kind == "scale"
+    np.testing.assert_array_equal(res.scale, [2.0, 2.0, 1.0])
+    np.testing.assert_array_equal(res.rows, [0, 1])
 
 
 def test_resolved_correlation_map_matches_the_twin_on_one_path():

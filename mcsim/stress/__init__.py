@@ -7,7 +7,9 @@ outcomes are paired path by path. See ``docs/stress.md``.
 
 The flow for the engine: build each stress with :func:`stress_from_config` (or the classes),
 check it against the run with :func:`resolve` (before any simulation), then per chunk call
-:func:`apply_stress`; a random splice also needs :func:`splice_steps` per block.
+:func:`apply_stress` (or, on a buffer holding a copy of the chunk, :func:`rewrite_stress` then
+:func:`restore_stress`, which touch only the stress's window); a random splice also needs
+:func:`splice_steps` per block.
 """
 
 from .episodes import EPISODES, Episode, episode_returns, episode_table, get_episode
@@ -23,7 +25,7 @@ from .specs import (
     VolatilityStress,
     stress_from_config,
 )
-from .transforms import apply_stress, splice_steps
+from .transforms import apply_stress, restore_stress, rewrite_stress, splice_steps
 
 __all__ = [
     "EPISODES",
@@ -45,6 +47,8 @@ __all__ = [
     "fit_beta",
     "get_episode",
     "resolve",
+    "restore_stress",
+    "rewrite_stress",
     "splice_steps",
     "stress_from_config",
 ]

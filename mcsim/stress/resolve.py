@@ -113,8 +113,10 @@ class ResolvedStress:
     ----------
     name : str
         The stress's name.
-    kind : {"copy", "splice", "shock", "linear", "drift"}
+    kind : {"copy", "splice", "shock", "linear", "scale", "drift"}
         Transform to run. ``"copy"``: the stress is an exact no-op for this run.
+        ``"scale"``: a linear map whose matrix is diagonal (a volatility stress), applied as a
+        per-series scale.
     n_steps, n_series : int
         Shape of the paths it applies to.
     start, stop : int
@@ -128,11 +130,13 @@ class ResolvedStress:
     shock : ndarray of shape (n_series,)
         Shock: simple return of the jump per series (0 = untouched).
     drift : ndarray of shape (n_series,)
-        Linear: the model's mean log return per step.
+        Linear and scale: the model's mean log return per step.
     matrix : ndarray of shape (n_series, n_series)
         Linear: map of log-return deviations, ``L' L^{-1}`` (rows in ``rows`` only).
     rows : ndarray of shape (n_rows,)
-        Linear: int64 series that are rebuilt; the others are copied.
+        Linear and scale: int64 series that are rebuilt; the others are copied.
+    scale : ndarray of shape (n_series,)
+        Scale: multiplier of the log-return deviations from the drift per series.
     shift : ndarray of shape (n_series,)
         Drift: shift of the log return per step.
     info : dict
@@ -152,6 +156,7 @@ class ResolvedStress:
     matrix: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     shift: np.ndarray = field(default_factory=lambda: np.empty(0))
+    scale: np.ndarray = field(default_factory=lambda: np.empty(0))
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -335,8 +340,21 @@ def _resolve_volatility(stress: VolatilityStress, ctx: StressContext) -> Resolve
     if np.all(k == 1.0):
         return _copy(stress, ctx, "every multiplier is 1")
     # Scaling the volatilities scales the Cholesky factor row by row (L' = K L), so the map
-    # L' L^{-1} is K itself: no inverse, and singular covariances are fine.
-    return _linear(stress, ctx, s0, s1, np.diag(k), np.flatnonzero(k != 1.0))
+    # L' L^{-1} is K itself: no inverse, and singular covariances are fine. K is diagonal, so
+    # it is kept as the per-series scale, with no matrix product to run.
+    drift, _ = ctx.model.step_moments(ctx.steps_per_year)
+    return ResolvedStress(
+        name=stress.name,
+        kind="scale",
+        n_steps=ctx.n_steps,
+        n_series=len(ctx.series_names),
+        start=s0,
+        stop=s1,
+        drift=np.ascontiguousarray(drift, dtype=float),
+        scale=np.ascontiguousarray(k, dtype=float),
+        rows=np.flatnonzero(k != 1.0).astype(np.int64),
+        info={"steps": [s0, s1]},
+    )
 
 
 # -- correlation -------------------------------------------------------------------------------

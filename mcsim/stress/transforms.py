@@ -1,13 +1,27 @@
-"""Apply a resolved stress to a chunk of simulated returns; random splice steps per block."""
+"""Apply a resolved stress to a chunk of simulated returns; random splice steps per block.
+
+Two ways to apply a stress: :func:`apply_stress` writes the whole stressed chunk into a fresh
+buffer; the engine instead copies a chunk once into its stressed buffer and, per stress,
+calls :func:`rewrite_stress` (only the cells the stress changes), runs the policies, and
+calls :func:`restore_stress` (the window copied back), so a stress costs in proportion to
+its window.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..kernels._stress import drift_window_nb, linear_window_nb, shock_nb, splice_nb
+from ..kernels._stress import (
+    drift_rewrite_nb,
+    linear_rewrite_nb,
+    restore_window_nb,
+    scale_rewrite_nb,
+    shock_rewrite_nb,
+    splice_rewrite_nb,
+)
 from .resolve import ResolvedStress
 
-__all__ = ["SPLICE_KEY_OFFSET", "apply_stress", "splice_steps"]
+__all__ = ["SPLICE_KEY_OFFSET", "apply_stress", "restore_stress", "rewrite_stress", "splice_steps"]
 
 # Splice streams sit at spawn_key (block, SPLICE_KEY_OFFSET + stress_index): far from the
 # model's (block,) and from any small second key, so they never overlap another stream.
@@ -75,6 +89,135 @@ def _check_buffers(resolved: ResolvedStress, returns: np.ndarray, out: np.ndarra
         raise ValueError("apply_stress: `out` must be writeable.")
 
 
+def _window_starts(
+    resolved: ResolvedStress, n_paths: int, splice_steps: np.ndarray | None
+) -> np.ndarray:
+    """Each path's first step of the window the stress changes, checked (int64)."""
+    needs_steps = resolved.kind == "splice" and resolved.random_start
+    if needs_steps != (splice_steps is not None):
+        raise ValueError(
+            "apply_stress: `splice_steps` is required for a random splice and refused otherwise."
+        )
+    if not needs_steps:
+        return np.full(n_paths, resolved.start, dtype=np.int64)
+    starts = np.ascontiguousarray(splice_steps, dtype=np.int64)
+    if starts.shape != (n_paths,):
+        raise ValueError(
+            f"apply_stress: `splice_steps` must have shape ({n_paths},); got {starts.shape}."
+        )
+    if n_paths and (starts.min() < resolved.splice_low or starts.max() >= resolved.splice_high):
+        raise ValueError(
+            "apply_stress: `splice_steps` must lie in "
+            f"[{resolved.splice_low}, {resolved.splice_high})."
+        )
+    return starts
+
+
+def _window_length(resolved: ResolvedStress) -> int:
+    """Steps of the window the stress changes on each path (0 for a no-op)."""
+    if resolved.kind == "copy":
+        return 0
+    if resolved.kind == "splice":
+        return int(resolved.episode.shape[0])
+    return resolved.stop - resolved.start
+
+
+def rewrite_stress(
+    resolved: ResolvedStress,
+    returns: np.ndarray,
+    out: np.ndarray,
+    *,
+    splice_steps: np.ndarray | None = None,
+) -> None:
+    """Overwrite the cells of ``out`` that the stress changes, inside its window only.
+
+    ``out`` must hold a copy of ``returns`` inside the stress's window (a chunk copied once,
+    or restored with :func:`restore_stress` after the previous stress): the cells the stress
+    leaves alone are not written. Afterwards ``out`` holds the stressed returns wherever it
+    held the unstressed ones.
+
+    Parameters
+    ----------
+    resolved : ResolvedStress
+        From :func:`mcsim.stress.resolve`.
+    returns : ndarray of shape (n_paths, n_steps, n_series)
+        C-contiguous float64 simple returns of the chunk, as the model drew them; not modified.
+    out : ndarray of shape (n_paths, n_steps, n_series)
+        C-contiguous float64 buffer, not sharing memory with ``returns``.
+    splice_steps : ndarray of shape (n_paths,), optional
+        Required for a splice with ``random_start``: each path's start step, the chunk's slice
+        of :func:`splice_steps` for its block. Refused for any other stress.
+
+    Raises
+    ------
+    ValueError
+        Buffers of the wrong shape, dtype or layout, aliased buffers, or ``splice_steps``
+        missing, unexpected or out of range (programming errors of the caller).
+    """
+    _check_buffers(resolved, returns, out)
+    starts = _window_starts(resolved, returns.shape[0], splice_steps)
+    kind = resolved.kind
+    if kind == "copy":
+        return
+    if kind == "splice":
+        splice_rewrite_nb(resolved.episode, starts, out)
+    elif kind == "shock":
+        shock_rewrite_nb(returns, resolved.shock, resolved.start, out)
+    elif kind == "linear":
+        linear_rewrite_nb(
+            returns,
+            resolved.drift,
+            resolved.matrix,
+            resolved.rows,
+            resolved.start,
+            resolved.stop,
+            out,
+        )
+    elif kind == "scale":
+        scale_rewrite_nb(
+            returns,
+            resolved.drift,
+            resolved.scale,
+            resolved.rows,
+            resolved.start,
+            resolved.stop,
+            out,
+        )
+    elif kind == "drift":
+        drift_rewrite_nb(returns, resolved.shift, resolved.start, resolved.stop, out)
+    else:
+        raise ValueError(f"apply_stress: unknown resolved kind {kind!r}.")
+
+
+def restore_stress(
+    resolved: ResolvedStress,
+    returns: np.ndarray,
+    out: np.ndarray,
+    *,
+    splice_steps: np.ndarray | None = None,
+) -> None:
+    """Copy the stress's window of steps back from ``returns`` into ``out``.
+
+    Undoes :func:`rewrite_stress` with the same arguments: ``out`` then holds ``returns``
+    again wherever it did before, ready for the next stress.
+
+    Parameters
+    ----------
+    resolved, returns, out, splice_steps
+        As given to :func:`rewrite_stress`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`rewrite_stress`.
+    """
+    _check_buffers(resolved, returns, out)
+    starts = _window_starts(resolved, returns.shape[0], splice_steps)
+    n_window = _window_length(resolved)
+    if n_window:
+        restore_window_nb(returns, starts, n_window, out)
+
+
 def apply_stress(
     resolved: ResolvedStress,
     returns: np.ndarray,
@@ -83,6 +226,8 @@ def apply_stress(
     splice_steps: np.ndarray | None = None,
 ) -> None:
     """Write the stressed returns of one chunk of paths into ``out``.
+
+    A copy of ``returns`` followed by :func:`rewrite_stress`.
 
     Parameters
     ----------
@@ -103,46 +248,6 @@ def apply_stress(
         missing, unexpected or out of range (programming errors of the caller).
     """
     _check_buffers(resolved, returns, out)
-    n_paths = returns.shape[0]
-    needs_steps = resolved.kind == "splice" and resolved.random_start
-    if needs_steps != (splice_steps is not None):
-        raise ValueError(
-            "apply_stress: `splice_steps` is required for a random splice and refused otherwise."
-        )
-    kind = resolved.kind
-    if kind == "copy":
-        np.copyto(out, returns)
-    elif kind == "splice":
-        if needs_steps:
-            starts = np.ascontiguousarray(splice_steps, dtype=np.int64)
-            if starts.shape != (n_paths,):
-                raise ValueError(
-                    f"apply_stress: `splice_steps` must have shape ({n_paths},); got "
-                    f"{starts.shape}."
-                )
-            if n_paths and (
-                starts.min() < resolved.splice_low or starts.max() >= resolved.splice_high
-            ):
-                raise ValueError(
-                    "apply_stress: `splice_steps` must lie in "
-                    f"[{resolved.splice_low}, {resolved.splice_high})."
-                )
-        else:
-            starts = np.full(n_paths, resolved.start, dtype=np.int64)
-        splice_nb(returns, resolved.episode, starts, out)
-    elif kind == "shock":
-        shock_nb(returns, resolved.shock, resolved.start, out)
-    elif kind == "linear":
-        linear_window_nb(
-            returns,
-            resolved.drift,
-            resolved.matrix,
-            resolved.rows,
-            resolved.start,
-            resolved.stop,
-            out,
-        )
-    elif kind == "drift":
-        drift_window_nb(returns, resolved.shift, resolved.start, resolved.stop, out)
-    else:
-        raise ValueError(f"apply_stress: unknown resolved kind {kind!r}.")
+    _window_starts(resolved, returns.shape[0], splice_steps)
+    np.copyto(out, returns)
+    rewrite_stress(resolved, returns, out, splice_steps=splice_steps)
