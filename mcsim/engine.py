@@ -10,6 +10,7 @@ of a longer run equal a run of ``N`` paths with the same seed and block size.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,8 +26,11 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from ._version import __version__
+from .accumulators import Accumulator, merge_in_order
 from .checkpoint import Checkpoint
+from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
+from .decision import DecisionConfig
 from .errors import ConfigError, OutputError
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
 from .output import check_folder, clean_stale, locked
@@ -34,6 +38,7 @@ from .plan import RunPlan, prepare
 from .results import SimulationResult
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
+from .sweeps import sweep_memory_bytes
 
 __all__ = ["estimate_memory", "noise_keys", "regenerate_path", "run"]
 
@@ -49,6 +54,7 @@ class BlockResult:
     metrics: np.ndarray  # (n_policies, n_block_paths, N_METRICS)
     hist: np.ndarray  # (n_policies, n_grid, HIST_BINS) int64
     wealth: np.ndarray  # (n_policies, n_keep_in_block, n_steps + 1)
+    sweep: Accumulator | None = None  # the block's sums over named policies and grid points
 
 
 def simulate_block(plan: RunPlan, block: int) -> BlockResult:
@@ -66,6 +72,11 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     chunk = plan.chunk_size
     n_series = len(plan.series_names)
     buf = np.empty((chunk, n_steps, n_series))
+    n_sweep = len(plan.sweep_policies)
+    sweep_metrics = np.empty((n_sweep, n_block, layout.N_METRICS))
+    # Grid points keep no sketches or sample paths: the kernel adds into a scratch histogram.
+    scratch_hist = np.zeros((plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    no_wealth = np.zeros((0, n_steps + 1))
     for c0 in range(0, n_block, chunk):
         m = min(chunk, n_block - c0)
         series = buf[:m]
@@ -87,7 +98,23 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
                 hist[k],
                 wealth[k, keep_lo:keep_hi],
             )
-    return BlockResult(block=block, metrics=metrics, hist=hist, wealth=wealth)
+        for k, pol in enumerate(plan.sweep_policies):
+            _run_policy(
+                plan,
+                pol,
+                returns,
+                inflation,
+                noise,
+                sweep_metrics[k, c0 : c0 + m],
+                scratch_hist,
+                no_wealth,
+            )
+    acc = None
+    if n_sweep:
+        acc = sweep_accumulator(plan).update(
+            block, np.concatenate((metrics, sweep_metrics), axis=0)
+        )
+    return BlockResult(block=block, metrics=metrics, hist=hist, wealth=wealth, sweep=acc)
 
 
 def noise_keys(entropy: int, start: int, n: int) -> np.ndarray:
@@ -178,7 +205,26 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
         * 8
     )
     # The labelled per-path table is built once the run is done: count it twice.
-    return 2 * per_path_table + max(1, n_jobs) * 2 * per_block + n_pol * n_grid * HIST_BINS * 8
+    need = 2 * per_path_table + max(1, n_jobs) * 2 * per_block + n_pol * n_grid * HIST_BINS * 8
+    if plan.sweep_policies:
+        need += _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
+    return need
+
+
+def _sweep_extra_bytes(plan: RunPlan, n_jobs: int, n_points: int) -> int:
+    """Bytes a sweep of ``n_points`` grid points adds to the named policies' run."""
+    sim = plan.scenario.simulation
+    decision = plan.scenario.decision or DecisionConfig()
+    n_kept = min(n_points, KEPT_GRID_POINTS + 1)
+    return sweep_memory_bytes(
+        n_points + len(plan.policies),
+        sim.n_paths,
+        n_kept,
+        n_metrics=len(sweep_accumulator(plan, n_points=1).metric_names),
+        n_risk_aversions=len(decision.risk_aversion),
+        block_size=sim.block_size,
+        n_jobs=n_jobs,
+    )
 
 
 def available_memory() -> int | None:
@@ -196,6 +242,8 @@ def available_memory() -> int | None:
 def _check_memory(plan: RunPlan, n_jobs: int, max_memory: int | None) -> int:
     need = estimate_memory(plan, n_jobs)
     limit = max_memory if max_memory is not None else available_memory()
+    if limit is not None and need > 0.9 * limit and plan.sweep_policies:
+        _refuse_sweep(plan, n_jobs, need, limit)
     if limit is not None and need > 0.9 * limit:
         sim = plan.scenario.simulation
         raise ConfigError(
@@ -230,6 +278,7 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
         "metrics": ((n_pol, stop - start, layout.N_METRICS), f8),
         "hist": ((n_pol, plan.grid_steps.size, HIST_BINS), i8),
         "wealth": ((n_pol, n_keep, plan.n_steps + 1), f8),
+        **_accumulator_shapes(plan),
     }
 
 
@@ -347,6 +396,7 @@ def _simulate(
     metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
     hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, min(sim.keep_paths, sim.n_paths), plan.n_steps + 1))
+    sums = _OrderedSums()
 
     with ckpt.opened() if ckpt is not None else contextlib.nullcontext():
         todo = []
@@ -356,7 +406,10 @@ def _simulate(
             if arrays is None:
                 todo.append(b)
                 continue
-            _merge(plan, BlockResult(b, **arrays), metrics, hist, wealth)
+            acc = _accumulator_from_arrays(plan, b, arrays) if plan.sweep_policies else None
+            base = {k: arrays[k] for k in ("metrics", "hist", "wealth")}
+            _merge(plan, BlockResult(b, **base, sweep=acc), metrics, hist, wealth)
+            sums.add(b, acc)
             resumed += 1
 
         # Compile (or load from cache) in this thread before workers start.
@@ -370,9 +423,16 @@ def _simulate(
             for res in _execute(plan, todo, n_jobs, backend):
                 if ckpt is not None:
                     ckpt.save(
-                        res.block, {"metrics": res.metrics, "hist": res.hist, "wealth": res.wealth}
+                        res.block,
+                        {
+                            "metrics": res.metrics,
+                            "hist": res.hist,
+                            "wealth": res.wealth,
+                            **_accumulator_arrays(res),
+                        },
                     )
                 _merge(plan, res, metrics, hist, wealth)
+                sums.add(res.block, res.sweep)
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -386,8 +446,23 @@ def _simulate(
         "blocks_resumed": resumed,
         "n_jobs": n_jobs,
     }
+    if not plan.sweep_policies:
+        return SimulationResult(
+            plan=plan, metrics=metrics, hist=hist, wealth=wealth, timings=timings, checkpoint=ckpt
+        )
+    t3 = time.perf_counter()
+    outcome, kept_plan, (metrics, hist, wealth) = _finish_sweep(
+        plan, sums.merged(), metrics, hist, wealth, n_jobs, backend
+    )
+    timings["sweep_second_pass_s"] = time.perf_counter() - t3
     return SimulationResult(
-        plan=plan, metrics=metrics, hist=hist, wealth=wealth, timings=timings, checkpoint=ckpt
+        plan=kept_plan,
+        metrics=metrics,
+        hist=hist,
+        wealth=wealth,
+        timings=timings,
+        checkpoint=ckpt,
+        sweep=outcome,
     )
 
 
@@ -447,3 +522,202 @@ def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth) -> None:
 
 def _progress_bar(n_blocks: int, done: int, n_paths: int) -> Any:
     return tqdm(total=n_blocks, initial=done, unit="block", desc=f"{n_paths:,} paths", leave=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Sweeps: grid points on the same blocks, kept as mergeable sums
+# --------------------------------------------------------------------------------------------
+#: Grid points, besides the winner on the selection half, whose per-path tables a sweep keeps
+#: (the best by the objective on all paths).
+KEPT_GRID_POINTS = 3
+_ACC_ARRAYS = (
+    "m_n",
+    "m_mean",
+    "m_m2",
+    "d_n",
+    "d_mean",
+    "d_m2",
+    "u_shift",
+    "u_mean",
+    "u_m2",
+    "pair_q",
+    "pair_p",
+    "hist",
+)
+
+
+def _decision(plan: RunPlan) -> DecisionConfig:
+    return plan.scenario.decision if plan.scenario.decision is not None else DecisionConfig()
+
+
+def sweep_accumulator(plan: RunPlan, *, n_points: int | None = None) -> Accumulator:
+    """An empty accumulator over the plan's named policies followed by its grid points.
+
+    Its reference is the decision baseline (the scenario's baseline when ``[decision]`` names
+    none), its risk aversions those of ``[decision]``, and its wealth the real terminal
+    wealth when inflation is simulated.
+    """
+    scenario = plan.scenario
+    decision = _decision(plan)
+    names = [p.name for p in plan.policies] + [p.name for p in plan.sweep_policies]
+    if n_points is not None:
+        names = names[: len(plan.policies) + n_points]
+    baseline = decision.baseline if decision.baseline is not None else scenario.baseline
+    sim = scenario.simulation
+    return Accumulator(
+        len(names),
+        initial_wealth=sim.initial_wealth,
+        horizon_years=sim.horizon_years,
+        policy_names=names,
+        risk_aversions=decision.risk_aversion,
+        references=(names.index(baseline),),
+        select_fraction=decision.select_fraction,
+        wealth_floor=decision.wealth_floor,
+        wealth_metric="real_terminal_wealth" if plan.inflation_index >= 0 else "terminal_wealth",
+        goal=sim.goal,
+    )
+
+
+def _refuse_sweep(plan: RunPlan, n_jobs: int, need: int, limit: int) -> None:
+    """Say how many grid points fit in ``limit`` bytes (the guard of a sweep too large)."""
+    base = need - _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
+    lo, hi = 0, len(plan.sweep_policies)
+    while lo < hi:  # largest grid that fits; the estimate grows with the number of points
+        mid = (lo + hi + 1) // 2
+        if base + _sweep_extra_bytes(plan, n_jobs, mid) <= 0.9 * limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    sim = plan.scenario.simulation
+    raise ConfigError(
+        f"`[[sweeps]]`: this sweep of {len(plan.sweep_policies):,} grid points on "
+        f"{sim.n_paths:,} paths needs about {need / 2**30:.2f} GiB but only "
+        f"{limit / 2**30:.2f} GiB is available; at most {lo:,} grid points fit. Use a coarser "
+        "grid, lower `[simulation].block_size` or `--jobs`, or give more memory "
+        "(`--max-memory`)."
+    )
+
+
+class _OrderedSums:
+    """Merges per-block accumulators in block order, whatever order the blocks finish in."""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, Accumulator] = {}
+        self._next = 0
+        self._acc: Accumulator | None = None
+
+    def add(self, block: int, acc: Accumulator | None) -> None:
+        if acc is None:
+            return
+        self._pending[block] = acc
+        while self._next in self._pending:
+            part = self._pending.pop(self._next)
+            if self._acc is None:
+                self._acc = merge_in_order([part])
+            else:
+                self._acc.merge(part)
+            self._next += 1
+
+    def merged(self) -> Accumulator:
+        if self._pending or self._acc is None:
+            raise RuntimeError(f"blocks {sorted(self._pending)} were not merged in order.")
+        return self._acc
+
+
+def _accumulator_arrays(res: BlockResult) -> dict[str, np.ndarray]:
+    """The block's sums for its checkpoint file (its own half only: the other is empty)."""
+    if res.sweep is None:
+        return {}
+    h = int(np.argmax(res.sweep.n_paths > 0)) if res.sweep.n_paths.any() else 0
+    out = {"acc_n_paths": res.sweep.n_paths.copy()}
+    for name in _ACC_ARRAYS:
+        out[f"acc_{name}"] = np.ascontiguousarray(getattr(res.sweep, name)[h])
+    return out
+
+
+def _accumulator_shapes(plan: RunPlan) -> dict[str, tuple[tuple[int, ...], str]]:
+    if not plan.sweep_policies:
+        return {}
+    acc = sweep_accumulator(plan)
+    out = {"acc_n_paths": ((2,), acc.n_paths.dtype.str)}
+    for name in _ACC_ARRAYS:
+        a = getattr(acc, name)
+        out[f"acc_{name}"] = (a.shape[1:], a.dtype.str)
+    return out
+
+
+def _accumulator_from_arrays(plan: RunPlan, block: int, arrays: dict) -> Accumulator:
+    acc = sweep_accumulator(plan)
+    n_paths = arrays["acc_n_paths"]
+    acc.n_paths = np.array(n_paths, dtype=np.float64)
+    h = int(np.argmax(n_paths > 0)) if n_paths.any() else 0
+    for name in _ACC_ARRAYS:
+        getattr(acc, name)[h] = arrays[f"acc_{name}"]
+    return acc
+
+
+def _finish_sweep(
+    plan: RunPlan,
+    acc: Accumulator,
+    metrics: np.ndarray,
+    hist: np.ndarray,
+    wealth: np.ndarray,
+    n_jobs: int,
+    backend: str | None,
+) -> tuple[SweepOutcome, RunPlan, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rank every policy from the sums, choose the winner, and give the best few grid points
+    their per-path tables by a second pass over the same blocks (regenerated returns)."""
+    decision = _decision(plan)
+    g = decision.risk_aversion[0]
+    n_named = len(plan.policies)
+    winner = sweep_winner(acc, decision)
+    ranking = sweep_ranking(acc, decision)
+    table = acc.summary("all")
+    values = table.loc[table["risk_aversion"] == g]
+    objective = (
+        values["certainty_equivalent_wealth"].to_numpy()
+        if decision.objective == "certainty_equivalent"
+        else values["mean_goal_reached"].to_numpy()
+    )
+    order = [int(i) for i in np.argsort(-objective[n_named:], kind="stable")]
+    kept = list(order[:KEPT_GRID_POINTS])
+    w = acc.policy_names.index(winner.name) - n_named
+    if w >= 0 and w not in kept:
+        kept.insert(0, w)
+    b = acc.references[0] - n_named
+    if b >= 0 and b not in kept:  # a grid point as the decision baseline stays a policy
+        kept.append(b)
+    kept_policies = [plan.sweep_policies[i] for i in kept]
+    points = plan.scenario.sweep_points
+    second = dataclasses.replace(plan, policies=kept_policies, sweep_policies=[])
+    sim = plan.scenario.simulation
+    k_metrics = np.empty((len(kept), sim.n_paths, layout.N_METRICS))
+    k_hist = np.zeros((len(kept), plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    k_wealth = np.zeros((len(kept), wealth.shape[1], plan.n_steps + 1))
+    for res in _execute(second, list(range(sim.n_blocks)), n_jobs, backend):
+        _merge(second, res, k_metrics, k_hist, k_wealth)
+    kept_scenario = dataclasses.replace(
+        plan.scenario,
+        policies=(*plan.scenario.policies, *(points[i] for i in kept)),
+        sweeps=(),
+    )
+    kept_plan = dataclasses.replace(
+        plan,
+        scenario=kept_scenario,
+        policies=[*plan.policies, *kept_policies],
+        sweep_policies=[],
+    )
+    outcome = SweepOutcome(
+        accumulator=acc,
+        sweeps=tuple(plan.scenario.sweeps),
+        point_names=tuple(p.name for p in points),
+        kept=tuple(points[i].name for i in kept),
+        winner=winner,
+        ranking=ranking,
+    )
+    arrays = (
+        np.concatenate((metrics, k_metrics)),
+        np.concatenate((hist, k_hist)),
+        np.concatenate((wealth, k_wealth)),
+    )
+    return outcome, kept_plan, arrays
