@@ -187,3 +187,12 @@ def pending_weights_nb(tax_state, acc, w_new):
     for i in range(w_new.size):
         w_new[i] = tax_state[i, TS_PENDING_W]
     return True
+
+
+@njit_no_refcount
+def adv_grows_nb(asset_params):
+    """True when some asset's ADV grows with its price index."""
+    for i in range(asset_params.shape[0]):
+        if asset_params[i, AP_ADV_GROWTH] > 0.0:
+            return True
+    return False

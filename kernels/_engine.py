@@ -1,9 +1,20 @@
 """One policy along a block of return paths: market moves, flows, trades, costs, metrics.
 
 The two entry points differ only in how they call the policy: ``simulate_policy_builtin_nb``
-calls the built-in switch as a global (so it is cached), ``simulate_policy_custom_nb`` takes a
-user's compiled rule as an argument (a higher-order kernel, never cached). Every phase of a
-step is a cached leaf kernel below, shared by both loops.
+calls the registry's dispatch (``_registry.consult_builtin_nb``) as a global, so it is
+cached; ``simulate_policy_custom_nb`` takes a user's compiled rule as an argument (a
+higher-order kernel, never cached). Everything else is shared: one set-up kernel (inlined),
+:func:`start_run_nb`, builds the workspace (:class:`Workspace`), the run's flags
+(:class:`RunFlags`) and the inputs as borrowed views (:class:`RunInputs`, see
+``_memory.py``), and the per-path loop is the same four inlined phases in both entry kernels
+(:func:`begin_path_nb`, :func:`begin_step_nb`, the decision, :func:`finish_step_nb`,
+:func:`end_path_nb`), so each entry kernel is a dozen lines around its one call of the rule.
+
+Why not one loop kernel taking the decision as an argument: a kernel that receives a
+function is not cacheable, and dispatching on the argument's type with an inlined
+``numba.extending.overload`` miscompiled the rules inlined into it (numba 0.68: CPPI and
+volatility targeting gave wrong numbers), so the loop is spelled out twice around the
+shared phases instead.
 
 Order of events in step ``t`` (0-based): the market moves holdings by the step's returns;
 the scheduled external flow is paid in or out; the policy looks at the weights and may trade
@@ -11,11 +22,12 @@ the scheduled external flow is paid in or out; the policy looks at the weights a
 sample path are recorded.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from ._allocation import cppi_floor_nb, cppi_nb, mean_variance_rule_nb, vol_target_nb
-from ._costs import execution_costs_nb, pending_weights_nb
+from ._costs import adv_grows_nb, execution_costs_nb, pending_weights_nb
 from ._flows import flow_table_nb, place_flow_nb, scheduled_flow_nb
 from ._layout import (
     A_FLOW_STEP,
@@ -41,20 +53,17 @@ from ._layout import (
     M_COST_SPREAD,
     M_COSTS,
     M_DIVIDENDS,
-    M_FLOOR_BREACHES,
     M_FLOWS,
     M_GAINS,
     M_MIN_WEALTH,
     M_N_REBALANCES,
+    M_POLICY_EVENTS,
     M_RUIN_YEAR,
     M_RUINED,
     N_ACC,
     N_LOT_FIELDS,
     N_TAX_STATE,
-    POLICY_CPPI,
-    POLICY_MEAN_VARIANCE,
-    POLICY_THRESHOLD,
-    POLICY_VOL_TARGET,
+    STATE_EVENTS,
     TS_PRICE,
     TX_ENABLED,
     TX_HAS_DIVIDENDS,
@@ -62,18 +71,18 @@ from ._layout import (
     TX_TRACK_PRICES,
 )
 from ._memory import borrow_nb, fixed_fields_nb, njit_no_refcount
-from ._policies import band_may_breach_nb, builtin_rebalance_nb, threshold_nb
+from ._policies import weights_nb
+from ._registry import consult_builtin_nb, lazy_weights_nb, ruin_event_nb
 from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
-from ._taxes import (
-    adv_grows_nb,
+from ._tax_account import (
     after_market_nb,
     after_trading_nb,
     before_trading_nb,
     light_tracking_nb,
-    shape_trades_nb,
     start_account_nb,
     year_end_nb,
 )
+from ._trades import shape_trades_nb
 
 # Trades below this fraction of wealth are rounding noise, not rebalances.
 _TRADE_TOL = 1e-12
@@ -150,10 +159,10 @@ def market_step_nb(t, h, r_path, inflation_t, acc):
 
 @njit(cache=True, inline="always")
 def market_step_light_nb(t, h, r_path, inflation_t, asset_params, tax_state, prices, acc):
-    """:func:`market_step_nb` for light price tracking (``_taxes.light_tracking_nb``): also
+    """:func:`market_step_nb` for light price tracking (``_tax_account.light_tracking_nb``): also
     returns the step's dividends (currency), ``yield / steps_per_year`` of each asset's
     start-of-step value (nothing for an asset whose return wipes it out), and with
-    ``prices`` moves the price index of vehicle 0 as :func:`_taxes.after_market_nb` does
+    ``prices`` moves the price index of vehicle 0 as :func:`_tax_account.after_market_nb` does
     (by ``1 + r - yield / steps_per_year``). One pass over the holdings. Returns
     ``(wealth, dividends)``."""
     wealth = 0.0
@@ -214,35 +223,6 @@ def targets_constant_nb(targets):
             if targets[t, i] != targets[0, i]:
                 return False
     return True
-
-
-@njit(cache=True, inline="always")
-def weights_nb(h, wealth, w):
-    """Current weights ``h / wealth`` into ``w``."""
-    inv = 1.0 / wealth
-    for i in range(h.size):
-        w[i] = h[i] * inv
-
-
-@njit(cache=True, inline="always")
-def consult_builtin_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new):
-    """:func:`builtin_rebalance_nb` with the rules consulted on every step inlined (bands,
-    volatility targeting, CPPI, mean-variance's rolling window): there a compiled call
-    costs more than the rule's work. Band rules get their weights here, and only when the
-    holdings may be outside a band (``band_may_breach_nb``); the other rules get them from
-    :func:`before_decision_nb`."""
-    if kind == POLICY_THRESHOLD:
-        if not band_may_breach_nb(h, wealth, target, params):
-            return False
-        weights_nb(h, wealth, w)
-        return threshold_nb(t, r_path, w, wealth, target, params, state, w_new)
-    if kind == POLICY_VOL_TARGET:
-        return vol_target_nb(t, r_path, w, wealth, target, params, state, w_new)
-    if kind == POLICY_CPPI:
-        return cppi_nb(t, r_path, w, wealth, target, params, state, w_new)
-    if kind == POLICY_MEAN_VARIANCE:
-        return mean_variance_rule_nb(t, r_path, w, wealth, target, params, state, w_new)
-    return builtin_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
 
 
 @njit(cache=True, inline="always")
@@ -404,137 +384,270 @@ def record_grid_nb(g, wealth, initial_wealth, hist_lo, inv_width, hist):
 
 @njit_no_refcount
 def finish_policy_path_nb(acc, state, initial_wealth, n_steps, steps_per_year, goal, out_row):
-    """Write the path's metrics; ``state[0]`` is the policy's own event count (CPPI breaches)."""
-    acc[M_FLOOR_BREACHES] = state[0]
+    """Write the path's metrics; ``state[STATE_EVENTS]`` is the policy's own event count
+    (its declared event metric, e.g. CPPI's floor breaches)."""
+    acc[M_POLICY_EVENTS] = state[STATE_EVENTS]
     finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row)
+
+
+class Workspace(NamedTuple):
+    """The step loop's scratch arrays, shaped for one block and reset on every path."""
+
+    h: np.ndarray  # holdings (currency per asset)
+    w: np.ndarray  # current weights, shown to the rule
+    w_new: np.ndarray  # weights the rule trades to
+    target: np.ndarray  # target weights of the step
+    trade: np.ndarray  # trade per asset (currency)
+    state: np.ndarray  # the rule's per-path state
+    acc: np.ndarray  # per-path accumulator (``layout.A_*``, ``layout.M_*``)
+    tax_state: np.ndarray  # (n_assets, N_TAX_STATE), ``layout.TS_*``
+    lots: np.ndarray  # (n_assets, max_lots, N_LOT_FIELDS), ``layout.LOT_*``
+    gains: np.ndarray  # realised gains (2) and the sale keys of one asset's lots
+    flow_table: np.ndarray  # flow per step when the schedule is tabled (else empty)
+    no_keep: np.ndarray  # the kept-path row of paths that are not kept (empty)
+
+
+class RunFlags(NamedTuple):
+    """What the step loop of a block needs to do, decided once per block."""
+
+    kind: int  # the built-in rule's kind, -1 for a custom rule
+    check_every: int  # steps between consultations of the rule
+    first_due: int  # elapsed steps at the first consultation
+    has_flows: bool  # the run has scheduled external flows
+    tabled: bool  # their amounts are known in advance (``flow_table_nb``)
+    flow_mode: int  # where flows go, ``layout.FLOW_*``
+    plain: bool  # rebalances take ``rebalance_plain_nb``
+    taxed: bool  # a taxable account is kept
+    track_prices: bool  # per-asset price indices are needed
+    light: bool  # ``_tax_account.after_market_nb``'s per-step work is skipped
+    light_dividends: bool  # ... and the market step counts dividends
+    step_prices: bool  # ... and moves the price indices (ADV grows)
+    static_target: bool  # no glide path: ``target`` is set once
+    lazy_weights: bool  # the rule's consultation computes the weights itself
+
+
+class RunInputs(NamedTuple):
+    """The block's inputs as borrowed views (see ``_memory.py``), and its scalars; the
+    arguments of the entry kernels of the same names."""
+
+    params: np.ndarray
+    state0: np.ndarray
+    exec_params: np.ndarray
+    w_init: np.ndarray
+    targets: np.ndarray
+    returns: np.ndarray
+    inflation: np.ndarray
+    noise_keys: np.ndarray
+    asset_params: np.ndarray
+    flows: np.ndarray
+    tax_params: np.ndarray
+    grid_steps: np.ndarray
+    out_metrics: np.ndarray
+    out_hist: np.ndarray
+    out_wealth: np.ndarray
+    initial_wealth: float
+    steps_per_year: float
+    goal: float
+    hist_lo: float
+    inv_width: float
 
 
 @njit(cache=True)
 def allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params):
-    """The step loop's scratch arrays, as owning arrays (the loop works on borrowed views)."""
-    h = np.empty(n_assets)
-    w = np.empty(n_assets)
-    w_new = np.empty(n_assets)
-    target = np.empty(n_assets)
-    trade = np.empty(n_assets)
-    state = np.empty_like(state0)
-    acc = np.empty(N_ACC)
-    tax_state = np.zeros((n_assets, N_TAX_STATE))
+    """The step loop's scratch arrays as a :class:`Workspace` of owning arrays (the loop
+    works on borrowed views of them, :func:`borrow_workspace_nb`)."""
     lots = np.zeros((n_assets, max(1, int(tax_params[TX_MAX_LOTS])), N_LOT_FIELDS))
-    # Realised gains (2) and the sale keys of one asset's lots (see _taxes.sell_lots_nb).
-    gains = np.zeros(2 + lots.shape[1])
-    flow_table = np.zeros(n_steps if has_flows else 0)
-    no_keep = np.empty(0)  # the kept-path row of paths that are not kept
-    return h, w, w_new, target, trade, state, acc, tax_state, lots, gains, flow_table, no_keep
+    return Workspace(
+        h=np.empty(n_assets),
+        w=np.empty(n_assets),
+        w_new=np.empty(n_assets),
+        target=np.empty(n_assets),
+        trade=np.empty(n_assets),
+        state=np.empty_like(state0),
+        acc=np.empty(N_ACC),
+        tax_state=np.zeros((n_assets, N_TAX_STATE)),
+        lots=lots,
+        # Realised gains (2) and the sale keys of one asset's lots (_lots.sell_lots_nb).
+        gains=np.zeros(2 + lots.shape[1]),
+        flow_table=np.zeros(n_steps if has_flows else 0),
+        no_keep=np.empty(0),
+    )
 
 
 @njit(cache=True, inline="always")
-def run_flags_nb(asset_params, tax_params, targets, target):
-    """What a run's step loop needs to do, from its frictions, taxes and targets:
-    ``(plain, taxed, track_prices, light, light_dividends, step_prices, static_target)``.
+def borrow_workspace_nb(own):
+    """Borrowed views of a workspace's owning arrays; ``own`` must outlive them."""
+    return Workspace(
+        h=borrow_nb(own.h),
+        w=borrow_nb(own.w),
+        w_new=borrow_nb(own.w_new),
+        target=borrow_nb(own.target),
+        trade=borrow_nb(own.trade),
+        state=borrow_nb(own.state),
+        acc=borrow_nb(own.acc),
+        tax_state=borrow_nb(own.tax_state),
+        lots=fixed_fields_nb(own.lots, N_LOT_FIELDS),
+        gains=borrow_nb(own.gains),
+        flow_table=borrow_nb(own.flow_table),
+        no_keep=borrow_nb(own.no_keep),
+    )
+
+
+# Inlined into both entry kernels: called as a compiled function, its borrowed views came
+# back through a returned struct and the step loop ran three times slower (W1 measured).
+@njit(cache=True, inline="always")
+def start_run_nb(
+    kind, check_every, check_offset, params, state0, exec_params, w_init, targets, returns,
+    inflation, noise_keys, asset_params, flows, tax_params, initial_wealth, steps_per_year,
+    goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
+):  # fmt: skip
+    """The set-up of a block shared by both entry kernels: the workspace, the run's flags
+    and the inputs as borrowed views. Returns ``(own, ws, run, inp)``: the owning
+    :class:`Workspace` (the caller holds it until the loop is done), its borrowed views,
+    the :class:`RunFlags` and the :class:`RunInputs`. ``kind`` is -1 for a custom rule; the
+    other arguments are the entry kernels'.
 
     ``plain``: rebalances take :func:`rebalance_plain_nb`. ``light``: the per-step work of
-    ``_taxes.after_market_nb`` is skipped (``_taxes.light_tracking_nb``); the market step
-    (:func:`market_step_light_nb`) then counts dividends (``light_dividends``) and, when
-    ADV grows, moves the price indices (``step_prices``). ``static_target``: no glide
-    path; the target is then copied into ``target`` here, once.
+    ``_tax_account.after_market_nb`` is skipped (``_tax_account.light_tracking_nb``); the
+    market step (:func:`market_step_light_nb`) then counts dividends (``light_dividends``)
+    and, when ADV grows, moves the price indices (``step_prices``). ``static_target``: no
+    glide path; the target is then copied into the workspace here, once.
     """
-    plain = plain_execution_nb(asset_params, tax_params)
-    taxed = tax_params[TX_ENABLED] > 0.0
-    track_prices = tax_params[TX_TRACK_PRICES] > 0.0
-    light = track_prices and light_tracking_nb(asset_params, tax_params)
-    light_dividends = light and tax_params[TX_HAS_DIVIDENDS] > 0.0
-    step_prices = light and adv_grows_nb(asset_params)
+    n_steps, n_assets = returns.shape[1], returns.shape[2]
+    has_flows = flows.shape[0] > 0
+    own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
+    tabled = has_flows and flow_table_nb(flows, steps_per_year, own.flow_table)
     static_target = targets_constant_nb(targets)
     if static_target:
-        target_row_nb(targets, 0, target)
-    return plain, taxed, track_prices, light, light_dividends, step_prices, static_target
+        target_row_nb(targets, 0, own.target)
+    light = tax_params[TX_TRACK_PRICES] > 0.0 and light_tracking_nb(asset_params, tax_params)
+    run = RunFlags(
+        kind=kind,
+        check_every=check_every,
+        first_due=check_offset if check_offset > 0 else check_every,
+        has_flows=has_flows,
+        tabled=tabled,
+        flow_mode=int(exec_params[EP_FLOW_MODE]),
+        plain=plain_execution_nb(asset_params, tax_params),
+        taxed=tax_params[TX_ENABLED] > 0.0,
+        track_prices=tax_params[TX_TRACK_PRICES] > 0.0,
+        light=light,
+        light_dividends=light and tax_params[TX_HAS_DIVIDENDS] > 0.0,
+        step_prices=light and adv_grows_nb(asset_params),
+        static_target=static_target,
+        lazy_weights=kind >= 0 and lazy_weights_nb(kind),
+    )
+    # Borrowed views: no reference counting in the step loop (see _memory.py).
+    inp = RunInputs(
+        params=borrow_nb(params),
+        state0=borrow_nb(state0),
+        exec_params=borrow_nb(exec_params),
+        w_init=borrow_nb(w_init),
+        targets=borrow_nb(targets),
+        returns=borrow_nb(returns),
+        inflation=borrow_nb(inflation),
+        noise_keys=borrow_nb(noise_keys),
+        asset_params=borrow_nb(asset_params),
+        flows=borrow_nb(flows),
+        tax_params=borrow_nb(tax_params),
+        grid_steps=borrow_nb(grid_steps),
+        out_metrics=borrow_nb(out_metrics),
+        out_hist=borrow_nb(out_hist),
+        out_wealth=borrow_nb(out_wealth),
+        initial_wealth=initial_wealth,
+        steps_per_year=steps_per_year,
+        goal=goal,
+        hist_lo=hist_lo,
+        inv_width=1.0 / hist_width,
+    )
+    return own, borrow_workspace_nb(own), run, inp
 
 
 @njit(cache=True, inline="always")
-def before_decision_nb(
-    t, due, h, w, r_path, inflation_t, targets, target, flows, flow_table, tabled, flow_mode,
-    has_flows, track_prices, light, light_dividends, taxed, noise_key, asset_params,
-    tax_params, exec_params, tax_state, lots, acc, gains, steps_per_year, static_target,
-    lazy_weights, step_prices,
-):  # fmt: skip
+def before_decision_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws):
     """Step ``t`` up to the policy's decision: market move, dividends and price tracking,
     the scheduled flow, then (while wealth is left) tax work before trading and, on a due
     step, the current weights. Returns ``(wealth, live)``; ``live`` is False once wealth ran
     out before trading."""
+    h = ws.h
+    acc = ws.acc
     # With light price tracking, reinvested dividends are counted from the start-of-step
     # holdings (their definition), before the market moves them.
-    if light_dividends or step_prices:
+    if run.light_dividends or run.step_prices:
         wealth, dividends = market_step_light_nb(
-            t, h, r_path, inflation_t, asset_params, tax_state, step_prices, acc
+            t, h, r_path, inflation_t, inp.asset_params, ws.tax_state, run.step_prices, acc
         )
     else:
         dividends = 0.0
         wealth = market_step_nb(t, h, r_path, inflation_t, acc)
-    if (due or has_flows or track_prices) and not static_target:
-        target_row_nb(targets, t, target)
-    if light:
+    if (due or run.has_flows or run.track_prices) and not run.static_target:
+        target_row_nb(inp.targets, t, ws.target)
+    if run.light:
         if wealth > 0.0 and dividends > 0.0:
             acc[M_DIVIDENDS] += dividends
-    elif track_prices and wealth > 0.0:
+    elif run.track_prices and wealth > 0.0:
         wealth = after_market_nb(
-            t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode, tax_state, acc
-        )
-    if has_flows and wealth > 0.0:
+            t, h, r_path, noise_key, inp.asset_params, inp.tax_params, ws.target,
+            run.flow_mode, ws.tax_state, acc,
+        )  # fmt: skip
+    if run.has_flows and wealth > 0.0:
         wealth = flow_step_nb(
-            t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc
-        )
+            t, h, ws.target, inp.flows, ws.flow_table, run.tabled, run.flow_mode,
+            inp.steps_per_year, acc,
+        )  # fmt: skip
     live = wealth > 0.0
     if live:
-        if taxed:
+        if run.taxed:
             wealth = before_trading_nb(
-                t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
-                gains,
+                t, h, inp.asset_params, inp.tax_params, inp.exec_params, noise_key,
+                ws.tax_state, ws.lots, acc, ws.gains,
             )  # fmt: skip
-        if due and not lazy_weights:
-            weights_nb(h, wealth, w)
+        if due and not run.lazy_weights:
+            weights_nb(h, wealth, ws.w)
     return wealth, live
 
 
 @njit(cache=True, inline="always")
-def after_decision_nb(
-    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params, exec_params,
-    noise_key, tax_state, lots, acc, trade, gains, steps_per_year,
-):  # fmt: skip
-    """Step ``t`` after the decision: trade to ``w_new`` when the policy traded (or to the
-    carried weights of a capped trade), then the year-end tax settlement.
+def after_decision_nb(traded, t, n_steps, noise_key, run, inp, ws):
+    """Step ``t`` after the decision: trade to ``ws.w_new`` when the policy traded (or to
+    the carried weights of a capped trade), then the year-end tax settlement.
 
     Costs and taxes are capped at the wealth they are paid from; one that takes all of it
     ruins the path on this step (else ruin would show a step late, or never after the
     last step)."""
-    if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(tax_state, acc, w_new)):
-        if plain:
-            wealth = rebalance_plain_nb(h, w_new, asset_params, acc, trade)
+    h = ws.h
+    acc = ws.acc
+    if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(ws.tax_state, acc, ws.w_new)):
+        if run.plain:
+            wealth = rebalance_plain_nb(h, ws.w_new, inp.asset_params, acc, ws.trade)
         else:
             wealth = rebalance_step_nb(
-                t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots,
-                acc, trade, gains,
+                t, h, ws.w_new, inp.asset_params, inp.tax_params, inp.exec_params, noise_key,
+                ws.tax_state, ws.lots, acc, ws.trade, ws.gains,
             )  # fmt: skip
         if wealth <= 0.0:
-            ruin_nb(t, h, steps_per_year, acc)
-    if taxed:
-        wealth = year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains)
+            ruin_nb(t, h, inp.steps_per_year, acc)
+    if run.taxed:
+        wealth = year_end_nb(
+            t, n_steps, h, inp.tax_params, inp.exec_params, ws.tax_state, ws.lots, acc, ws.gains
+        )
         if wealth <= 0.0 and acc[M_RUINED] == 0.0:
-            ruin_nb(t, h, steps_per_year, acc)
+            ruin_nb(t, h, inp.steps_per_year, acc)
 
 
 @njit_no_refcount
 def ruin_step_nb(kind, t, r_path, wealth, params, state, steps_per_year, h, acc):
     """Step ``t`` of a path without wealth left: ruin it if a flow has not already, and on
-    the step of ruin itself (the step started with wealth) let CPPI count a floor breach,
-    as it would have with any wealth left below the floor. ``kind`` is -1 for a custom rule.
+    the step of ruin itself (the step started with wealth) let a rule that declares a ruin
+    event count it (``_registry.ruin_event_nb``: CPPI's floor breach), as it would have
+    with any wealth left. ``kind`` is -1 for a custom rule.
 
     Only paths that have run out of money come here, so the common step pays nothing.
     """
     if acc[M_RUINED] == 0.0:
         ruin_nb(t, h, steps_per_year, acc)
-    if kind == POLICY_CPPI and acc[A_START_WEALTH] > 0.0:
-        cppi_floor_nb(t, r_path, wealth, params, state)
+    if acc[A_START_WEALTH] > 0.0:
+        ruin_event_nb(kind, t, r_path, wealth, params, state)
 
 
 @njit(cache=True, inline="always")
@@ -548,6 +661,63 @@ def end_of_step_nb(t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, hi
     if keep.size > 0:
         keep[t + 1] = acc[A_WEALTH]
     return g
+
+
+@njit(cache=True, inline="always")
+def begin_path_nb(p, run, inp, ws):
+    """Start path ``p``: reset the workspace and the tax account, record the start. Returns
+    ``(g, next_due, keep, r_path, noise_key)``: the grid cursor, the elapsed steps at the
+    first consultation, the path's row of kept wealth (empty if not kept), its returns and
+    its execution-noise key."""
+    g = start_path_nb(
+        ws.h, inp.w_init, inp.initial_wealth, ws.state, inp.state0, ws.acc, inp.grid_steps,
+        inp.hist_lo, inp.inv_width, inp.out_hist,
+    )  # fmt: skip
+    start_account_nb(ws.h, inp.tax_params, ws.tax_state, ws.lots)
+    kept = p < inp.out_wealth.shape[0]
+    keep = inp.out_wealth[p] if kept else ws.no_keep
+    if kept:
+        keep[0] = inp.initial_wealth
+    return g, run.first_due, keep, inp.returns[p], inp.noise_keys[p]
+
+
+@njit(cache=True, inline="always")
+def begin_step_nb(t, next_due, p, r_path, noise_key, run, inp, ws):
+    """Step ``t`` up to the decision (:func:`before_decision_nb`). Returns ``(due,
+    next_due, wealth, live)``: whether the rule is consulted on this step, the countdown
+    moved on, and the wealth and liveness the decision sees."""
+    due = t + 1 == next_due
+    if due:
+        next_due += run.check_every
+    wealth, live = before_decision_nb(t, due, r_path, inp.inflation[p, t], noise_key, run, inp, ws)
+    return due, next_due, wealth, live
+
+
+@njit(cache=True, inline="always")
+def finish_step_nb(traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws):
+    """Step ``t`` after the decision: the trade and year-end taxes of a live path
+    (:func:`after_decision_nb`), or the ruin of one without wealth (:func:`ruin_step_nb`),
+    then the step's records. Returns the grid cursor."""
+    n_steps = inp.returns.shape[1]
+    if live:
+        after_decision_nb(traded, t, n_steps, noise_key, run, inp, ws)
+    else:
+        ruin_step_nb(
+            run.kind, t, r_path, wealth, inp.params, ws.state, inp.steps_per_year, ws.h, ws.acc
+        )
+    return end_of_step_nb(
+        t, g, ws.acc, inp.grid_steps, inp.initial_wealth, inp.hist_lo, inp.inv_width,
+        inp.out_hist, keep,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def end_path_nb(p, inp, ws):
+    """Write path ``p``'s metrics into ``inp.out_metrics[p]``."""
+    finish_policy_path_nb(
+        ws.acc, ws.state, inp.initial_wealth, inp.returns.shape[1], inp.steps_per_year,
+        inp.goal, inp.out_metrics[p],
+    )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -581,7 +751,7 @@ def simulate_policy_builtin_nb(
     Parameters
     ----------
     kind : int
-        One of ``layout.POLICY_*``.
+        The ``kind`` of a built-in rule's registry entry (``_registry.BUILTIN_RULES``).
     check_every, check_offset : int
         The policy is consulted at the end of steps ``t`` with ``t + 1 = first, first +
         check_every, ...`` where ``first = check_offset`` if it is positive, else
@@ -620,85 +790,31 @@ def simulate_policy_builtin_nb(
     out_wealth : ndarray of shape (n_keep, n_steps + 1)
         Overwritten with the wealth of the first ``n_keep`` paths (``n_keep`` may be 0).
     """
-    n_paths, n_steps, n_assets = returns.shape
-    has_flows = flows.shape[0] > 0
-    own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
-    n_keep = out_wealth.shape[0]
-    inv_width = 1.0 / hist_width
-    flow_mode = int(exec_params[EP_FLOW_MODE])
-    tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
-    first_due = check_offset if check_offset > 0 else check_every
-    plain, taxed, track_prices, light, light_dividends, step_prices, static_target = run_flags_nb(
-        asset_params, tax_params, targets, own[3]
-    )
-    lazy_weights = kind == POLICY_THRESHOLD
-    # Borrowed views: no reference counting in the step loop (see _memory.py).
-    params = borrow_nb(params)
-    state0 = borrow_nb(state0)
-    exec_params = borrow_nb(exec_params)
-    w_init = borrow_nb(w_init)
-    targets = borrow_nb(targets)
-    returns = borrow_nb(returns)
-    inflation = borrow_nb(inflation)
-    noise_keys = borrow_nb(noise_keys)
-    asset_params = borrow_nb(asset_params)
-    flows = borrow_nb(flows)
-    tax_params = borrow_nb(tax_params)
-    grid_steps = borrow_nb(grid_steps)
-    out_metrics = borrow_nb(out_metrics)
-    out_hist = borrow_nb(out_hist)
-    out_wealth = borrow_nb(out_wealth)
-    h = borrow_nb(own[0])
-    w = borrow_nb(own[1])
-    w_new = borrow_nb(own[2])
-    target = borrow_nb(own[3])
-    trade = borrow_nb(own[4])
-    state = borrow_nb(own[5])
-    acc = borrow_nb(own[6])
-    tax_state = borrow_nb(own[7])
-    lots = fixed_fields_nb(own[8], N_LOT_FIELDS)
-    gains = borrow_nb(own[9])
-    flow_table = borrow_nb(own[10])
-    no_keep = borrow_nb(own[11])
+    own, ws, run, inp = start_run_nb(
+        kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
+        returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
+        steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
+        out_wealth,
+    )  # fmt: skip
+    n_paths, n_steps, _ = returns.shape
+    # The rule's arrays as locals, taken from the named tuples once: a view taken at each
+    # call is a new reference for Numba to count on every step.
+    h, w, w_new, target, state, params = ws.h, ws.w, ws.w_new, ws.target, ws.state, inp.params
     for p in range(n_paths):
-        g = start_path_nb(
-            h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
-        )
-        start_account_nb(h, tax_params, tax_state, lots)
-        keep = out_wealth[p] if p < n_keep else no_keep
-        if p < n_keep:
-            keep[0] = initial_wealth
-        r_path = returns[p]
-        noise_key = noise_keys[p]
-        next_due = first_due
+        g, next_due, keep, r_path, noise_key = begin_path_nb(p, run, inp, ws)
         for t in range(n_steps):
-            due = t + 1 == next_due
-            if due:
-                next_due += check_every
-            wealth, live = before_decision_nb(
-                t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
-                tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
-                noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year, static_target, lazy_weights, step_prices,
-            )  # fmt: skip
-            if live:
-                traded = due and consult_builtin_nb(
-                    kind, t, r_path, h, w, wealth, target, params, state, w_new
-                )
-                after_decision_nb(
-                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
-                    exec_params, noise_key, tax_state, lots, acc, trade, gains, steps_per_year,
-                )  # fmt: skip
-            else:
-                ruin_step_nb(kind, t, r_path, wealth, params, state, steps_per_year, h, acc)
-            g = end_of_step_nb(
-                t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, out_hist, keep
+            due, next_due, wealth, live = begin_step_nb(
+                t, next_due, p, r_path, noise_key, run, inp, ws
             )
-        finish_policy_path_nb(
-            acc, state, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p]
-        )
+            traded = (
+                live
+                and due
+                and consult_builtin_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new)
+            )
+            g = finish_step_nb(traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws)
+        end_path_nb(p, inp, ws)
     # ``own`` holds the owning arrays until here, so the borrowed views stay valid.
-    return own[0].size
+    return own.h.size
 
 
 @njit(nogil=True)
@@ -731,81 +847,27 @@ def simulate_policy_custom_nb(
 
     Same as :func:`simulate_policy_builtin_nb` with ``kind`` replaced by the rule, which has
     the signature ``rebalance_nb(t, returns, w, wealth, target, params, state, w_new) -> bool``.
-    Numba-compiled, not cached (it takes a function).
+    Numba-compiled, not cached (it takes a function); the set-up and the step's phases are
+    the cached kernels the built-in entry uses.
     """
-    n_paths, n_steps, n_assets = returns.shape
-    has_flows = flows.shape[0] > 0
-    own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
-    n_keep = out_wealth.shape[0]
-    inv_width = 1.0 / hist_width
-    flow_mode = int(exec_params[EP_FLOW_MODE])
-    tabled = has_flows and flow_table_nb(flows, steps_per_year, own[10])
-    first_due = check_offset if check_offset > 0 else check_every
-    plain, taxed, track_prices, light, light_dividends, step_prices, static_target = run_flags_nb(
-        asset_params, tax_params, targets, own[3]
-    )
-    # Borrowed views: no reference counting in the step loop (see _memory.py).
-    params = borrow_nb(params)
-    state0 = borrow_nb(state0)
-    exec_params = borrow_nb(exec_params)
-    w_init = borrow_nb(w_init)
-    targets = borrow_nb(targets)
-    returns = borrow_nb(returns)
-    inflation = borrow_nb(inflation)
-    noise_keys = borrow_nb(noise_keys)
-    asset_params = borrow_nb(asset_params)
-    flows = borrow_nb(flows)
-    tax_params = borrow_nb(tax_params)
-    grid_steps = borrow_nb(grid_steps)
-    out_metrics = borrow_nb(out_metrics)
-    out_hist = borrow_nb(out_hist)
-    out_wealth = borrow_nb(out_wealth)
-    h = borrow_nb(own[0])
-    w = borrow_nb(own[1])
-    w_new = borrow_nb(own[2])
-    target = borrow_nb(own[3])
-    trade = borrow_nb(own[4])
-    state = borrow_nb(own[5])
-    acc = borrow_nb(own[6])
-    tax_state = borrow_nb(own[7])
-    lots = fixed_fields_nb(own[8], N_LOT_FIELDS)
-    gains = borrow_nb(own[9])
-    flow_table = borrow_nb(own[10])
-    no_keep = borrow_nb(own[11])
+    own, ws, run, inp = start_run_nb(
+        -1, check_every, check_offset, params, state0, exec_params, w_init, targets,
+        returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
+        steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
+        out_wealth,
+    )  # fmt: skip
+    n_paths, n_steps, _ = returns.shape
+    w, w_new, target, state, params = ws.w, ws.w_new, ws.target, ws.state, inp.params
     for p in range(n_paths):
-        g = start_path_nb(
-            h, w_init, initial_wealth, state, state0, acc, grid_steps, hist_lo, inv_width, out_hist
-        )
-        start_account_nb(h, tax_params, tax_state, lots)
-        keep = out_wealth[p] if p < n_keep else no_keep
-        if p < n_keep:
-            keep[0] = initial_wealth
-        r_path = returns[p]
-        noise_key = noise_keys[p]
-        next_due = first_due
+        g, next_due, keep, r_path, noise_key = begin_path_nb(p, run, inp, ws)
         for t in range(n_steps):
-            due = t + 1 == next_due
-            if due:
-                next_due += check_every
-            wealth, live = before_decision_nb(
-                t, due, h, w, r_path, inflation[p, t], targets, target, flows, flow_table,
-                tabled, flow_mode, has_flows, track_prices, light, light_dividends, taxed,
-                noise_key, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
-                steps_per_year, static_target, False, step_prices,
-            )  # fmt: skip
-            if live:
-                traded = due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
-                after_decision_nb(
-                    traded, t, n_steps, h, w_new, plain, taxed, asset_params, tax_params,
-                    exec_params, noise_key, tax_state, lots, acc, trade, gains, steps_per_year,
-                )  # fmt: skip
-            else:
-                ruin_step_nb(-1, t, r_path, wealth, params, state, steps_per_year, h, acc)
-            g = end_of_step_nb(
-                t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, out_hist, keep
+            due, next_due, wealth, live = begin_step_nb(
+                t, next_due, p, r_path, noise_key, run, inp, ws
             )
-        finish_policy_path_nb(
-            acc, state, initial_wealth, n_steps, steps_per_year, goal, out_metrics[p]
-        )
+            traded = (
+                live and due and rebalance_nb(t, r_path, w, wealth, target, params, state, w_new)
+            )
+            g = finish_step_nb(traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws)
+        end_path_nb(p, inp, ws)
     # ``own`` holds the owning arrays until here, so the borrowed views stay valid.
-    return own[0].size
+    return own.h.size

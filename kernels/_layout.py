@@ -1,9 +1,52 @@
-"""Integer constants shared by the kernels and the Python layer.
+"""Integer constants shared by the kernels and the Python layer, and the slot declarations.
 
 Numba freezes module globals at compile time, so everything here is a true constant: the
-column of each per-path metric, the slots of the per-path accumulator, the built-in policy
-kinds and the columns of the per-asset and per-policy parameter arrays.
+column of each per-path metric, the slots of the per-path accumulator and the columns of the
+per-asset, execution, flow and tax parameter arrays.
+
+A built-in rule's parameter and state slots are not listed here: each rule declares them
+once, next to its kernel, with :func:`slots` (parameters) and :func:`rule_state` (state),
+and the kernel and its policy class both read them from that declaration (``CP.FLOOR``).
+A declaration is a named tuple of ints at module level, which Numba freezes like any other
+global: ``params[CP.FLOOR]`` compiles to a constant index, cached kernels included.
 """
+
+from typing import NamedTuple
+
+
+def slots(*names: str) -> tuple[int, ...]:
+    """A slot declaration: consecutive integer slots ``0, 1, ...`` named by ``names``.
+
+    Parameters
+    ----------
+    *names : str
+        The slots' names in order, lower case (``"every", "offset", ...``).
+
+    Returns
+    -------
+    tuple of int
+        A named tuple: fields ``NAME`` (upper case) holding each slot's index, then
+        ``N_FIXED``, the number of named slots (per-asset values that follow them start
+        there).
+    """
+    fields = [name.upper() for name in names]
+    if len(set(fields)) != len(fields) or "N_FIXED" in fields:
+        raise ValueError(f"slot names must be distinct and not N_FIXED; got {names!r}")
+    cls = NamedTuple("Slots", [(f, int) for f in [*fields, "N_FIXED"]])
+    return cls(*range(len(fields) + 1))
+
+
+def rule_state(*names: str) -> tuple[int, ...]:
+    """A built-in rule's state declaration: slot ``EVENTS`` (0) first, then ``names``.
+
+    ``state[EVENTS]`` is the rule's own event count on a path (CPPI's floor breaches; 0 for
+    a rule without events): the engine copies it into the metric ``M_POLICY_EVENTS``.
+    """
+    return slots("events", *names)
+
+
+# Slot of every rule's state (built-in or custom) copied into ``M_POLICY_EVENTS``.
+STATE_EVENTS = 0
 
 # --- per-path metrics: columns of ``out_metrics`` (n_paths, N_METRICS) -------------------
 M_TERMINAL_WEALTH = 0  # nominal pre-tax wealth at the horizon (currency)
@@ -32,7 +75,9 @@ M_DEFERRED_TRADES = 22  # steps on which a participation cap carried trades forw
 M_HARVESTED_LOSSES = 23  # losses realised by tax-loss harvesting (currency)
 M_REALISED_GAINS = 24  # net capital gains realised (currency)
 M_DIVIDENDS = 25  # dividends received (currency)
-M_FLOOR_BREACHES = 26  # steps on which wealth fell below the CPPI floor (up to ruin)
+M_POLICY_EVENTS = 26  # the policy's own event count, ``state[STATE_EVENTS]`` at the horizon
+# CPPI's floor breaches are its events (``mcsim.policies.CPPI.event_metric``).
+M_FLOOR_BREACHES = M_POLICY_EVENTS
 M_GOAL_SHORTFALL = 27  # max(goal - terminal wealth, 0) (currency)
 M_GOAL_MET = 28  # 1.0 when terminal wealth >= goal and never ruined, else 0.0
 N_METRICS = 29
@@ -57,29 +102,6 @@ A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
 A_RUIN_PEAK = N_METRICS + 16  # elapsed steps at the unit value's last peak before ruin
 N_ACC = N_METRICS + 17
-
-# --- built-in policy kinds ------------------------------------------------------------------
-POLICY_BUY_AND_HOLD = 0
-POLICY_CALENDAR = 1
-POLICY_THRESHOLD = 2
-
-# Calendar params: [every_n_steps, offset]
-CAL_EVERY = 0
-CAL_OFFSET = 1
-
-# Threshold (band) params, followed by per-asset bands:
-# [check_every, check_offset, trade_to, fraction, drift_band, min_trade,
-#  abs_band[0..n_assets), rel_band[0..n_assets)]
-TH_CHECK_EVERY = 0
-TH_CHECK_OFFSET = 1
-TH_TRADE_TO = 2  # one of TRADE_TO_*
-TH_FRACTION = 3  # share of the gap to target closed when TRADE_TO_FRACTION
-TH_DRIFT_BAND = 4  # portfolio drift trigger: half the sum of |w - target| (inf = off)
-TH_MIN_TRADE = 5  # skip asset trades smaller than this fraction of wealth
-TH_N_FIXED = 6
-TRADE_TO_TARGET = 0
-TRADE_TO_EDGE = 1
-TRADE_TO_FRACTION = 2
 
 # --- per-asset parameters: columns of ``asset_params`` (n_assets, N_ASSET_PARAMS) ------------
 AP_PROPORTIONAL = 0  # commission as a fraction of traded value (10 bps = 0.001)
@@ -158,7 +180,7 @@ TS_CURRENT = 1  # vehicle that purchases go to (0 or 1)
 TS_UNITS = 2  # total units of vehicle 0 (vehicle 1 at TS_UNITS + 1)
 TS_PRICE = 4  # price index of vehicle 0 (vehicle 1 at TS_PRICE + 1); starts at 1
 TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1 at + 1);
-# in a cost-ordered book an upper bound after sales (see _taxes.tighten_top_cost_nb)
+# in a cost-ordered book an upper bound after sales (see _lots.tighten_top_cost_nb)
 TS_LOSS_SALE = 8  # step of the last harvest of vehicle 0 (vehicle 1 at + 1); -inf if none
 TS_PENDING_W = 10  # target weight of a capped trade carried to the next step
 TS_BY_COST = 11  # 1.0 when the asset's lots are kept in cost order (HIFO and tax-min books)
@@ -172,89 +194,3 @@ LOT_BASIS = 1  # cost basis (currency paid for the units still held)
 LOT_STEP = 2  # step bought (-1 = held at the start)
 LOT_VEHICLE = 3  # 0 or 1
 N_LOT_FIELDS = 4
-
-# --- allocation rules (volatility target, CPPI, mean-variance, risk parity, target vol) ----
-# Kinds 20..24 (kernels/_allocation.py). In each state, slot 0 is the floor-breach count
-# (CPPI only; 0 for the others).
-POLICY_VOL_TARGET = 20
-POLICY_CPPI = 21
-POLICY_MEAN_VARIANCE = 22
-POLICY_RISK_PARITY = 23
-POLICY_TARGET_VOL = 24
-ESTIMATE_MODEL = 0  # moments of the return model (annual)
-ESTIMATE_TRAILING = 1  # sample moments of the path's trailing window
-
-# Volatility target params: [every, offset, safe, target_vol, decay, max_leverage,
-#  threshold, steps_per_year]; state: [breaches, ewma_mean, ewma_var] (per step)
-VT_EVERY = 0
-VT_OFFSET = 1
-VT_SAFE = 2  # index of the safe asset
-VT_TARGET_VOL = 3  # annual volatility target of the portfolio (fraction)
-VT_DECAY = 4  # EWMA decay per step: 0.5 ** (1 / halflife)
-VT_MAX_LEVERAGE = 5  # largest sleeve exposure (fraction of wealth)
-VT_THRESHOLD = 6  # trade only when |desired - current exposure| exceeds this
-VT_STEPS_PER_YEAR = 7
-VT_N_FIXED = 8
-VS_MEAN = 1
-VS_VAR = 2
-VS_N = 3
-
-# CPPI params: [every, offset, safe, floor, multiplier, max_exposure, floor_growth,
-#  initial_wealth, w_init[0..n_assets)]; state: [breaches, floor (currency; NaN at start)]
-CP_EVERY = 0
-CP_OFFSET = 1
-CP_SAFE = 2
-CP_FLOOR = 3  # floor as a fraction of initial wealth
-CP_MULTIPLIER = 4
-CP_MAX_EXPOSURE = 5  # cap of the sleeve exposure (fraction of wealth; inf = none)
-CP_FLOOR_GROWTH = 6  # floor growth per step (fraction); NaN = the safe asset's return
-CP_INITIAL_WEALTH = 7  # currency; NaN = recover it at the first step
-CP_N_FIXED = 8
-CS_BREACHES = 0
-CS_FLOOR = 1
-CS_N = 2
-
-# Mean-variance params: [every, offset, estimate, window, risk_aversion, turnover_penalty,
-#  steps_per_year, has_model, mu[0..n), cov[0..n*n)] (annual model moments);
-# state: [breaches, failed_solves, cached, mu_work[n], cov_work[n*n], w_sol[n], solver work]
-MV_EVERY = 0
-MV_OFFSET = 1
-MV_ESTIMATE = 2  # one of ESTIMATE_*
-MV_WINDOW = 3  # trailing window (steps)
-MV_RISK_AVERSION = 4  # lambda
-MV_TURNOVER = 5  # L1 turnover penalty kappa (annual return units)
-MV_STEPS_PER_YEAR = 6
-MV_HAS_MODEL = 7  # 1.0 when the model moments are given
-MV_N_FIXED = 8
-MS_FAILED = 1
-MS_CACHED = 2
-MS_N_FIXED = 3
-
-# Risk parity params: [every, offset, estimate, window, steps_per_year, has_model,
-#  budgets[0..n), cov[0..n*n)]; state like mean-variance's
-RP_EVERY = 0
-RP_OFFSET = 1
-RP_ESTIMATE = 2
-RP_WINDOW = 3
-RP_STEPS_PER_YEAR = 4
-RP_HAS_MODEL = 5
-RP_N_FIXED = 6
-RS_FAILED = 1
-RS_CACHED = 2
-RS_N_FIXED = 3
-
-# Target volatility params: [every, offset, safe, target_vol, max_leverage, threshold,
-#  estimate, window, steps_per_year, has_model, cov[0..n*n)];
-# state: [breaches, mu_work[n], cov_work[n*n]]
-TV_EVERY = 0
-TV_OFFSET = 1
-TV_SAFE = 2
-TV_TARGET_VOL = 3  # annual (fraction)
-TV_MAX_LEVERAGE = 4  # cap of k (the scale of the target weights)
-TV_THRESHOLD = 5
-TV_ESTIMATE = 6
-TV_WINDOW = 7
-TV_STEPS_PER_YEAR = 8
-TV_HAS_MODEL = 9
-TV_N_FIXED = 10
-TS_N_FIXED = 1

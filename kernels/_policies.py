@@ -13,6 +13,11 @@ returns True when it trades and then writes the weights to trade to into ``w_new
 sum to one: the trade is self-financing, costs are paid afterwards). Rules must not write to
 any argument but ``state`` and ``w_new``.
 
+Each rule declares its parameter and state slots once, next to it, with ``_layout.slots``
+and ``_layout.rule_state`` (``CAL``, ``TH``); the policy classes of :mod:`mcsim.policies`
+fill the parameter arrays from the same declarations. The engine reaches the rules through
+the registry's dispatch (:mod:`._registry`).
+
 Band semantics (``threshold_nb``): asset ``i`` breaches when ``|w_i - target_i| > width_i``
 with ``width_i = min(abs_band_i, rel_band_i * |target_i|)``. Breaching the tighter band is the
 same event as breaching either band, so "tighter applies" and "either triggers" coincide: the
@@ -24,29 +29,38 @@ the sum of ``|w_i - target_i|`` (the one-way turnover needed to get back to targ
 import numpy as np
 from numba import njit
 
-from ._allocation import allocation_rebalance_nb, is_allocation_kind_nb, is_due_nb
-from ._layout import (
-    CAL_EVERY,
-    CAL_OFFSET,
-    POLICY_CALENDAR,
-    POLICY_THRESHOLD,
-    TH_CHECK_EVERY,
-    TH_CHECK_OFFSET,
-    TH_DRIFT_BAND,
-    TH_FRACTION,
-    TH_MIN_TRADE,
-    TH_N_FIXED,
-    TH_TRADE_TO,
-    TRADE_TO_EDGE,
-    TRADE_TO_FRACTION,
-)
+from ._allocation import is_due_nb
+from ._layout import rule_state, slots
 from ._memory import njit_no_refcount
+
+# Calendar: params [every, offset].
+CAL = slots("every", "offset")
+CAL_STATE = rule_state()
+
+# Threshold (band) params [check_every, check_offset, trade_to, fraction, drift_band,
+# min_trade], then abs_band[0..n_assets) and rel_band[0..n_assets) from TH.N_FIXED:
+# trade_to is one of TRADE_TO_*; fraction is the share of the gap to target closed when
+# TRADE_TO_FRACTION; drift_band the portfolio drift trigger, half the sum of |w - target|
+# (inf = off); min_trade skips asset trades smaller than this fraction of wealth.
+TH = slots("check_every", "check_offset", "trade_to", "fraction", "drift_band", "min_trade")
+TH_STATE = rule_state()
+TRADE_TO_TARGET = 0
+TRADE_TO_EDGE = 1
+TRADE_TO_FRACTION = 2
+
+
+@njit(cache=True, inline="always")
+def weights_nb(h, wealth, w):
+    """Current weights ``h / wealth`` into ``w``."""
+    inv = 1.0 / wealth
+    for i in range(h.size):
+        w[i] = h[i] * inv
 
 
 @njit(cache=True, inline="always")
 def calendar_nb(t, returns, w, wealth, target, params, state, w_new):
-    """Back to target every ``params[CAL_EVERY]`` steps."""
-    if not is_due_nb(t, params[CAL_EVERY], params[CAL_OFFSET]):
+    """Back to target every ``params[CAL.EVERY]`` steps."""
+    if not is_due_nb(t, params[CAL.EVERY], params[CAL.OFFSET]):
         return False
     for i in range(w.size):
         w_new[i] = target[i]
@@ -73,13 +87,13 @@ def band_may_breach_nb(h, wealth, target, params):
     1e-9, so rounding never hides a breach the rule would see; with a drift band it always
     defers to the rule."""
     n = h.size
-    if params[TH_DRIFT_BAND] < np.inf:
+    if params[TH.DRIFT_BAND] < np.inf:
         return True
     scale = wealth * (1.0 - 1e-9)
     breach = False
     for i in range(n):
         dev = abs(h[i] - target[i] * wealth)
-        width = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+        width = band_width_nb(target[i], params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
         breach |= dev > width * scale
     return breach
 
@@ -93,32 +107,32 @@ def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
     (:func:`to_band_edge_nb`), or ``fraction`` of the way; asset trades smaller than
     ``min_trade`` (fraction of wealth) are then dropped (:func:`drop_small_trades_nb`).
     """
-    if not is_due_nb(t, params[TH_CHECK_EVERY], params[TH_CHECK_OFFSET]):
+    if not is_due_nb(t, params[TH.CHECK_EVERY], params[TH.CHECK_OFFSET]):
         return False
     n = w.size
     breach = False
     for i in range(n):
         dev = abs(w[i] - target[i])
-        breach |= dev > band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+        breach |= dev > band_width_nb(target[i], params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
     # The drift sum is a chain of dependent additions: skipped when no drift band is set.
-    if not breach and params[TH_DRIFT_BAND] < np.inf:
+    if not breach and params[TH.DRIFT_BAND] < np.inf:
         drift = 0.0
         for i in range(n):
             drift += abs(w[i] - target[i])
-        breach = 0.5 * drift > params[TH_DRIFT_BAND]
+        breach = 0.5 * drift > params[TH.DRIFT_BAND]
     if not breach:
         return False
-    mode = int(params[TH_TRADE_TO])
+    mode = int(params[TH.TRADE_TO])
     if mode == TRADE_TO_EDGE:
         to_band_edge_nb(w, target, params, w_new)
     elif mode == TRADE_TO_FRACTION:
-        f = params[TH_FRACTION]
+        f = params[TH.FRACTION]
         for i in range(n):
             w_new[i] = w[i] + f * (target[i] - w[i])
     else:
         for i in range(n):
             w_new[i] = target[i]
-    min_trade = params[TH_MIN_TRADE]
+    min_trade = params[TH.MIN_TRADE]
     if min_trade > 0.0:
         return drop_small_trades_nb(w, w_new, min_trade)
     return True
@@ -183,7 +197,7 @@ def to_band_edge_nb(w, target, params, w_new):
         share = residual / room
         for i in range(n):
             t = target[i]
-            b = band_width_nb(t, params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+            b = band_width_nb(t, params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
             x = w_new[i]
             r = t + b - x if adding else max(x - _floor_nb(w[i], t, b), 0.0)
             w_new[i] = x + share * r
@@ -191,7 +205,7 @@ def to_band_edge_nb(w, target, params, w_new):
         # Only rounding is left (room >= |residual| in exact arithmetic).
         for i in range(n):
             w_new[i] += residual * target[i]
-    drift_to_band_nb(target, params[TH_DRIFT_BAND], w_new)
+    drift_to_band_nb(target, params[TH.DRIFT_BAND], w_new)
 
 
 @njit(cache=True, inline="always")
@@ -200,7 +214,7 @@ def _clamp_to_band_nb(i, w, target, params, w_new):
     clamped weight and its room to add and to remove weight."""
     n = w.size
     t = target[i]
-    b = band_width_nb(t, params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+    b = band_width_nb(t, params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
     x = min(max(w[i], t - b), t + b)
     w_new[i] = x
     return b, x, t + b - x, max(x - _floor_nb(w[i], t, b), 0.0)
@@ -236,7 +250,7 @@ def to_band_edge_unbounded_nb(w, target, params, w_new):
     n = w.size
     residual = 1.0
     for i in range(n):
-        b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+        b = band_width_nb(target[i], params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
         x = w[i]
         if x < target[i] - b:
             x = target[i] - b
@@ -249,7 +263,7 @@ def to_band_edge_unbounded_nb(w, target, params, w_new):
         n_free = 0
         free_weight = 0.0
         for i in range(n):
-            b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+            b = band_width_nb(target[i], params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
             r = _room_nb(w[i], target[i], b, w_new[i], residual)
             if r == np.inf:
                 n_free += 1
@@ -257,7 +271,7 @@ def to_band_edge_unbounded_nb(w, target, params, w_new):
             elif r > 0.0:
                 room += r
         for i in range(n):
-            b = band_width_nb(target[i], params[TH_N_FIXED + i], params[TH_N_FIXED + n + i])
+            b = band_width_nb(target[i], params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
             r = _room_nb(w[i], target[i], b, w_new[i], residual)
             if n_free > 0:
                 if r == np.inf:
@@ -271,7 +285,7 @@ def to_band_edge_unbounded_nb(w, target, params, w_new):
             else:
                 # Only rounding is left (room >= |residual| in exact arithmetic).
                 w_new[i] += residual * target[i]
-    drift_to_band_nb(target, params[TH_DRIFT_BAND], w_new)
+    drift_to_band_nb(target, params[TH.DRIFT_BAND], w_new)
 
 
 @njit(cache=True, inline="always")
@@ -327,19 +341,4 @@ def drop_small_trades_nb(w, w_new, min_trade):
     for i in range(n):
         if w_new[i] != w[i]:
             return True
-    return False
-
-
-# Not inlined: the engine calls a policy only on the steps it asked for (``check_every``), and
-# inlining every rule into the step loop made Numba keep reference-count updates of the array
-# arguments inside the loop, costing more than the call.
-@njit_no_refcount
-def builtin_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_new):
-    """Dispatch to the built-in rule ``kind`` (one of ``layout.POLICY_*``)."""
-    if kind == POLICY_CALENDAR:
-        return calendar_nb(t, returns, w, wealth, target, params, state, w_new)
-    elif kind == POLICY_THRESHOLD:
-        return threshold_nb(t, returns, w, wealth, target, params, state, w_new)
-    elif is_allocation_kind_nb(kind):
-        return allocation_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_new)
     return False

@@ -22,11 +22,13 @@ from .errors import (
     ModelFitError,
     NumericalWarning,
 )
+from .failure import FailureAnatomy, FailureConfig
 from .flows import CashFlow
 from .models import (
     BootstrapModel,
     GarchModel,
     GaussianModel,
+    HistoricalWindowsModel,
     RegimeModel,
     ReturnModel,
     StudentTModel,
@@ -47,6 +49,15 @@ from .policies import (
 from .results import RESULT_METRICS as METRICS
 from .results import SimulationResult
 from .scenarios import default_scenario_path
+from .stress import (
+    CorrelationStress,
+    DriftStress,
+    HistoricalEpisode,
+    Proxy,
+    Shock,
+    Stress,
+    VolatilityStress,
+)
 from .taxes import TaxConfig
 
 __all__ = [
@@ -59,26 +70,36 @@ __all__ = [
     "CashFlow",
     "ConfigError",
     "ConvergenceWarning",
+    "CorrelationStress",
     "CostModel",
     "Custom",
     "DataConfig",
     "DataError",
+    "DriftStress",
+    "FailureAnatomy",
+    "FailureConfig",
     "GarchModel",
     "GaussianModel",
+    "HistoricalEpisode",
+    "HistoricalWindowsModel",
     "McsimError",
     "MeanVariance",
     "ModelFitError",
     "NumericalWarning",
+    "Proxy",
     "RegimeModel",
     "ReturnModel",
     "RiskParity",
     "Scenario",
+    "Shock",
     "SimulationConfig",
     "SimulationResult",
+    "Stress",
     "StudentTModel",
     "TargetVolatility",
     "TaxConfig",
     "Threshold",
+    "VolatilityStress",
     "VolatilityTarget",
     "__version__",
     "default_scenario_path",

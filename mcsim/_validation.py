@@ -289,3 +289,17 @@ def check_psd(matrix: np.ndarray, field: str, tol: float = 1e-10) -> None:
             "Correlations this far apart cannot hold together: check the entries, or use a "
             "matrix estimated from data."
         )
+
+
+def check_per_asset(value: Any, field: str, **bounds: Any) -> None:
+    """Check a scalar, or every value of a per-asset table, against ``bounds``."""
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for name, v in value.items():
+            as_float(v, f"{field}[{name}]", **bounds)
+    elif isinstance(value, (list, tuple)):
+        for k, v in enumerate(value):
+            as_float(v, f"{field}[{k}]", **bounds)
+    else:
+        as_float(value, field, **bounds)

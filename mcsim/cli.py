@@ -8,7 +8,9 @@ import dataclasses
 import difflib
 import math
 import os
+import shutil
 import sys
+import textwrap
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,11 +24,13 @@ from .data import list_datasets, load_returns
 from .engine import estimate_memory, run
 from .errors import ConfigError, McsimError
 from .fit_command import fit_command
+from .models import HistoricalWindowsModel
 from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
 from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
+from .stress import episode_table
 from .sweeps import parse_grid_option
 
 __all__ = ["main"]
@@ -150,6 +154,7 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
         if len(result.policy_names) > 1:
             print()
             print(comparison_table(result).to_string())
+        _print_stress_testing(result)
     _print_ranking(result)
     for note in _defaults_notes(result.scenario, args):
         print(note)
@@ -271,6 +276,166 @@ def _cmd_optimize_band(args: argparse.Namespace) -> int:
     if study.merton_weight is None:
         print("(no theory column: the formula needs a two-asset lognormal market with one")
         print(" nearly safe asset; see docs/choosing.md)")
+    return 0
+
+
+# -- stress testing: tables of `mcsim run`, and `mcsim stresses` / `mcsim backtest` ---------
+
+
+def stress_table(result) -> pd.DataFrame:
+    """The compact stress table ``mcsim run`` prints: one row per (stress, policy).
+
+    Differences are paired (stressed minus the same policy unstressed, same paths); the
+    interval is the 95 % interval of the mean terminal-wealth difference.
+    """
+    st = result.stress
+    rows = {}
+    for stress in result.stress_names:
+        for pol in result.policy_names:
+            tw = st.loc[(pol, stress, "mean_terminal_wealth")]
+            rows[(stress, pol)] = {
+                "mean wealth": _fmt(tw["stressed"], "money"),
+                "wealth diff": _fmt(tw["difference"], "signed_money"),
+                "95% CI": f"[{tw['ci95_low']:+,.0f}, {tw['ci95_high']:+,.0f}]",
+                "median diff": _fmt(
+                    st.loc[(pol, stress, "median_terminal_wealth"), "difference"], "signed_money"
+                ),
+                "CAGR diff": f"{100 * st.loc[(pol, stress, 'cagr'), 'difference']:+.2f}pp",
+                "median maxDD": _fmt(
+                    st.loc[(pol, stress, "median_max_drawdown"), "stressed"], "pct"
+                ),
+                "maxDD diff": (
+                    f"{100 * st.loc[(pol, stress, 'median_max_drawdown'), 'difference']:+.2f}pp"
+                ),
+                "P(ruin)": _fmt(st.loc[(pol, stress, "p_ruin"), "stressed"], "pct"),
+            }
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df.index = pd.MultiIndex.from_tuples(df.index, names=["stress", "policy"])
+    return df
+
+
+def failure_table(result) -> pd.DataFrame:
+    """Share of failing paths per policy, and how failing paths' first 5 years differ."""
+    anatomy = result.failure
+    rows = {}
+    for pol in result.policy_names:
+        s = anatomy.summary.loc[pol]
+        f = anatomy.for_policy(pol)
+        rows[pol] = {
+            "failing": _fmt(s["share_failing"], "pct"),
+            "5y return (fail)": _fmt(f.loc["return_5y", "failing_mean"], "pct"),
+            "5y return (ok)": _fmt(f.loc["return_5y", "surviving_mean"], "pct"),
+            "worst 12m (fail)": _fmt(f.loc["worst_12m_return", "failing_mean"], "pct"),
+            "worst 12m (ok)": _fmt(f.loc["worst_12m_return", "surviving_mean"], "pct"),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+
+
+def _print_stress_testing(result) -> None:
+    if result.stress_names:
+        print()
+        print("Stresses (paired against the same policy unstressed, same paths):")
+        print(stress_table(result).to_string())
+    if result.failure is not None:
+        conditions = ", ".join(result.scenario.failure.conditions())
+        print()
+        print(f"Failure ({conditions}; mode {result.scenario.failure.mode!r}):")
+        print(failure_table(result).to_string())
+    if result.window_starts is not None:
+        print()
+        print(
+            f"historical_windows: {len(result.window_starts):,} paths, one per rolling window "
+            f"of the data starting {result.window_starts[0]:%Y-%m} .. "
+            f"{result.window_starts[-1]:%Y-%m}; [simulation].n_paths is ignored."
+        )
+
+
+def backtest_lines(result) -> list[str]:
+    """One sentence per policy: the share of historical windows it survived."""
+    sim = result.scenario.simulation
+    starts = result.window_starts
+    n = len(starts)
+    ruined = result.metric("ruined")
+    wealth = result.metric("terminal_wealth")
+    goal = result.metric("goal_met") if sim.goal is not None else None
+    lines = []
+    for pol in result.policy_names:
+        survived = 1.0 - float(ruined[pol].mean())
+        worst = int(wealth[pol].to_numpy().argmin())
+        line = (
+            f"{pol} survived {100 * survived:.1f}% of the {n:,} historical "
+            f"{sim.horizon_years:g}-year windows (never ran out of money)"
+        )
+        if goal is not None:
+            line += f", met the goal in {100 * float(goal[pol].mean()):.1f}%"
+        line += (
+            f"; worst window started {starts[worst]:%Y-%m} "
+            f"(terminal wealth {wealth[pol].iloc[worst]:,.0f})."
+        )
+        lines.append(line)
+    return lines
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    path = _resolve_scenario(args.scenario)
+    scenario = Scenario.from_toml(path, allow_code=args.allow_code)
+    _refuse_unimported_code(scenario)
+    if scenario.data is None:
+        raise ConfigError(
+            f"`mcsim backtest` replays the scenario's data, but {str(path)!r} has no [data] "
+            "section; add one, such as [data] source = 'shiller'."
+        )
+    backtest = dataclasses.replace(scenario, model=HistoricalWindowsModel())
+    with checkpoint_warnings_as_lines():
+        result = run(
+            backtest,
+            n_jobs=args.jobs if args.jobs is not None else 1,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            out=args.out,
+            report=not args.no_report,
+            out_name="--out",
+        )
+    sim = result.scenario.simulation
+    starts = result.window_starts
+    print(
+        f"{result.scenario.name} on history: {len(starts):,} rolling {sim.horizon_years:g}-year "
+        f"windows of [data] source {scenario.data.source!r} starting "
+        f"{starts[0]:%Y-%m} .. {starts[-1]:%Y-%m} (same policies, costs, flows and taxes)"
+    )
+    print()
+    for line in backtest_lines(result):
+        print(line)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print()
+        print(summary_table(result).to_string())
+        if result.stress_names:
+            print()
+            print(stress_table(result).to_string())
+        if result.failure is not None:
+            print()
+            print(failure_table(result).to_string())
+    files = result.files
+    print()
+    print(f"Wrote {len(files)} files to {args.out}/: " + ", ".join(p.name for p in files.values()))
+    return 0
+
+
+def _cmd_stresses(args: argparse.Namespace) -> int:
+    table = episode_table()
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    effects = [c for c in table.columns if "." in c and table[c].notna().any()]
+    shown = table[["start", "end", "months", *effects]].copy()
+    for c in effects:
+        shown[c] = shown[c].map(lambda x: "-" if pd.isna(x) else f"{100 * x:+.1f}%")
+    print('Bundled episodes (kind = "historical", episode = NAME): compounded return of each')
+    print("bundled series over the episode.")
+    print()
+    with pd.option_context("display.width", width, "display.max_columns", None):
+        print(shown.to_string(line_width=width))
+    print()
+    for name, row in table.iterrows():
+        text = f"{name} ({row['title']}, {row['start']}..{row['end']}): {row['description']}"
+        print(textwrap.fill(text, width=width, subsequent_indent="    "))
     return 0
 
 
@@ -560,6 +725,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scenarios", help="list the bundled scenario files")
     p.set_defaults(func=_cmd_scenarios)
+
+    p = sub.add_parser("stresses", help="list the bundled historical episodes for [[stresses]]")
+    p.set_defaults(func=_cmd_stresses)
+
+    p = sub.add_parser(
+        "backtest",
+        help="run a scenario's policies on every rolling window of its data (history itself)",
+    )
+    p.add_argument("scenario", nargs="?", help="scenario TOML file or bundled name")
+    p.add_argument("--out", required=True, help="results folder (created if needed)")
+    p.add_argument("--jobs", type=int, help="workers (default 1); results do not depend on it")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
+    p.set_defaults(func=_cmd_backtest)
     return parser
 
 

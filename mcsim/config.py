@@ -17,9 +17,11 @@ from .costs import CostModel
 from .data import BUNDLED
 from .decision import DecisionConfig
 from .errors import ConfigError
+from .failure import FailureConfig
 from .flows import CashFlow, flows_from_config
 from .models import ReturnModel, model_from_config
 from .policies import Custom, Policy, policy_from_config
+from .stress import Stress, stress_from_config
 from .sweeps import SweepConfig, expand
 from .taxes import TaxConfig
 
@@ -236,6 +238,8 @@ _TOP_KEYS = (
     "comparison",
     "sweeps",
     "decision",
+    "stresses",
+    "failure",
 )
 
 
@@ -266,6 +270,8 @@ class Scenario:
     source: dict[str, Any] | None = None
     sweeps: Sequence[SweepConfig] = ()
     decision: DecisionConfig | None = None
+    stresses: Sequence[Stress] = ()
+    failure: FailureConfig | None = None
     sweep_points: tuple[Policy, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -321,6 +327,35 @@ class Scenario:
                 f"The {self.model.kind!r} model must be fitted to history: add a [data] section "
                 "(for example source = 'shiller') or give the model's parameters explicitly."
             )
+        self._check_stress_testing()
+
+    # -- stress testing (the [[stresses]] and [failure] keys) -------------------------------
+    def _check_stress_testing(self) -> None:
+        """Own the stresses as a tuple with unique names; check ``[failure]`` against the goal."""
+        if isinstance(self.stresses, (str, bytes, Mapping)) or not isinstance(
+            self.stresses, Sequence
+        ):
+            raise ConfigError("`[[stresses]]` must be a list of stresses.")
+        object.__setattr__(self, "stresses", tuple(self.stresses))
+        for i, s in enumerate(self.stresses):
+            if not isinstance(s, Stress):
+                raise ConfigError(
+                    f"`[[stresses]][{i + 1}]` must be a stress such as mcsim.Shock; got "
+                    f"{type(s).__name__}."
+                )
+        names = [s.name for s in self.stresses]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(
+                f"`[[stresses]].name`: stress names must be unique; repeated: {dupes}. "
+                "Rename one of them."
+            )
+        if self.failure is not None:
+            if not isinstance(self.failure, FailureConfig):
+                raise ConfigError(
+                    "`[failure]` must be a table of conditions (mcsim.FailureConfig in Python)."
+                )
+            self.failure.check(self.simulation.goal)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -447,6 +482,7 @@ class Scenario:
         decision = (
             DecisionConfig.from_config(_section(table, "decision")) if "decision" in table else None
         )
+        stresses, failure = _stress_testing_from_config(table)
         return cls(
             name=as_str(table.get("name", "scenario"), "scenario.name"),
             description=as_str(table.get("description", ""), "scenario.description"),
@@ -462,6 +498,8 @@ class Scenario:
             source=source,
             sweeps=sweeps,
             decision=decision,
+            stresses=stresses,
+            failure=failure,
         )
 
     @property
@@ -518,6 +556,8 @@ class Scenario:
             source=self.source,
             sweeps=self.sweeps,
             decision=self.decision,
+            stresses=self.stresses,
+            failure=self.failure,
         )
 
     @property
@@ -550,6 +590,11 @@ class Scenario:
             out["sweeps"] = [sw.to_dict() for sw in self.sweeps]
         if self.decision is not None:
             out["decision"] = self.decision.to_dict()
+        # Only when set, so scenarios without stress testing keep their run keys.
+        if self.stresses:
+            out["stresses"] = [s.to_dict() for s in self.stresses]
+        if self.failure is not None:
+            out["failure"] = self.failure.to_dict()
         return out
 
 
@@ -587,3 +632,20 @@ def _section(table: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"`[{key}]` must be a table (a [{key}] section in the TOML file).")
     return value
+
+
+def _stress_testing_from_config(
+    table: Mapping[str, Any],
+) -> tuple[list[Stress], FailureConfig | None]:
+    """The ``[[stresses]]`` array and the ``[failure]`` section of a scenario table."""
+    raw = table.get("stresses", [])
+    if not isinstance(raw, list):
+        raise ConfigError(
+            "`[[stresses]]` must be an array of tables, each with `name` and `kind`, such as\n"
+            '[[stresses]]\nname = "crash"\nkind = "shock"\nreturns = { us_stocks_tr = -0.3 }'
+        )
+    stresses = [stress_from_config(t, i) for i, t in enumerate(raw)]
+    failure = None
+    if "failure" in table:
+        failure = FailureConfig.from_config(_section(table, "failure"))
+    return stresses, failure

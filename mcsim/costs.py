@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from ._validation import as_float, as_int, as_vector, check_keys
+from ._validation import as_int, as_vector, check_keys, check_per_asset
 from .errors import ConfigError
 from .kernels import layout
 
@@ -26,20 +26,6 @@ _PER_ASSET = (
     "dividend_yield",
     "volatility",
 )
-
-
-def _check_value(value: Any, field: str, **bounds: Any) -> None:
-    """Check a scalar, or every value of a per-asset table, against ``bounds``."""
-    if value is None:
-        return
-    if isinstance(value, Mapping):
-        for name, v in value.items():
-            as_float(v, f"{field}[{name}]", **bounds)
-    elif isinstance(value, (list, tuple)):
-        for k, v in enumerate(value):
-            as_float(v, f"{field}[{k}]", **bounds)
-    else:
-        as_float(value, field, **bounds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,11 +83,13 @@ class CostModel:
     def __post_init__(self) -> None:
         w = "[costs]"
         for key in ("proportional_bps", "fixed_fee", "half_spread_bps", "slippage", "impact_eta"):
-            _check_value(getattr(self, key), f"{w}.{key}", low=0.0)
-        _check_value(self.adv, f"{w}.adv", low=0.0, low_open=True, allow_inf=True)
-        _check_value(self.participation, f"{w}.participation", low=0.0, high=1.0, low_open=True)
-        _check_value(self.dividend_yield, f"{w}.dividend_yield", low=0.0, high=1.0, high_open=True)
-        _check_value(self.volatility, f"{w}.volatility", low=0.0)
+            check_per_asset(getattr(self, key), f"{w}.{key}", low=0.0)
+        check_per_asset(self.adv, f"{w}.adv", low=0.0, low_open=True, allow_inf=True)
+        check_per_asset(self.participation, f"{w}.participation", low=0.0, high=1.0, low_open=True)
+        check_per_asset(
+            self.dividend_yield, f"{w}.dividend_yield", low=0.0, high=1.0, high_open=True
+        )
+        check_per_asset(self.volatility, f"{w}.volatility", low=0.0)
         if not isinstance(self.adv_growth, bool):
             raise ConfigError(f"`{w}.adv_growth` must be true or false; got {self.adv_growth!r}.")
         as_int(self.trading_days, f"{w}.trading_days", low=1, high=366)

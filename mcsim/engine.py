@@ -32,12 +32,14 @@ from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
 from .decision import DecisionConfig
 from .errors import ConfigError, OutputError
+from .failure import feature_names, path_features
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
 from .results import SimulationResult
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
+from .stress import apply_stress, splice_steps
 from .sweeps import sweep_memory_bytes
 
 __all__ = ["estimate_memory", "noise_keys", "regenerate_path", "run"]
@@ -54,33 +56,75 @@ class BlockResult:
     metrics: np.ndarray  # (n_policies, n_block_paths, N_METRICS)
     hist: np.ndarray  # (n_policies, n_grid, HIST_BINS) int64
     wealth: np.ndarray  # (n_policies, n_keep_in_block, n_steps + 1)
+    # Stressed variants and failure features; empty (size 0) for a run without them.
+    stress_metrics: np.ndarray  # (n_stresses, n_policies, n_block_paths, N_METRICS)
+    stress_hist: np.ndarray  # (n_stresses, n_policies, n_grid, HIST_BINS) int64
+    features: np.ndarray  # (n_block_paths, n_features), or (0, 0) without [failure]
     sweep: Accumulator | None = None  # the block's sums over named policies and grid points
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays a checkpoint stores (the stress, failure and sweep ones only when the
+        run has them, so blocks of runs without them keep their layout)."""
+        out = {"metrics": self.metrics, "hist": self.hist, "wealth": self.wealth}
+        if self.stress_metrics.shape[0]:
+            out["stress_metrics"] = self.stress_metrics
+            out["stress_hist"] = self.stress_hist
+        if self.features.shape[1]:
+            out["features"] = self.features
+        out.update(_accumulator_arrays(self))
+        return out
+
+
+def n_features(plan: RunPlan) -> int:
+    """Columns of the path-feature array of a run (0 without a ``[failure]`` section)."""
+    return len(feature_names(plan.asset_names)) if plan.failure is not None else 0
 
 
 def simulate_block(plan: RunPlan, block: int) -> BlockResult:
-    """Simulate one block: its returns, then every policy along the same returns."""
+    """Simulate one block: its returns, then every policy along the same returns.
+
+    Each stress of the plan rewrites the chunk's returns into a second buffer (the model
+    draws once) and every policy runs again on it, so a stressed path is the same draw as
+    its unstressed twin. The path features of ``[failure]`` are measured on the unstressed
+    returns. The grid points of a sweep run on the unstressed returns too, into the block's
+    mergeable sums rather than per-path tables.
+    """
     sim = plan.scenario.simulation
     start, stop = plan.block_range(block)
     n_block = stop - start
     n_steps = plan.n_steps
     n_pol = len(plan.policies)
+    n_str = len(plan.stresses)
+    n_grid = plan.grid_steps.size
     n_keep = max(0, min(sim.keep_paths, stop) - start)
     metrics = np.empty((n_pol, n_block, layout.N_METRICS))
-    hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    hist = np.zeros((n_pol, n_grid, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, n_keep, n_steps + 1))
+    stress_metrics = np.empty((n_str, n_pol, n_block, layout.N_METRICS))
+    stress_hist = np.zeros((n_str, n_pol, n_grid, HIST_BINS), dtype=np.int64)
+    n_feat = n_features(plan)
+    features = np.empty((n_block if n_feat else 0, n_feat))
     rng = plan.block_rng(block)
     chunk = plan.chunk_size
     n_series = len(plan.series_names)
     buf = np.empty((chunk, n_steps, n_series))
+    stressed_buf = np.empty((chunk, n_steps, n_series)) if n_str else buf[:0]
+    no_wealth = np.zeros((0, n_steps + 1))
     n_sweep = len(plan.sweep_policies)
     sweep_metrics = np.empty((n_sweep, n_block, layout.N_METRICS))
     # Grid points keep no sketches or sample paths: the kernel adds into a scratch histogram.
-    scratch_hist = np.zeros((plan.grid_steps.size, HIST_BINS), dtype=np.int64)
-    no_wealth = np.zeros((0, n_steps + 1))
+    scratch_hist = np.zeros((n_grid, HIST_BINS), dtype=np.int64)
+    # Random splice steps are drawn once per block (not per chunk): the same for any chunking.
+    starts = [
+        splice_steps(plan.entropy, block, j, n_block, r.splice_low, r.splice_high)
+        if r.kind == "splice" and r.random_start
+        else None
+        for j, r in enumerate(plan.stresses)
+    ]
     for c0 in range(0, n_block, chunk):
         m = min(chunk, n_block - c0)
         series = buf[:m]
-        plan.model.simulate_into(rng, series, sim.steps_per_year)
+        plan.fill_chunk(rng, start + c0, series)
         returns, inflation = _split_series(series, plan.inflation_index)
         if plan.n_noise:
             noise = noise_keys(plan.entropy, start + c0, m)
@@ -109,12 +153,57 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
                 scratch_hist,
                 no_wealth,
             )
+        if n_feat:
+            _chunk_features(plan, series, features[c0 : c0 + m])
+        for j, resolved in enumerate(plan.stresses):
+            stressed = stressed_buf[:m]
+            steps = starts[j]
+            apply_stress(
+                resolved,
+                series,
+                stressed,
+                splice_steps=None if steps is None else steps[c0 : c0 + m],
+            )
+            s_returns, s_inflation = _split_series(stressed, plan.inflation_index)
+            for k, pol in enumerate(plan.policies):
+                _run_policy(
+                    plan,
+                    pol,
+                    s_returns,
+                    s_inflation,
+                    noise,
+                    stress_metrics[j, k, c0 : c0 + m],
+                    stress_hist[j, k],
+                    no_wealth,
+                )
     acc = None
     if n_sweep:
         acc = sweep_accumulator(plan).update(
             block, np.concatenate((metrics, sweep_metrics), axis=0)
         )
-    return BlockResult(block=block, metrics=metrics, hist=hist, wealth=wealth, sweep=acc)
+    return BlockResult(
+        block=block,
+        metrics=metrics,
+        hist=hist,
+        wealth=wealth,
+        stress_metrics=stress_metrics,
+        stress_hist=stress_hist,
+        features=features,
+        sweep=acc,
+    )
+
+
+def _chunk_features(plan: RunPlan, series: np.ndarray, out: np.ndarray) -> None:
+    """Market features of a chunk's unstressed paths, on the target constant mix."""
+    asset_index = [i for i in range(len(plan.series_names)) if i != plan.inflation_index]
+    path_features(
+        series,
+        plan.target_weights,
+        asset_index,
+        plan.inflation_index,
+        plan.scenario.simulation.steps_per_year,
+        out=out,
+    )
 
 
 def noise_keys(entropy: int, start: int, n: int) -> np.ndarray:
@@ -182,6 +271,10 @@ def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:
     if not 0 <= path < sim.n_paths:
         raise ConfigError(f"`path` must be in [0, {sim.n_paths}); got {path}.")
     block, offset = divmod(path, sim.block_size)
+    if plan.replays_history:
+        out = np.empty((1, plan.n_steps, len(plan.series_names)))
+        plan.fill_chunk(plan.block_rng(block), path, out)
+        return pd.DataFrame(out[0], columns=plan.series_names).rename_axis("step")
     rng = plan.block_rng(block)
     out = np.empty((offset + 1, plan.n_steps, len(plan.series_names)))
     plan.model.simulate_into(rng, out, sim.steps_per_year)
@@ -192,20 +285,28 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
     """Peak bytes a run of ``plan`` needs, to refuse one that would not fit."""
     sim = plan.scenario.simulation
     n_pol = len(plan.policies)
-    per_path_table = sim.n_paths * n_pol * layout.N_METRICS * 8
+    n_str = len(plan.stresses)
+    n_feat = n_features(plan)
+    per_path_table = sim.n_paths * (n_pol * layout.N_METRICS * (1 + n_str) + n_feat) * 8
     n_grid = plan.grid_steps.size
     per_block = (
         sim.block_size * n_pol * layout.N_METRICS * 8
         + n_pol * n_grid * HIST_BINS * 8
         + plan.chunk_size * plan.n_steps * (len(plan.series_names) + 1) * 8
         + n_pol * min(sim.keep_paths, sim.block_size) * (plan.n_steps + 1) * 8
+        # stressed variants: their metrics and sketches, and the second returns buffer
+        + n_str * sim.block_size * n_pol * layout.N_METRICS * 8
+        + n_str * n_pol * n_grid * HIST_BINS * 8
+        + (plan.chunk_size * plan.n_steps * len(plan.series_names) * 8 if n_str else 0)
+        + sim.block_size * n_feat * 8
         # tax lots and tax-account state of the path being simulated (per policy kernel)
         + plan.n_assets
         * (int(plan.tax_params[layout.TX_MAX_LOTS]) * layout.N_LOT_FIELDS + layout.N_TAX_STATE)
         * 8
     )
     # The labelled per-path table is built once the run is done: count it twice.
-    need = 2 * per_path_table + max(1, n_jobs) * 2 * per_block + n_pol * n_grid * HIST_BINS * 8
+    merged_hist = (1 + n_str) * n_pol * n_grid * HIST_BINS * 8
+    need = 2 * per_path_table + max(1, n_jobs) * 2 * per_block + merged_hist
     if plan.sweep_policies:
         need += _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
     return need
@@ -219,7 +320,8 @@ def _sweep_extra_bytes(plan: RunPlan, n_jobs: int, n_points: int) -> int:
     return sweep_memory_bytes(
         n_points + len(plan.policies),
         sim.n_paths,
-        n_kept,
+        # a kept grid point has a per-path table per stressed variant too
+        n_kept * (1 + len(plan.stresses)),
         n_metrics=len(sweep_accumulator(plan, n_points=1).metric_names),
         n_risk_aversions=len(decision.risk_aversion),
         block_size=sim.block_size,
@@ -274,12 +376,20 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
     n_pol = len(plan.policies)
     n_keep = max(0, min(sim.keep_paths, stop) - start)
     f8, i8 = np.dtype(np.float64).str, np.dtype(np.int64).str
-    return {
+    out = {
         "metrics": ((n_pol, stop - start, layout.N_METRICS), f8),
         "hist": ((n_pol, plan.grid_steps.size, HIST_BINS), i8),
         "wealth": ((n_pol, n_keep, plan.n_steps + 1), f8),
-        **_accumulator_shapes(plan),
     }
+    n_str = len(plan.stresses)
+    if n_str:
+        out["stress_metrics"] = ((n_str, n_pol, stop - start, layout.N_METRICS), f8)
+        out["stress_hist"] = ((n_str, n_pol, plan.grid_steps.size, HIST_BINS), i8)
+    n_feat = n_features(plan)
+    if n_feat:
+        out["features"] = ((stop - start, n_feat), f8)
+    out.update(_accumulator_shapes(plan))
+    return out
 
 
 CHECKPOINT_NAME = ".mcsim-checkpoint"
@@ -396,6 +506,13 @@ def _simulate(
     metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
     hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, min(sim.keep_paths, sim.n_paths), plan.n_steps + 1))
+    n_str = len(plan.stresses)
+    n_feat = n_features(plan)
+    stressed = _Stressed(
+        metrics=np.empty((n_str, n_pol, sim.n_paths, layout.N_METRICS)),
+        hist=np.zeros((n_str, n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64),
+        features=np.empty((sim.n_paths if n_feat else 0, n_feat)),
+    )
     sums = _OrderedSums()
 
     with ckpt.opened() if ckpt is not None else contextlib.nullcontext():
@@ -406,10 +523,9 @@ def _simulate(
             if arrays is None:
                 todo.append(b)
                 continue
-            acc = _accumulator_from_arrays(plan, b, arrays) if plan.sweep_policies else None
-            base = {k: arrays[k] for k in ("metrics", "hist", "wealth")}
-            _merge(plan, BlockResult(b, **base, sweep=acc), metrics, hist, wealth)
-            sums.add(b, acc)
+            res = _block_from_arrays(plan, b, arrays)
+            _merge(plan, res, metrics, hist, wealth, stressed)
+            sums.add(b, res.sweep)
             resumed += 1
 
         # Compile (or load from cache) in this thread before workers start.
@@ -422,16 +538,8 @@ def _simulate(
         try:
             for res in _execute(plan, todo, n_jobs, backend):
                 if ckpt is not None:
-                    ckpt.save(
-                        res.block,
-                        {
-                            "metrics": res.metrics,
-                            "hist": res.hist,
-                            "wealth": res.wealth,
-                            **_accumulator_arrays(res),
-                        },
-                    )
-                _merge(plan, res, metrics, hist, wealth)
+                    ckpt.save(res.block, res.arrays())
+                _merge(plan, res, metrics, hist, wealth, stressed)
                 sums.add(res.block, res.sweep)
                 if bar is not None:
                     bar.update(1)
@@ -446,23 +554,51 @@ def _simulate(
         "blocks_resumed": resumed,
         "n_jobs": n_jobs,
     }
-    if not plan.sweep_policies:
-        return SimulationResult(
-            plan=plan, metrics=metrics, hist=hist, wealth=wealth, timings=timings, checkpoint=ckpt
+    outcome = None
+    if plan.sweep_policies:
+        t3 = time.perf_counter()
+        outcome, plan, (metrics, hist, wealth, stressed) = _finish_sweep(
+            plan, sums.merged(), metrics, hist, wealth, stressed, n_jobs, backend
         )
-    t3 = time.perf_counter()
-    outcome, kept_plan, (metrics, hist, wealth) = _finish_sweep(
-        plan, sums.merged(), metrics, hist, wealth, n_jobs, backend
-    )
-    timings["sweep_second_pass_s"] = time.perf_counter() - t3
+        timings["sweep_second_pass_s"] = time.perf_counter() - t3
     return SimulationResult(
-        plan=kept_plan,
+        plan=plan,
         metrics=metrics,
         hist=hist,
         wealth=wealth,
         timings=timings,
         checkpoint=ckpt,
+        stress_metrics=stressed.metrics,
+        stress_hist=stressed.hist,
+        features=stressed.features,
         sweep=outcome,
+    )
+
+
+@dataclass(slots=True)
+class _Stressed:
+    """The merged arrays of the stressed variants and the failure features of a run."""
+
+    metrics: np.ndarray
+    hist: np.ndarray
+    features: np.ndarray
+
+
+def _block_from_arrays(plan: RunPlan, block: int, arrays: dict[str, np.ndarray]) -> BlockResult:
+    """A checkpointed block as a BlockResult (empty stress/feature arrays when not stored)."""
+    start, stop = plan.block_range(block)
+    n_pol = len(plan.policies)
+    empty_metrics = np.empty((0, n_pol, stop - start, layout.N_METRICS))
+    empty_hist = np.zeros((0, n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    return BlockResult(
+        block,
+        metrics=arrays["metrics"],
+        hist=arrays["hist"],
+        wealth=arrays["wealth"],
+        stress_metrics=arrays.get("stress_metrics", empty_metrics),
+        stress_hist=arrays.get("stress_hist", empty_hist),
+        features=arrays.get("features", np.empty((0, 0))),
+        sweep=_accumulator_from_arrays(plan, block, arrays) if plan.sweep_policies else None,
     )
 
 
@@ -474,10 +610,9 @@ def _resolve_jobs(n_jobs: int) -> int:
 
 def _warm_up(plan: RunPlan) -> None:
     """Compile every kernel of the run on one tiny path (the numba cache makes this fast)."""
-    sim = plan.scenario.simulation
     rng = np.random.default_rng(0)
     series = np.empty((1, plan.n_steps, len(plan.series_names)))
-    plan.model.simulate_into(rng, series, sim.steps_per_year)
+    plan.fill_chunk(rng, 0, series)
     returns, inflation = _split_series(series, plan.inflation_index)
     noise = np.zeros(1, dtype=np.uint64)
     for pol in plan.policies:
@@ -491,6 +626,12 @@ def _warm_up(plan: RunPlan) -> None:
             np.zeros((plan.grid_steps.size, HIST_BINS), dtype=np.int64),
             np.zeros((0, plan.n_steps + 1)),
         )
+    stressed = np.empty_like(series)
+    for r in plan.stresses:
+        steps = np.array([r.splice_low]) if r.kind == "splice" and r.random_start else None
+        apply_stress(r, series, stressed, splice_steps=steps)
+    if plan.failure is not None:
+        _chunk_features(plan, series, np.empty((1, n_features(plan))))
 
 
 def _execute(
@@ -512,10 +653,15 @@ def _execute(
     return gen()
 
 
-def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth) -> None:
+def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth, stressed: _Stressed) -> None:
     start, stop = plan.block_range(res.block)
     metrics[:, start:stop] = res.metrics
     hist += res.hist
+    if stressed.metrics.shape[0]:
+        stressed.metrics[:, :, start:stop] = res.stress_metrics
+        stressed.hist += res.stress_hist
+    if stressed.features.shape[1]:
+        stressed.features[start:stop] = res.features
     if res.wealth.shape[1]:
         wealth[:, start : start + res.wealth.shape[1]] = res.wealth
 
@@ -662,11 +808,17 @@ def _finish_sweep(
     metrics: np.ndarray,
     hist: np.ndarray,
     wealth: np.ndarray,
+    stressed: _Stressed,
     n_jobs: int,
     backend: str | None,
-) -> tuple[SweepOutcome, RunPlan, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[SweepOutcome, RunPlan, tuple[np.ndarray, np.ndarray, np.ndarray, _Stressed]]:
     """Rank every policy from the sums, choose the winner, and give the best few grid points
-    their per-path tables by a second pass over the same blocks (regenerated returns)."""
+    their per-path tables by a second pass over the same blocks (regenerated returns).
+
+    The second pass runs the plan's stresses too, so a kept grid point has its stressed
+    variants like a named policy; the failure features, which do not depend on the policy,
+    are not measured again.
+    """
     decision = _decision(plan)
     g = decision.risk_aversion[0]
     n_named = len(plan.policies)
@@ -689,13 +841,19 @@ def _finish_sweep(
         kept.append(b)
     kept_policies = [plan.sweep_policies[i] for i in kept]
     points = plan.scenario.sweep_points
-    second = dataclasses.replace(plan, policies=kept_policies, sweep_policies=[])
+    second = dataclasses.replace(plan, policies=kept_policies, sweep_policies=[], failure=None)
     sim = plan.scenario.simulation
+    n_str = len(plan.stresses)
     k_metrics = np.empty((len(kept), sim.n_paths, layout.N_METRICS))
     k_hist = np.zeros((len(kept), plan.grid_steps.size, HIST_BINS), dtype=np.int64)
     k_wealth = np.zeros((len(kept), wealth.shape[1], plan.n_steps + 1))
+    k_stressed = _Stressed(
+        metrics=np.empty((n_str, len(kept), sim.n_paths, layout.N_METRICS)),
+        hist=np.zeros((n_str, len(kept), plan.grid_steps.size, HIST_BINS), dtype=np.int64),
+        features=np.empty((0, 0)),
+    )
     for res in _execute(second, list(range(sim.n_blocks)), n_jobs, backend):
-        _merge(second, res, k_metrics, k_hist, k_wealth)
+        _merge(second, res, k_metrics, k_hist, k_wealth, k_stressed)
     kept_scenario = dataclasses.replace(
         plan.scenario,
         policies=(*plan.scenario.policies, *(points[i] for i in kept)),
@@ -715,9 +873,15 @@ def _finish_sweep(
         winner=winner,
         ranking=ranking,
     )
+    all_stressed = _Stressed(
+        metrics=np.concatenate((stressed.metrics, k_stressed.metrics), axis=1),
+        hist=np.concatenate((stressed.hist, k_stressed.hist), axis=1),
+        features=stressed.features,
+    )
     arrays = (
         np.concatenate((metrics, k_metrics)),
         np.concatenate((hist, k_hist)),
         np.concatenate((wealth, k_wealth)),
+        all_stressed,
     )
     return outcome, kept_plan, arrays

@@ -17,10 +17,12 @@ from ._validation import as_weights
 from .config import Scenario
 from .data import infer_periods_per_year, load_returns, resample_returns
 from .errors import ConfigError, DataError, McsimError
+from .failure import FailureConfig
 from .flows import flows_array
 from .frictions import friction_arrays
 from .models import ReturnModel
 from .policies import KernelPolicy, PolicyContext
+from .stress import ResolvedStress, StressContext, resolve
 
 __all__ = ["RunPlan", "load_history", "prepare"]
 
@@ -49,6 +51,30 @@ class RunPlan:
     # Grid points of the scenario's sweeps: run on the same blocks after `policies`, kept as
     # mergeable accumulators rather than per-path tables (see mcsim.engine's sweep section).
     sweep_policies: list[KernelPolicy] = field(default_factory=list)
+    # Stress testing: the resolved stresses (one stressed variant each), the failure
+    # conditions, the constant-mix weights the path features are measured on, and the
+    # start dates of the paths when they are the data's rolling windows.
+    stresses: tuple[ResolvedStress, ...] = ()
+    failure: FailureConfig | None = None
+    target_weights: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    window_starts: pd.DatetimeIndex | None = field(default=None, repr=False)
+
+    @property
+    def replays_history(self) -> bool:
+        """Whether the paths are the data's rolling windows (no random numbers are drawn)."""
+        return not getattr(self.model, "draws_random_numbers", True)
+
+    def fill_chunk(self, rng: np.random.Generator, first: int, out: np.ndarray) -> None:
+        """Fill ``out`` with the returns of the paths ``first, first + 1, ...``.
+
+        A random model draws them from ``rng`` (the block's stream, in path order); the
+        historical-windows model copies the windows ``first, ...`` of its data.
+        """
+        steps = self.scenario.simulation.steps_per_year
+        if self.replays_history:
+            self.model.windows_into(first, out, steps)
+        else:
+            self.model.simulate_into(rng, out, steps)
 
     @property
     def n_assets(self) -> int:
@@ -171,11 +197,20 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
             except (ValueError, np.linalg.LinAlgError) as e:
                 raise DataError(f"Fitting the {model.kind!r} model failed: {e}") from e
     model.check_fitted()
-    # One tiny draw surfaces simulation-time errors (a step the model cannot take, such as
-    # monthly steps from an annual bootstrap) here, before any block runs.
-    model.simulate_into(
-        np.random.default_rng(0), np.empty((1, 1, len(model.series_names))), sim.steps_per_year
-    )
+    window_starts = None
+    if getattr(model, "draws_random_numbers", True):
+        # One tiny draw surfaces simulation-time errors (a step the model cannot take, such
+        # as monthly steps from an annual bootstrap) here, before any block runs.
+        model.simulate_into(
+            np.random.default_rng(0), np.empty((1, 1, len(model.series_names))), sim.steps_per_year
+        )
+    else:
+        # History replayed: one path per rolling window of the data, whatever n_paths says.
+        window_starts = model.window_starts(sim.n_steps, sim.steps_per_year)
+        sim = dataclasses.replace(sim, n_paths=len(window_starts))
+        model.windows_into(
+            0, np.empty((1, sim.n_steps, len(model.series_names))), sim.steps_per_year
+        )
     series = model.series_names
     inflation_name = scenario.data.inflation if scenario.data is not None else None
     inflation_index = series.index(inflation_name) if inflation_name in series else -1
@@ -217,7 +252,8 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
     grid = np.unique(
         np.append(np.arange(0, sim.n_steps + 1, sim.steps_per_year), sim.n_steps)
     ).astype(np.int64)
-    ran = dataclasses.replace(scenario, model=model)
+    ran = dataclasses.replace(scenario, model=model, simulation=sim)
+    stresses = _resolve_stresses(ran, model, series, assets, inflation_index, history, history_ppy)
     return RunPlan(
         scenario=ran,
         model=ran.model,
@@ -239,7 +275,37 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         history=history,
         history_periods_per_year=history_ppy,
         sweep_policies=sweep_policies,
+        stresses=stresses,
+        failure=scenario.failure,
+        target_weights=np.asarray(target, dtype=np.float64),
+        window_starts=window_starts,
     )
+
+
+def _resolve_stresses(
+    scenario: Scenario,
+    model: ReturnModel,
+    series: list[str],
+    assets: list[str],
+    inflation_index: int,
+    history: pd.DataFrame | None,
+    history_ppy: int | None,
+) -> tuple[ResolvedStress, ...]:
+    """Check every stress against the run (before any simulation) and resolve it to arrays."""
+    if not scenario.stresses:
+        return ()
+    sim = scenario.simulation
+    ctx = StressContext(
+        series_names=series,
+        asset_names=assets,
+        inflation_index=inflation_index,
+        steps_per_year=sim.steps_per_year,
+        n_steps=sim.n_steps,
+        model=model,
+        history=history,
+        history_periods_per_year=history_ppy,
+    )
+    return tuple(resolve(s, ctx) for s in scenario.stresses)
 
 
 def _model_moments(

@@ -27,6 +27,9 @@ from . import model_check as _model_check
 from ._version import __version__
 from .choose import SweepOutcome, Winner, per_path_ranking, per_path_winner
 from .decision import DecisionConfig
+from .errors import ConfigError
+from .failure import FailureAnatomy, failure_anatomy, failure_flags, feature_names
+from .kernels import layout
 from .metrics import (
     COMPARED,
     METRICS,
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
     from .checkpoint import Checkpoint
     from .plan import RunPlan
 
-__all__ = ["METRICS", "RESULT_METRICS", "SimulationResult"]
+__all__ = ["METRICS", "RESULT_METRICS", "STRESS_METRICS", "SimulationResult"]
 
 _Z95 = 1.959963984540054
 
@@ -103,6 +106,16 @@ class SimulationResult:
         The files of the run's folder (``mcsim.run(..., out=...)``); empty otherwise.
     plan : RunPlan
         The run's plan, for :func:`mcsim.regenerate_path`; views need none of it.
+    stress_names : list of str
+        The scenario's stresses, in the order of the stressed arrays' first axis.
+    stress : DataFrame
+        Index (policy, stress, metric): each key metric stressed and unstressed, and the
+        paired difference on the same paths with its standard error and 95 % interval (see
+        :attr:`stress`). Empty without stresses.
+    failure : FailureAnatomy or None
+        The reverse stress test of ``[failure]`` (None without it).
+    window_starts : DatetimeIndex or None
+        With the ``historical_windows`` model: the start date of each path's window.
     """
 
     def __init__(
@@ -116,7 +129,17 @@ class SimulationResult:
         checkpoint: Checkpoint | None = None,
         files: Mapping[str, Path] | None = None,
         sweep: SweepOutcome | None = None,
+        stress_metrics: np.ndarray | None = None,
+        stress_hist: np.ndarray | None = None,
+        features: np.ndarray | None = None,
     ) -> None:
+        n_pol, n_paths = metrics.shape[:2]
+        if stress_metrics is None:
+            stress_metrics = np.empty((0, n_pol, n_paths, metrics.shape[2]))
+        if stress_hist is None:
+            stress_hist = np.zeros((0, *hist.shape), dtype=np.int64)
+        if features is None:
+            features = np.empty((0, 0))
         inflation = plan.series_names[plan.inflation_index] if plan.inflation_index >= 0 else None
         values = {
             "plan": plan,
@@ -143,6 +166,11 @@ class SimulationResult:
             "checkpoint": checkpoint,
             "files": MappingProxyType(dict(files or {})),
             "sweep": sweep,
+            "stress_names": [r.name for r in plan.stresses],
+            "stress_metrics_array": _frozen(stress_metrics),
+            "stress_hist": _frozen(stress_hist),
+            "features_array": _frozen(features),
+            "window_starts": plan.window_starts,
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
@@ -165,6 +193,9 @@ class SimulationResult:
             checkpoint=self.checkpoint,
             files=files,
             sweep=self.sweep,
+            stress_metrics=self.stress_metrics_array,
+            stress_hist=self.stress_hist,
+            features=self.features_array,
         )
         cached = type(self).__dict__
         for name, value in vars(self).items():
@@ -191,10 +222,11 @@ class SimulationResult:
             if info.event
         }
 
-    def _values(self, name: str) -> np.ndarray:
-        """Metric ``name`` of every policy and path, shape (n_policies, n_paths)."""
+    def _values(self, name: str, metrics: np.ndarray | None = None) -> np.ndarray:
+        """Metric ``name`` of every policy and path, shape (n_policies, n_paths), from the
+        run's metrics or from ``metrics`` of the same layout (a stressed variant's)."""
         info = self.metric_table[name]
-        x = self.metrics_array[:, :, info.column]
+        x = (self.metrics_array if metrics is None else metrics)[:, :, info.column]
         if info.event:
             # Each policy's event slot counts the event it declares: under another event
             # metric that policy reports 0. A policy declaring none leaves its slot at 0.
@@ -314,8 +346,11 @@ class SimulationResult:
 
     @cached_property
     def fan(self) -> pd.DataFrame:
+        return self._fan_of(self.hist)
+
+    def _fan_of(self, hist: np.ndarray) -> pd.DataFrame:
         sim = self.scenario.simulation
-        wealth = wealth_quantiles(self.hist, self.grid_steps, sim.initial_wealth, QUANTILES)
+        wealth = wealth_quantiles(hist, self.grid_steps, sim.initial_wealth, QUANTILES)
         years = self.grid_steps / sim.steps_per_year
         frames = []
         for k, pol in enumerate(self.policy_names):
@@ -348,11 +383,13 @@ class SimulationResult:
         Returns
         -------
         pandas.DataFrame, str or None
-            The table; None when the model was not fitted to history; a one-line message
+            The table; None when the model was not fitted to history or replays it
+            (``historical_windows``); a one-line message
             when the check failed (a warning says so too: a failed diagnostic must not cost
             the user the report).
         """
-        if self.history is None:
+        if self.history is None or self.window_starts is not None:
+            # Paths that are the history's own windows have no model to check against it.
             return None
         try:
             return _model_check.model_check(
@@ -372,10 +409,105 @@ class SimulationResult:
             )
             return f"The model check failed: {type(e).__name__}: {e}"
 
+    # -- stress testing ---------------------------------------------------------------------
+    def _stress_index(self, stress: str) -> int:
+        if stress not in self.stress_names:
+            names = ", ".join(self.stress_names) or "none"
+            raise ConfigError(f"Unknown stress {stress!r}; this run's stresses: {names}.")
+        return self.stress_names.index(stress)
+
+    def stress_paths(self, stress: str) -> pd.DataFrame:
+        """The per-path table of one stressed variant (the layout of :attr:`paths`).
+
+        Row ``(policy, path)`` is the same draw as that row of :attr:`paths`, stressed.
+        """
+        arr = self.stress_metrics_array[self._stress_index(stress)]
+        names = list(self.metric_table)
+        data = np.stack([self._values(m, arr).reshape(-1) for m in names], axis=1)
+        index = pd.MultiIndex.from_product(
+            [
+                pd.Index(self.policy_names, name="policy"),
+                pd.RangeIndex(arr.shape[1], name="path"),
+            ]
+        )
+        return pd.DataFrame(data, index=index, columns=names)
+
+    def stress_fan(self, stress: str) -> pd.DataFrame:
+        """Wealth quantiles of one stressed variant on the reporting grid (layout of
+        :attr:`fan`)."""
+        hist = self.stress_hist[self._stress_index(stress)]
+        return self._fan_of(hist)
+
+    @cached_property
+    def stress(self) -> pd.DataFrame:
+        """Each policy under each stress against the same policy unstressed, path by path.
+
+        Index (policy, stress, metric), metrics of :data:`STRESS_METRICS` (``goal`` only
+        with a goal). Columns: ``stressed`` and ``unstressed`` (the statistic of the metric:
+        mean, median, 5th or 95th percentile, or probability), ``difference`` (stressed minus
+        unstressed) and, for the means and probabilities, ``se`` and ``ci95_low`` /
+        ``ci95_high``: the standard error of the mean of the paired per-path differences
+        and its normal 95 % interval. Quantile rows have no standard error (NaN).
+        """
+        rows, index = [], []
+        metrics = [m for m in STRESS_METRICS if m[1] != "goal_met" or self._has_goal]
+        for j, stress in enumerate(self.stress_names):
+            arr = self.stress_metrics_array[j]
+            for k, pol in enumerate(self.policy_names):
+                for label, metric, stat in metrics:
+                    a = self._values(metric, arr)[k]
+                    b = self._values(metric)[k]
+                    rows.append(_paired_stat(a, b, stat))
+                    index.append((pol, stress, label))
+        return pd.DataFrame(
+            rows,
+            index=pd.MultiIndex.from_tuples(index, names=["policy", "stress", "metric"]),
+            columns=["stressed", "unstressed", "difference", "se", "ci95_low", "ci95_high"],
+        )
+
+    @property
+    def _has_goal(self) -> bool:
+        return self.scenario.simulation.goal is not None
+
+    @cached_property
+    def failure(self) -> FailureAnatomy | None:
+        """The reverse stress test of the scenario's ``[failure]`` conditions (or None).
+
+        Per policy: the share of (unstressed) paths that fail, the path features of the
+        failing against the surviving paths, and the worst failing paths (lowest terminal
+        wealth) by index, for :func:`mcsim.regenerate_path`.
+        """
+        config = self.scenario.failure
+        if config is None or self.features_array.shape[1] == 0:
+            return None
+        flags = failure_flags(config, self.metrics_array)
+        return failure_anatomy(
+            flags,
+            self.features_array,
+            self.policy_names,
+            feature_names(self.asset_names),
+            worst_metric=self.metrics_array[:, :, layout.M_TERMINAL_WEALTH],
+            n_worst=config.n_worst,
+        )
+
     # -- provenance -------------------------------------------------------------------------
     @cached_property
     def manifest(self) -> dict[str, Any]:
         sim = self.scenario.simulation
+        extra: dict[str, Any] = {}
+        if self.stress_names:
+            extra["stresses"] = [
+                {"name": r.name, "kind": r.kind, "start": r.start, "stop": r.stop, **r.info}
+                for r in self.plan.stresses
+            ]
+        if self.window_starts is not None:
+            extra["windows"] = {
+                "n_windows": len(self.window_starts),
+                "first_start": str(self.window_starts[0].date()),
+                "last_start": str(self.window_starts[-1].date()),
+                "note": "historical_windows: one path per rolling window; "
+                "[simulation].n_paths is ignored",
+            }
         return {
             "mcsim_version": __version__,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -401,6 +533,7 @@ class SimulationResult:
             "timings": self.timings,
             "versions": _versions(),
             **self._decision_info(),
+            **extra,
         }
 
     # -- choosing a policy ------------------------------------------------------------------
@@ -504,6 +637,37 @@ class SimulationResult:
         """Remove the checkpoint blocks the run wrote (a no-op without any, or done before)."""
         if self.checkpoint is not None:
             self.checkpoint.remove()
+
+
+#: Rows of :attr:`SimulationResult.stress`: (label, metric, statistic).
+STRESS_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("mean_terminal_wealth", "terminal_wealth", "mean"),
+    ("median_terminal_wealth", "terminal_wealth", "p50"),
+    ("p05_terminal_wealth", "terminal_wealth", "p05"),
+    ("cagr", "cagr", "mean"),
+    ("median_max_drawdown", "max_drawdown", "p50"),
+    ("p95_max_drawdown", "max_drawdown", "p95"),
+    ("p_ruin", "ruined", "mean"),
+    ("p_loss", "loss", "mean"),
+    ("p_goal", "goal_met", "mean"),
+)
+_STAT_Q = {"p50": 0.5, "p05": 0.05, "p95": 0.95}
+
+
+def _paired_stat(stressed: np.ndarray, unstressed: np.ndarray, stat: str) -> list[float]:
+    """Statistic of both samples, their difference, and for a mean the paired SE and CI."""
+    ok = np.isfinite(stressed) & np.isfinite(unstressed)
+    a, b = stressed[ok], unstressed[ok]
+    nan = float("nan")
+    if a.size == 0:
+        return [nan] * 6
+    if stat != "mean":
+        qa, qb = np.quantile(a, _STAT_Q[stat]), np.quantile(b, _STAT_Q[stat])
+        return [float(qa), float(qb), float(qa - qb), nan, nan, nan]
+    d = a - b
+    mean = float(d.mean())
+    se = _std(d) / np.sqrt(d.size) if d.size > 1 else nan
+    return [float(a.mean()), float(b.mean()), mean, se, mean - _Z95 * se, mean + _Z95 * se]
 
 
 # Above this magnitude squares overflow float64: such samples are rescaled first.

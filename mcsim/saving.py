@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import report as report_module
+from .failure import write_failure_csv
 from .output import check_folder, clean_stale, locked, write_staged
 
 if TYPE_CHECKING:
     from .results import SimulationResult
 
-__all__ = ["RESULT_FILES", "save_result"]
+__all__ = ["RESULT_FILES", "STRESS_FILES", "save_result"]
 
 #: Files a save writes, by kind (``report`` only when asked for).
 RESULT_FILES = {
@@ -34,6 +35,9 @@ RESULT_FILES = {
     "report": "report.html",
     "ranking": "ranking.csv",
 }
+#: Files of stress testing, written only by runs that have them: ``stress`` with
+#: ``[[stresses]]``, ``failure`` with ``[failure]``.
+STRESS_FILES = {"stress": "stress.csv", "failure": "failure.csv"}
 
 
 def save_result(
@@ -47,7 +51,8 @@ def save_result(
 
     Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
     ``comparison.csv``, ``fan.csv``, ``sample_paths.parquet``, ``manifest.json`` and
-    ``report.html``. The folder is locked while saving (see ``mcsim.output``), and staging
+    ``report.html``; with stresses ``stress.csv`` and with ``[failure]`` ``failure.csv``. The
+    folder is locked while saving (see ``mcsim.output``), and staging
     folders of killed saves are removed. Once every file is in place, the run's checkpoint
     blocks (if any) are removed.
 
@@ -94,6 +99,10 @@ def _write(result: SimulationResult, d: Path, *, report: bool) -> dict[str, Path
         result.ranking.to_csv(files["ranking"], index=False, float_format="%.10g")
     paths = result.paths.reset_index()
     paths["policy"] = paths["policy"].astype("category")
+    if result.window_starts is not None:
+        # History replayed: each path is a window, named by the date it starts.
+        starts = np.tile(result.window_starts.values, len(result.policy_names))
+        paths.insert(2, "window_start", starts)
     paths.to_parquet(files["paths"], index=False)
     result.summary.to_csv(files["summary"])
     result.comparison.to_csv(files["comparison"])
@@ -101,6 +110,11 @@ def _write(result: SimulationResult, d: Path, *, report: bool) -> dict[str, Path
     sp = result.sample_paths.copy()
     sp.columns = [str(c) for c in sp.columns]
     sp.reset_index().to_parquet(files["sample_paths"], index=False)
+    if result.stress_names:
+        files["stress"] = d / STRESS_FILES["stress"]
+        result.stress.to_csv(files["stress"])
+    if result.failure is not None:
+        files["failure"] = write_failure_csv(result.failure, d / STRESS_FILES["failure"])
     files["manifest"].write_text(json.dumps(result.manifest, indent=2, default=_json_default))
     if report:
         # Looked up at call time, so the report writer can be replaced (tests fail it).

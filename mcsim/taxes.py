@@ -9,8 +9,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from ._validation import as_float, as_int, as_str, check_keys
-from .costs import _check_value
+from ._validation import as_float, as_int, as_str, check_keys, check_per_asset
 from .errors import ConfigError
 from .kernels import layout
 
@@ -91,7 +90,9 @@ class TaxConfig:
         as_int(self.max_lots, f"{w}.max_lots", low=4, high=100_000)
         as_float(self.loss_offset_limit, f"{w}.loss_offset_limit", low=0.0, allow_inf=True)
         as_str(self.dividends, f"{w}.dividends", choices=DIVIDEND_MODES)
-        _check_value(self.dividend_yield, f"{w}.dividend_yield", low=0.0, high=1.0, high_open=True)
+        check_per_asset(
+            self.dividend_yield, f"{w}.dividend_yield", low=0.0, high=1.0, high_open=True
+        )
         as_float(self.substitute_tracking_error, f"{w}.substitute_tracking_error", low=0.0)
         as_float(self.wash_sale_days, f"{w}.wash_sale_days", low=0.0)
 

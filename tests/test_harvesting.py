@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mcsim.kernels import _taxes, layout
+from mcsim.kernels import _lots, _tax_account, layout
 
 import mcsim
 from mcsim import ConfigError
@@ -28,23 +28,23 @@ def test_wash_sale_rule_is_never_broken(seed, wash_days):
     ts = np.zeros((1, layout.N_TAX_STATE))
     lots = np.zeros((1, 16, layout.N_LOT_FIELDS))
     h = np.array([100.0])
-    _taxes.start_account_nb(h, tp, ts, lots)
+    _tax_account.start_account_nb(h, tp, ts, lots)
     acc = np.zeros(layout.N_ACC)
     noise = np.uint64(0)  # execution-noise key (no slippage here)
     harvests = []  # (step, vehicle sold)
     for t in range(120):
         g = float(np.exp(rng.normal(0.0, 0.06)))
         ts[0, layout.TS_PRICE : layout.TS_PRICE + 2] *= g * np.exp(rng.normal(0, 0.01, 2))
-        h[0] = _taxes.holdings_value_nb(0, ts)
+        h[0] = _lots.holdings_value_nb(0, ts)
         acc[layout.A_WEALTH] = h[0]
         if rng.random() < 0.5:  # a purchase goes to the current vehicle
             cur = int(ts[0, layout.TS_CURRENT])
             assert all(not (0 <= t - s <= wash and v == cur) for s, v in harvests)
-            _taxes.add_lot_nb(0, float(rng.uniform(1, 20)), t, cur, 12.0, lots, ts)
-            h[0] = _taxes.holdings_value_nb(0, ts)
+            _lots.add_lot_nb(0, float(rng.uniform(1, 20)), t, cur, 12.0, lots, ts)
+            h[0] = _lots.holdings_value_nb(0, ts)
             acc[layout.A_WEALTH] = h[0]
         before = ts[0, layout.TS_LOSS_SALE : layout.TS_LOSS_SALE + 2].copy()
-        _taxes.harvest_nb(t, h, ap, tp, ep, noise, ts, lots, acc)
+        _tax_account.harvest_nb(t, h, ap, tp, ep, noise, ts, lots, acc)
         for v in range(2):
             if ts[0, layout.TS_LOSS_SALE + v] != before[v]:
                 bought = 1 - v

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcsim.kernels import layout
 from mcsim.kernels._policies import (
+    TH,
     band_width_nb,
     calendar_nb,
     drop_small_trades_nb,
@@ -112,16 +113,16 @@ def test_band_edge_lands_inside_every_band(case):
     np.testing.assert_allclose(w_new, to_band_edge_ref(w, target, params), rtol=1e-12, atol=1e-14)
     widths = np.array(
         [
-            band_width_nb(target[i], params[M.TH_N_FIXED + i], params[M.TH_N_FIXED + n + i])
+            band_width_nb(target[i], params[TH.N_FIXED + i], params[TH.N_FIXED + n + i])
             for i in range(n)
         ]
     )
     assert np.all(np.abs(w_new - target) <= widths + 1e-12)
-    assert 0.5 * np.abs(w_new - target).sum() <= params[M.TH_DRIFT_BAND] + 1e-12
+    assert 0.5 * np.abs(w_new - target).sum() <= params[TH.DRIFT_BAND] + 1e-12
     # Inside all bands the weights do not move.
     if (
         np.all(np.abs(w - target) <= widths)
-        and 0.5 * np.abs(w - target).sum() <= params[M.TH_DRIFT_BAND]
+        and 0.5 * np.abs(w - target).sum() <= params[TH.DRIFT_BAND]
     ):
         np.testing.assert_allclose(w_new, w, atol=1e-12)
 

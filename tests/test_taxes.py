@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mcsim.kernels import _taxes, layout
+from mcsim.kernels import _lots, _tax_account, layout
 
 import mcsim
 from mcsim import ConfigError, TaxConfig
@@ -55,7 +55,7 @@ def _costs_ascend(lots, n):
 )
 def test_year_tax_matches_reference(short, long, carry, limit):
     tp = _tax_params(short_term_rate=0.4, long_term_rate=0.2, loss_offset_limit=limit)
-    tax, new_carry = _taxes.year_tax_nb(short, long, carry, tp)
+    tax, new_carry = _tax_account.year_tax_nb(short, long, carry, tp)
     rtax, rcarry = ref.year_tax(short, long, carry, 0.4, 0.2, limit, 0.4)
     assert tax == pytest.approx(rtax, rel=1e-9, abs=1e-6)
     assert new_carry == pytest.approx(rcarry, rel=1e-9, abs=1e-6)
@@ -78,7 +78,7 @@ def test_sale_matches_reference(seed, method, cached, by_cost):
     t = last + int(rng.integers(0, 20))
     # With scratch room (as in the engine) the sale computes the lots' keys once.
     gains = np.zeros(2 + lots.shape[1] if cached else 2)
-    sold = _taxes.sell_lots_nb(0, amount, t, method, 12.0, lots, ts, True, gains)
+    sold = _lots.sell_lots_nb(0, amount, t, method, 12.0, lots, ts, True, gains)
     short, long, rsold = book.sell(amount, t, method)
     assert sold == pytest.approx(rsold, rel=1e-12)
     assert gains[0] == pytest.approx(short, rel=1e-9, abs=1e-9)
@@ -106,7 +106,7 @@ def test_dry_run_leaves_lots_untouched(seed, method, by_cost):
     ts, lots = book.to_arrays()
     before = lots.copy(), ts.copy()
     gains = np.zeros(2)
-    _taxes.sell_lots_nb(0, 0.5 * book.total_value(), last, method, 12.0, lots, ts, False, gains)
+    _lots.sell_lots_nb(0, 0.5 * book.total_value(), last, method, 12.0, lots, ts, False, gains)
     np.testing.assert_array_equal(lots, before[0])
     np.testing.assert_array_equal(ts, before[1])
     short, long, _ = book.sell(0.5 * book.total_value(), last, method, commit=False)
@@ -123,7 +123,7 @@ def test_sale_with_cached_keys_takes_the_same_lots_as_a_scan(seed, method, commi
     for size in (2, 2 + book.max_lots):
         ts, lots = copy.deepcopy(book).to_arrays()
         g = np.zeros(size)
-        sold = _taxes.sell_lots_nb(0, amount, last + 5, method, 12.0, lots, ts, commit, g)
+        sold = _lots.sell_lots_nb(0, amount, last + 5, method, 12.0, lots, ts, commit, g)
         out.append((sold, g[:2].copy(), lots, ts))
     assert out[0][0] == out[1][0]
     for a, b in zip(out[0][1:], out[1][1:], strict=True):
@@ -146,7 +146,7 @@ def test_hifo_never_realises_more_gain_than_fifo(seed):
             mine.lots.sort(key=lambda lot: lot["basis"] / lot["units"])
         ts, lots = mine.to_arrays()
         g = np.zeros(2)
-        _taxes.sell_lots_nb(0, amount, last + 3, m, 12.0, lots, ts, True, g)
+        _lots.sell_lots_nb(0, amount, last + 3, m, 12.0, lots, ts, True, g)
         out[m] = g.sum()
     assert out[layout.LOT_HIFO] <= out[layout.LOT_FIFO] + 1e-9 * max(1.0, amount)
 
@@ -169,13 +169,13 @@ def test_buys_merge_and_basis_sums_to_what_was_paid(seed, max_lots, by_cost):
         if rng.random() < 0.75 or not book.lots:
             amount = float(rng.uniform(1, 100))
             v = int(rng.integers(0, 2))
-            _taxes.add_lot_nb(0, amount, t, v, 12.0, lots, ts)
+            _lots.add_lot_nb(0, amount, t, v, 12.0, lots, ts)
             book.buy(amount, t, v)
             paid += amount
         else:
             amount = float(rng.uniform(0, 0.8) * book.total_value())
             basis_before = lots[0, : int(ts[0, layout.TS_N_LOTS]), layout.LOT_BASIS].sum()
-            _taxes.sell_lots_nb(0, amount, t, layout.LOT_HIFO, 12.0, lots, ts, True, np.zeros(2))
+            _lots.sell_lots_nb(0, amount, t, layout.LOT_HIFO, 12.0, lots, ts, True, np.zeros(2))
             book.sell(amount, t, layout.LOT_HIFO)
             basis_after = lots[0, : int(ts[0, layout.TS_N_LOTS]), layout.LOT_BASIS].sum()
             sold_basis += basis_before - basis_after
@@ -207,7 +207,7 @@ def test_full_cost_ordered_book_with_alternating_vehicles_stays_in_order(long_st
     ts, lots = book.to_arrays()
     book.prices = [2.0, 2.0]
     ts[0, layout.TS_PRICE : layout.TS_PRICE + 2] = 2.0
-    _taxes.add_lot_nb(0, 5.0, 10, 0, long_steps, lots, ts)
+    _lots.add_lot_nb(0, 5.0, 10, 0, long_steps, lots, ts)
     book.buy(5.0, 10, 0)
     n = int(ts[0, layout.TS_N_LOTS])
     assert n == len(book.lots) == 4
@@ -263,12 +263,12 @@ def test_harvest_matches_reference(seed, vehicle, by_cost, stale):
         expect.buy(r[2] - cost, t, 1 - v)
         results.append(r)
         assert expect.total_value() == pytest.approx(before - cost, rel=1e-12)
-    _taxes.harvest_nb(t, h, ap, tp, ep, np.uint64(0), ts, lots, acc)
+    _tax_account.harvest_nb(t, h, ap, tp, ep, np.uint64(0), ts, lots, acc)
     losses = -sum(r[0] + r[1] for r in results)
     assert acc[layout.M_HARVESTED_LOSSES] == pytest.approx(losses, rel=1e-10, abs=1e-9)
     assert acc[layout.A_YEAR_SHORT] == pytest.approx(sum(r[0] for r in results), abs=1e-9)
     assert h[0] == pytest.approx(expect.total_value(), rel=1e-12)
-    assert _taxes.holdings_value_nb(0, ts) == pytest.approx(h[0], rel=1e-12)
+    assert _lots.holdings_value_nb(0, ts) == pytest.approx(h[0], rel=1e-12)
     n = int(ts[0, layout.TS_N_LOTS])
     assert n == len(expect.lots)
     np.testing.assert_allclose(
@@ -290,22 +290,22 @@ def test_wash_sale_blocks_buying_back_within_the_window():
     ts = np.zeros((1, layout.N_TAX_STATE))
     lots = np.zeros((1, 8, layout.N_LOT_FIELDS))
     h = np.array([100.0])
-    _taxes.start_account_nb(h, tp, ts, lots)
+    _tax_account.start_account_nb(h, tp, ts, lots)
     acc = np.zeros(layout.N_ACC)
     noise = np.uint64(0)  # execution-noise key (no slippage here)
     # step 0: price falls 10 %: harvest vehicle 0, buy vehicle 1
     ts[0, layout.TS_PRICE : layout.TS_PRICE + 2] = 0.9
     h[0] = 90.0
     acc[layout.A_WEALTH] = 90.0
-    _taxes.harvest_nb(0, h, ap, tp, ep, noise, ts, lots, acc)
+    _tax_account.harvest_nb(0, h, ap, tp, ep, noise, ts, lots, acc)
     assert ts[0, layout.TS_CURRENT] == 1 and ts[0, layout.TS_UNITS] == 0
     # step 1: the substitute falls 10 % more: harvesting it would buy vehicle 0 back: blocked
     ts[0, layout.TS_PRICE : layout.TS_PRICE + 2] = 0.81
     h[0] = 81.0
-    _taxes.harvest_nb(1, h, ap, tp, ep, noise, ts, lots, acc)
+    _tax_account.harvest_nb(1, h, ap, tp, ep, noise, ts, lots, acc)
     assert ts[0, layout.TS_CURRENT] == 1 and ts[0, layout.TS_UNITS + 1] > 0
     # step 2: outside the window: allowed
-    _taxes.harvest_nb(2, h, ap, tp, ep, noise, ts, lots, acc)
+    _tax_account.harvest_nb(2, h, ap, tp, ep, noise, ts, lots, acc)
     assert ts[0, layout.TS_CURRENT] == 0
     assert acc[layout.M_HARVESTED_LOSSES] == pytest.approx(10.0 + 9.0)
 

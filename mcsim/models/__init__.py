@@ -10,6 +10,7 @@ from .base import ReturnModel, psd_cholesky
 from .bootstrap import BootstrapModel
 from .garch import GarchModel
 from .gaussian import GaussianModel
+from .historical_windows import HistoricalWindowsModel
 from .regime import RegimeModel
 from .student_t import StudentTModel
 
@@ -20,6 +21,7 @@ MODELS: dict[str, type[ReturnModel]] = {
     "regime": RegimeModel,
     "student_t": StudentTModel,
     "bootstrap": BootstrapModel,
+    "historical_windows": HistoricalWindowsModel,
 }
 
 
@@ -34,6 +36,7 @@ __all__ = [
     "BootstrapModel",
     "GarchModel",
     "GaussianModel",
+    "HistoricalWindowsModel",
     "RegimeModel",
     "ReturnModel",
     "StudentTModel",

@@ -3,8 +3,12 @@
 Each policy is a frozen dataclass. :meth:`Policy.to_kernel` resolves it against the run
 (asset names, steps per year, the scenario's target) into a :class:`KernelPolicy`: the
 integer kind of a built-in rule (or a user's compiled rule), its float64 parameters, the
-initial value of its per-path state, and the target weights per step. Adding a policy means
-one kernel rule and one class registered in :data:`POLICIES`.
+initial value of its per-path state, and the target weights per step. Adding a built-in
+policy means its rule kernel (with its slot declarations), its entry in the kernels'
+registry (``kernels/_registry.py``), its class in a module of this package (naming the entry
+as ``builtin``, filling its parameter array with :func:`slot_array`, and decorated with
+:func:`register_policy`, which puts it in :data:`POLICIES`), and its test. A policy with its
+own event metric declares it as ``event_metric``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,15 @@ from typing import Any
 from .._validation import as_str
 from ..errors import ConfigError
 from .allocation import CPPI, MeanVariance, RiskParity, TargetVolatility, VolatilityTarget
-from .base import KernelPolicy, Policy, PolicyContext
+from .base import (
+    POLICIES,
+    EventMetric,
+    KernelPolicy,
+    Policy,
+    PolicyContext,
+    register_policy,
+    slot_array,
+)
 from .custom import CodeReference, Custom, is_trusted_reference, load_function
 from .rules import BuyAndHold, Calendar, CalendarThreshold, Threshold
 
@@ -27,6 +39,7 @@ __all__ = [
     "CalendarThreshold",
     "CodeReference",
     "Custom",
+    "EventMetric",
     "KernelPolicy",
     "MeanVariance",
     "Policy",
@@ -38,14 +51,9 @@ __all__ = [
     "is_trusted_reference",
     "load_function",
     "policy_from_config",
+    "register_policy",
+    "slot_array",
 ]
-
-POLICIES: dict[str, type[Policy]] = {
-    cls.kind: cls for cls in (BuyAndHold, Calendar, Threshold, CalendarThreshold, Custom)
-}
-POLICIES.update(
-    {cls.kind: cls for cls in (VolatilityTarget, CPPI, MeanVariance, RiskParity, TargetVolatility)}
-)
 
 
 def policy_from_config(

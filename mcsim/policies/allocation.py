@@ -16,7 +16,8 @@ import numpy as np
 
 from .._validation import as_float, as_int, as_str, as_vector
 from ..errors import ConfigError
-from ..kernels import layout
+from ..kernels import registry
+from ..kernels._allocation import ESTIMATE_MODEL, ESTIMATE_TRAILING
 from ..kernels._solvers import (
     mean_variance_nb,
     mv_work_size_nb,
@@ -25,12 +26,12 @@ from ..kernels._solvers import (
     target_vol_scale_nb,
 )
 from ..metrics import EventMetric
-from .base import _FREQUENCIES, Policy, PolicyContext
+from .base import _FREQUENCIES, Policy, PolicyContext, register_policy, slot_array
 from .rules import _every_steps
 
 __all__ = ["CPPI", "MeanVariance", "RiskParity", "TargetVolatility", "VolatilityTarget"]
 
-_ESTIMATES = {"model": layout.ESTIMATE_MODEL, "trailing": layout.ESTIMATE_TRAILING}
+_ESTIMATES = {"model": ESTIMATE_MODEL, "trailing": ESTIMATE_TRAILING}
 
 
 def _schedule(policy: Any, ctx: PolicyContext) -> int:
@@ -132,6 +133,7 @@ def _model_cov(policy: Any, ctx: PolicyContext, *, required: bool) -> np.ndarray
     return 0.5 * (cov + cov.T)
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VolatilityTarget(Policy):
     """Scale the risky sleeve against a safe asset to a forecast volatility target.
@@ -160,6 +162,7 @@ class VolatilityTarget(Policy):
     """
 
     kind: ClassVar[str] = "vol_target"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.VOL_TARGET
     safe_asset: str = ""
     target_vol: float = 0.10
     halflife: float = 12.0
@@ -192,19 +195,20 @@ class VolatilityTarget(Policy):
         safe = _safe_index(self, ctx)
         _, sleeve = _sleeve(self, ctx, safe)
         _, mean_step, var_step = self._exposure0(ctx, sleeve)
-        params = np.zeros(layout.VT_N_FIXED)
-        params[layout.VT_EVERY] = _schedule(self, ctx)
-        params[layout.VT_OFFSET] = 0
-        params[layout.VT_SAFE] = safe
-        params[layout.VT_TARGET_VOL] = self.target_vol
-        params[layout.VT_DECAY] = 0.5 ** (1.0 / self.halflife)
-        params[layout.VT_MAX_LEVERAGE] = self.max_leverage
-        params[layout.VT_THRESHOLD] = self.threshold
-        params[layout.VT_STEPS_PER_YEAR] = ctx.steps_per_year
-        state0 = np.zeros(layout.VS_N)
-        state0[layout.VS_MEAN] = mean_step
-        state0[layout.VS_VAR] = var_step
-        return layout.POLICY_VOL_TARGET, params, state0
+        rule = self.builtin
+        params = slot_array(
+            rule.params,
+            every=_schedule(self, ctx),
+            offset=0,
+            safe=safe,
+            target_vol=self.target_vol,
+            decay=0.5 ** (1.0 / self.halflife),
+            max_leverage=self.max_leverage,
+            threshold=self.threshold,
+            steps_per_year=ctx.steps_per_year,
+        )
+        state0 = slot_array(rule.state, events=0.0, mean=mean_step, var=var_step)
+        return rule.kind, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
         safe = _safe_index(self, ctx)
@@ -215,6 +219,7 @@ class VolatilityTarget(Policy):
         return w
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CPPI(Policy):
     """Constant proportion portfolio insurance (Perold-Sharpe).
@@ -245,6 +250,7 @@ class CPPI(Policy):
     """
 
     kind: ClassVar[str] = "cppi"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.CPPI
     event_metric: ClassVar[EventMetric] = EventMetric(
         "floor_breaches",
         "Steps below the CPPI floor, ruin step included",
@@ -292,24 +298,27 @@ class CPPI(Policy):
         safe = _safe_index(self, ctx)
         _sleeve(self, ctx, safe)
         n = len(ctx.asset_names)
-        params = np.zeros(layout.CP_N_FIXED + n)
-        params[layout.CP_EVERY] = _schedule(self, ctx)
-        params[layout.CP_OFFSET] = 0
-        params[layout.CP_SAFE] = safe
-        params[layout.CP_FLOOR] = self.floor
-        params[layout.CP_MULTIPLIER] = self.multiplier
-        params[layout.CP_MAX_EXPOSURE] = self.max_exposure
-        params[layout.CP_FLOOR_GROWTH] = (
-            np.nan
-            if self.floor_growth is None
-            else (1.0 + self.floor_growth) ** (1.0 / ctx.steps_per_year) - 1.0
-        )
+        rule = self.builtin
         w0 = getattr(ctx, "initial_wealth", None)
-        params[layout.CP_INITIAL_WEALTH] = np.nan if w0 is None else float(w0)
-        params[layout.CP_N_FIXED :] = self.initial_weights(ctx, self.targets(ctx))
-        state0 = np.zeros(layout.CS_N)
-        state0[layout.CS_FLOOR] = np.nan
-        return layout.POLICY_CPPI, params, state0
+        params = slot_array(
+            rule.params,
+            n,
+            every=_schedule(self, ctx),
+            offset=0,
+            safe=safe,
+            floor=self.floor,
+            multiplier=self.multiplier,
+            max_exposure=self.max_exposure,
+            floor_growth=(
+                np.nan
+                if self.floor_growth is None
+                else (1.0 + self.floor_growth) ** (1.0 / ctx.steps_per_year) - 1.0
+            ),
+            initial_wealth=np.nan if w0 is None else float(w0),
+        )
+        params[rule.params.N_FIXED :] = self.initial_weights(ctx, self.targets(ctx))
+        state0 = slot_array(rule.state, events=0.0, floor=np.nan)
+        return rule.kind, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
         safe = _safe_index(self, ctx)
@@ -320,6 +329,7 @@ class CPPI(Policy):
         return w
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MeanVariance(Policy):
     """Mean-variance re-optimisation, long-only and fully invested, solved in the kernel.
@@ -347,6 +357,7 @@ class MeanVariance(Policy):
     """
 
     kind: ClassVar[str] = "mean_variance"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.MEAN_VARIANCE
     risk_aversion: float = 3.0
     turnover_penalty: float = 0.0
     estimate: str = "model"
@@ -388,21 +399,26 @@ class MeanVariance(Policy):
         _check_window(self, ctx)
         n = len(ctx.asset_names)
         moments = self._moments(ctx)
-        params = np.zeros(layout.MV_N_FIXED + n + n * n)
-        params[layout.MV_EVERY] = _schedule(self, ctx)
-        params[layout.MV_OFFSET] = 0
-        params[layout.MV_ESTIMATE] = _ESTIMATES[self.estimate]
-        params[layout.MV_WINDOW] = self.window
-        params[layout.MV_RISK_AVERSION] = self.risk_aversion
-        params[layout.MV_TURNOVER] = self.turnover_penalty
-        params[layout.MV_STEPS_PER_YEAR] = ctx.steps_per_year
+        rule = self.builtin
+        params = slot_array(
+            rule.params,
+            n + n * n,
+            every=_schedule(self, ctx),
+            offset=0,
+            estimate=_ESTIMATES[self.estimate],
+            window=self.window,
+            risk_aversion=self.risk_aversion,
+            turnover=self.turnover_penalty,
+            steps_per_year=ctx.steps_per_year,
+            has_model=0.0 if moments is None else 1.0,
+        )
+        first = rule.params.N_FIXED
         if moments is not None:
-            params[layout.MV_HAS_MODEL] = 1.0
-            params[layout.MV_N_FIXED : layout.MV_N_FIXED + n] = moments[0]
-            params[layout.MV_N_FIXED + n :] = moments[1].ravel()
+            params[first : first + n] = moments[0]
+            params[first + n :] = moments[1].ravel()
         work = mv_work_size_nb(n) + _trailing_scratch(self, n)
-        state0 = np.zeros(layout.MS_N_FIXED + 3 * n + n * n + work)
-        return layout.POLICY_MEAN_VARIANCE, params, state0
+        state0 = np.zeros(rule.state.N_FIXED + 3 * n + n * n + work)
+        return rule.kind, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
         moments = self._moments(ctx)
@@ -417,6 +433,7 @@ class MeanVariance(Policy):
         return w
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskParity(Policy):
     """Risk parity (equal risk contribution or given risk budgets), solved in the kernel.
@@ -437,6 +454,7 @@ class RiskParity(Policy):
     """
 
     kind: ClassVar[str] = "risk_parity"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.RISK_PARITY
     budgets: float | Mapping[str, float] | None = None
     estimate: str = "model"
     window: int = 60
@@ -470,20 +488,25 @@ class RiskParity(Policy):
         _check_window(self, ctx)
         n = len(ctx.asset_names)
         cov = _model_cov(self, ctx, required=self.estimate == "model")
-        params = np.zeros(layout.RP_N_FIXED + n + n * n)
-        params[layout.RP_EVERY] = _schedule(self, ctx)
-        params[layout.RP_OFFSET] = 0
-        params[layout.RP_ESTIMATE] = _ESTIMATES[self.estimate]
-        params[layout.RP_WINDOW] = self.window
-        params[layout.RP_STEPS_PER_YEAR] = ctx.steps_per_year
-        params[layout.RP_N_FIXED : layout.RP_N_FIXED + n] = self._budgets(ctx)
+        rule = self.builtin
+        params = slot_array(
+            rule.params,
+            n + n * n,
+            every=_schedule(self, ctx),
+            offset=0,
+            estimate=_ESTIMATES[self.estimate],
+            window=self.window,
+            steps_per_year=ctx.steps_per_year,
+            has_model=0.0 if cov is None else 1.0,
+        )
+        first = rule.params.N_FIXED
+        params[first : first + n] = self._budgets(ctx)
         if cov is not None:
             _check_positive_definite(self, cov, ctx)
-            params[layout.RP_HAS_MODEL] = 1.0
-            params[layout.RP_N_FIXED + n :] = cov.ravel()
+            params[first + n :] = cov.ravel()
         work = rp_work_size_nb(n) + _trailing_scratch(self, n)
-        state0 = np.zeros(layout.RS_N_FIXED + 3 * n + n * n + work)
-        return layout.POLICY_RISK_PARITY, params, state0
+        state0 = np.zeros(rule.state.N_FIXED + 3 * n + n * n + work)
+        return rule.kind, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
         cov = _model_cov(self, ctx, required=False)
@@ -506,6 +529,7 @@ def _check_positive_definite(policy: Any, cov: np.ndarray, ctx: PolicyContext) -
         )
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetVolatility(Policy):
     """Scale the target portfolio so that its volatility is ``target_vol``; the rest is safe.
@@ -532,6 +556,7 @@ class TargetVolatility(Policy):
     """
 
     kind: ClassVar[str] = "target_vol"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.TARGET_VOL
     safe_asset: str = ""
     target_vol: float = 0.10
     max_leverage: float = 1.0
@@ -560,21 +585,25 @@ class TargetVolatility(Policy):
         _sleeve(self, ctx, safe)
         n = len(ctx.asset_names)
         cov = _model_cov(self, ctx, required=self.estimate == "model")
-        params = np.zeros(layout.TV_N_FIXED + n * n)
-        params[layout.TV_EVERY] = _schedule(self, ctx)
-        params[layout.TV_OFFSET] = 0
-        params[layout.TV_SAFE] = safe
-        params[layout.TV_TARGET_VOL] = self.target_vol
-        params[layout.TV_MAX_LEVERAGE] = self.max_leverage
-        params[layout.TV_THRESHOLD] = self.threshold
-        params[layout.TV_ESTIMATE] = _ESTIMATES[self.estimate]
-        params[layout.TV_WINDOW] = self.window
-        params[layout.TV_STEPS_PER_YEAR] = ctx.steps_per_year
+        rule = self.builtin
+        params = slot_array(
+            rule.params,
+            n * n,
+            every=_schedule(self, ctx),
+            offset=0,
+            safe=safe,
+            target_vol=self.target_vol,
+            max_leverage=self.max_leverage,
+            threshold=self.threshold,
+            estimate=_ESTIMATES[self.estimate],
+            window=self.window,
+            steps_per_year=ctx.steps_per_year,
+            has_model=0.0 if cov is None else 1.0,
+        )
         if cov is not None:
-            params[layout.TV_HAS_MODEL] = 1.0
-            params[layout.TV_N_FIXED :] = cov.ravel()
-        state0 = np.zeros(layout.TS_N_FIXED + n + n * n + _trailing_scratch(self, n))
-        return layout.POLICY_TARGET_VOL, params, state0
+            params[rule.params.N_FIXED :] = cov.ravel()
+        state0 = np.zeros(rule.state.N_FIXED + n + n * n + _trailing_scratch(self, n))
+        return rule.kind, params, state0
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
         safe = _safe_index(self, ctx)

@@ -11,10 +11,19 @@ import numpy as np
 
 from .._validation import as_float, as_str, as_weights, check_keys
 from ..errors import ConfigError
-from ..kernels import layout
+from ..kernels import layout, registry
+from ..metrics import EventMetric
 from .glide import check_glide, glide_weights
 
-__all__ = ["KernelPolicy", "Policy", "PolicyContext"]
+__all__ = [
+    "POLICIES",
+    "EventMetric",
+    "KernelPolicy",
+    "Policy",
+    "PolicyContext",
+    "register_policy",
+    "slot_array",
+]
 
 _FLOW_MODES = {
     "pro_rata": layout.FLOW_PRO_RATA,
@@ -26,6 +35,36 @@ _TAX_AWARE = {
     "defer": layout.TAX_AWARE_DEFER,
 }
 _FREQUENCIES = {"monthly": 12, "quarterly": 4, "semiannual": 2, "annual": 1}
+
+
+def slot_array(declaration: tuple[int, ...], n_tail: int = 0, **values: float) -> np.ndarray:
+    """A rule's parameter (or state) array from its slot declaration.
+
+    Parameters
+    ----------
+    declaration : named tuple of int
+        The rule's slot declaration (``registry.CPPI.params``, see ``kernels/_layout.py``).
+    n_tail : int
+        Number of per-asset values after the named slots (left at zero for the caller).
+    **values : float
+        One value per named slot, by its lower-case name; every slot must be given.
+
+    Returns
+    -------
+    ndarray of shape (declaration.N_FIXED + n_tail,)
+    """
+    fields = [f for f in declaration._fields if f != "N_FIXED"]  # type: ignore[attr-defined]
+    given = {k.upper(): v for k, v in values.items()}
+    if set(given) != set(fields):
+        missing = sorted(set(fields) - set(given))
+        unknown = sorted(set(given) - set(fields))
+        raise TypeError(
+            f"slot values do not match the declaration: missing {missing}, unknown {unknown}"
+        )
+    out = np.zeros(declaration.N_FIXED + n_tail)  # type: ignore[attr-defined]
+    for field, value in given.items():
+        out[getattr(declaration, field)] = value
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +94,25 @@ class KernelPolicy:
     rebalance_nb: Callable[..., bool] | None = None
     check_every: int = 1  # the rule is consulted every `check_every` steps ...
     check_offset: int = 0  # ... first after `check_offset` steps (0: after `check_every`)
+
+
+# Policy classes by ``kind``: what ``kind = "..."`` in a scenario names (filled by
+# :func:`register_policy` as the policy modules are imported).
+POLICIES: dict[str, type[Policy]] = {}
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Register a policy class under its ``kind`` (a class decorator, outermost).
+
+    Applied above ``@dataclass``, it registers the final (slotted) class. A kind can be
+    registered once.
+    """
+    if not cls.kind:
+        raise TypeError(f"{cls.__name__} needs a `kind` to be registered.")
+    if cls.kind in POLICIES and POLICIES[cls.kind].__qualname__ != cls.__qualname__:
+        raise TypeError(f"Policy kind {cls.kind!r} is already {POLICIES[cls.kind].__name__}.")
+    POLICIES[cls.kind] = cls
+    return cls
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +146,10 @@ class Policy:
     """
 
     kind: ClassVar[str] = ""
+    # The kernel rule: a built-in rule's registry entry (None for a user's compiled rule).
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.BUY_AND_HOLD
+    # The policy's own event metric, counted by its rule (None when it has none).
+    event_metric: ClassVar[EventMetric | None] = None
     name: str
     target: Mapping[str, float] | None = None
     flows: str = "pro_rata"
@@ -185,8 +247,10 @@ class Policy:
         return ep
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
-        """Kind, params and initial state of the rule."""
-        return layout.POLICY_BUY_AND_HOLD, np.zeros(1), np.zeros(1)
+        """Kind, params and initial state of the rule (the kind of :attr:`builtin`; a
+        custom rule's kind is ignored)."""
+        rule = self.builtin or registry.BUY_AND_HOLD
+        return rule.kind, np.zeros(1), np.zeros(rule.state.N_FIXED)
 
     def initial_weights(self, ctx: PolicyContext, targets: np.ndarray) -> np.ndarray:
         """Weights held at the start (bought before the first step, at no cost).

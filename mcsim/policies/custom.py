@@ -29,7 +29,8 @@ from numba.core.registry import CPUDispatcher
 
 from .._validation import as_float, as_int
 from ..errors import ConfigError
-from .base import Policy, PolicyContext
+from ..kernels import registry
+from .base import Policy, PolicyContext, register_policy
 
 __all__ = ["SIGNATURE", "CodeReference", "Custom", "is_trusted_reference", "load_function"]
 
@@ -143,6 +144,7 @@ def _short(e: Exception, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Custom(Policy):
     """A user's rule: a numba function with the policy signature.
@@ -171,6 +173,7 @@ class Custom(Policy):
     """
 
     kind: ClassVar[str] = "custom"
+    builtin: ClassVar[registry.BuiltinRule | None] = None
     rebalance_nb: Any = None
     params: Sequence[float] = field(default_factory=tuple)
     state_size: int = 1

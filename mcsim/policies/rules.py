@@ -10,17 +10,20 @@ import numpy as np
 
 from .._validation import as_float, as_int, as_str, as_vector
 from ..errors import ConfigError
-from ..kernels import layout
-from .base import _FREQUENCIES, Policy, PolicyContext
+from ..kernels import registry
+from ..kernels._policies import TRADE_TO_EDGE, TRADE_TO_FRACTION, TRADE_TO_TARGET
+from .base import _FREQUENCIES, Policy, PolicyContext, register_policy, slot_array
 
 __all__ = ["BuyAndHold", "Calendar", "CalendarThreshold", "Threshold"]
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuyAndHold(Policy):
     """Never trade: weights drift with the market."""
 
     kind: ClassVar[str] = "buy_and_hold"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.BUY_AND_HOLD
 
     def schedule(self, ctx: PolicyContext) -> tuple[int, int]:
         # Never consulted: the first due step lies beyond the horizon.
@@ -50,6 +53,7 @@ def _every_steps(every: Any, frequency: Any, steps_per_year: int, where: str) ->
     return as_int(every, f"{where}.every", low=1)
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Calendar(Policy):
     """Back to target every ``every`` steps (or at a named ``frequency``).
@@ -65,6 +69,7 @@ class Calendar(Policy):
     """
 
     kind: ClassVar[str] = "calendar"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.CALENDAR
     every: int | None = None
     frequency: str | None = None
     offset: int = 0
@@ -84,7 +89,9 @@ class Calendar(Policy):
 
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         every = _every_steps(self.every, self.frequency, ctx.steps_per_year, self._where)
-        return layout.POLICY_CALENDAR, np.array([every, self.offset], dtype=float), np.zeros(1)
+        rule = self.builtin
+        params = slot_array(rule.params, every=every, offset=self.offset)
+        return rule.kind, params, np.zeros(rule.state.N_FIXED)
 
 
 def _check_band(value: Any, field: str) -> None:
@@ -104,12 +111,13 @@ def _check_band(value: Any, field: str) -> None:
 
 
 _TRADE_TO = {
-    "target": layout.TRADE_TO_TARGET,
-    "edge": layout.TRADE_TO_EDGE,
-    "fraction": layout.TRADE_TO_FRACTION,
+    "target": TRADE_TO_TARGET,
+    "edge": TRADE_TO_EDGE,
+    "fraction": TRADE_TO_FRACTION,
 }
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Threshold(Policy):
     """Trade when a weight leaves its band (or the portfolio drifts too far).
@@ -135,6 +143,7 @@ class Threshold(Policy):
     """
 
     kind: ClassVar[str] = "threshold"
+    builtin: ClassVar[registry.BuiltinRule | None] = registry.THRESHOLD
     band: float | Mapping[str, float] | None = None
     relative_band: float | Mapping[str, float] | None = None
     drift: float | None = None
@@ -178,18 +187,24 @@ class Threshold(Policy):
             if self.relative_band is None
             else as_vector(self.relative_band, f"{w}.relative_band", names)
         )
-        params = np.empty(layout.TH_N_FIXED + 2 * n)
-        params[layout.TH_CHECK_EVERY] = self.check_every
-        params[layout.TH_CHECK_OFFSET] = 0
-        params[layout.TH_TRADE_TO] = _TRADE_TO[self.trade_to]
-        params[layout.TH_FRACTION] = self.fraction
-        params[layout.TH_DRIFT_BAND] = np.inf if self.drift is None else self.drift
-        params[layout.TH_MIN_TRADE] = self.min_trade
-        params[layout.TH_N_FIXED : layout.TH_N_FIXED + n] = abs_band
-        params[layout.TH_N_FIXED + n :] = rel_band
-        return layout.POLICY_THRESHOLD, params, np.zeros(1)
+        rule = self.builtin
+        params = slot_array(
+            rule.params,
+            2 * n,
+            check_every=self.check_every,
+            check_offset=0,
+            trade_to=_TRADE_TO[self.trade_to],
+            fraction=self.fraction,
+            drift_band=np.inf if self.drift is None else self.drift,
+            min_trade=self.min_trade,
+        )
+        first = rule.params.N_FIXED
+        params[first : first + n] = abs_band
+        params[first + n :] = rel_band
+        return rule.kind, params, np.zeros(rule.state.N_FIXED)
 
 
+@register_policy
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CalendarThreshold(Threshold):
     """Check the bands every ``every`` steps only; trade only when outside them."""
@@ -206,5 +221,5 @@ class CalendarThreshold(Threshold):
     def rule(self, ctx: PolicyContext) -> tuple[int, np.ndarray, np.ndarray]:
         kind, params, state0 = super(CalendarThreshold, self).rule(ctx)
         every = _every_steps(self.every, self.frequency, ctx.steps_per_year, self._where)
-        params[layout.TH_CHECK_EVERY] = every
+        params[self.builtin.params.CHECK_EVERY] = every
         return kind, params, state0

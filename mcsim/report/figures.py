@@ -32,6 +32,7 @@ from .format import (
     rgba,
     si,
 )
+from .stress import stress_figures
 from .view import ReportView
 
 __all__ = [
@@ -110,6 +111,8 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
     figs = {}
     for key, build in builders.items():
         figs[key] = _safe_figure(key, build)
+    for key, fig in stress_figures(view).items():
+        figs[key] = _safe_figure(key, lambda fig=fig: fig)
     check = view.model_check
     if isinstance(check, tuple):
         figs["model_check"] = check[1]

@@ -7,6 +7,7 @@ from typing import Any
 
 from .figures import N_SAMPLE_PATHS, n_bins
 from .format import esc, format_value, to_json
+from .stress import stress_sections
 from .tables import (
     comparison_table,
     costs_table,
@@ -130,6 +131,7 @@ def report_sections(view: ReportView) -> list[Section]:
         secs.append(
             Section(event.anchor, event.title, f"<p>{esc(event.intro)}</p>", body=[table.to_html()])
         )
+    secs.extend(stress_sections(view, Section))
     check = view.model_check
     if isinstance(check, tuple):
         table = check[0]

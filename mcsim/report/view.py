@@ -71,6 +71,12 @@ class ReportView:
     series_names: list[str]
     per_path: Callable[[str], pd.DataFrame]
     model_check_table: pd.DataFrame | str | None
+    # Stress testing (empty / None for a run without it): the paired stress table, the
+    # stressed fan of each stress, the failure anatomy and the windows' start dates.
+    stress: pd.DataFrame | None = None
+    stress_fans: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    failure: Any = None
+    window_starts: pd.DatetimeIndex | None = None
     _metric_cache: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -90,6 +96,10 @@ class ReportView:
             series_names=list(result.series_names),
             per_path=result.metric,
             model_check_table=result.model_check,
+            stress=result.stress if result.stress_names else None,
+            stress_fans={name: result.stress_fan(name) for name in result.stress_names},
+            failure=result.failure,
+            window_starts=result.window_starts,
         )
 
     # -- data ------------------------------------------------------------------------------

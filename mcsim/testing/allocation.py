@@ -22,7 +22,8 @@ import numpy as np
 from scipy import optimize
 
 from ..costs import CostModel
-from ..kernels import layout, simulate_policy_builtin_nb
+from ..kernels import layout, registry, simulate_policy_builtin_nb
+from ..kernels._allocation import CP, CS, ESTIMATE_TRAILING, MV, RP, TV, VS, VT
 from ..policies import PolicyContext
 
 __all__ = [
@@ -189,21 +190,21 @@ def target_vol_scale_ref(cov, target, safe, target_vol, max_leverage) -> float:
 # -- rules ----------------------------------------------------------------------------------
 def vol_target_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
     """Twin of ``vol_target_nb``."""
-    safe = int(params[layout.VT_SAFE])
+    safe = int(params[VT.SAFE])
     mask, total = _sleeve(target, safe)
     if total <= 0:
         return False
     x = target[mask] @ returns[t][mask] / total
-    lam = params[layout.VT_DECAY]
-    m, v = state[layout.VS_MEAN], state[layout.VS_VAR]
-    state[layout.VS_MEAN] = lam * m + (1 - lam) * x
-    state[layout.VS_VAR] = lam * (v + (1 - lam) * (x - m) ** 2)
-    if not _due(t, params[layout.VT_EVERY], params[layout.VT_OFFSET]):
+    lam = params[VT.DECAY]
+    m, v = state[VS.MEAN], state[VS.VAR]
+    state[VS.MEAN] = lam * m + (1 - lam) * x
+    state[VS.VAR] = lam * (v + (1 - lam) * (x - m) ** 2)
+    if not _due(t, params[VT.EVERY], params[VT.OFFSET]):
         return False
-    vol = np.sqrt(state[layout.VS_VAR] * params[layout.VT_STEPS_PER_YEAR])
-    lev = params[layout.VT_MAX_LEVERAGE]
-    e = lev if vol <= 0 else min(lev, params[layout.VT_TARGET_VOL] / vol)
-    if abs(e - (1 - w[safe])) <= params[layout.VT_THRESHOLD]:
+    vol = np.sqrt(state[VS.VAR] * params[VT.STEPS_PER_YEAR])
+    lev = params[VT.MAX_LEVERAGE]
+    e = lev if vol <= 0 else min(lev, params[VT.TARGET_VOL] / vol)
+    if abs(e - (1 - w[safe])) <= params[VT.THRESHOLD]:
         return False
     w_new[:] = np.where(mask, target * e / total, 1 - e)
     return True
@@ -212,31 +213,31 @@ def vol_target_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
 def cppi_floor_ref(t, returns, wealth, params, state) -> float:
     """Twin of ``cppi_floor_nb``: move the floor to the end of step ``t``, count a breach."""
     n = returns.shape[1]
-    floor = state[layout.CS_FLOOR]
+    floor = state[CS.FLOOR]
     if np.isnan(floor):
-        w0 = params[layout.CP_INITIAL_WEALTH]
+        w0 = params[CP.INITIAL_WEALTH]
         if np.isnan(w0):
-            w0 = wealth / (1 + params[layout.CP_N_FIXED : layout.CP_N_FIXED + n] @ returns[0])
-        floor = params[layout.CP_FLOOR] * w0
-    g = params[layout.CP_FLOOR_GROWTH]
-    floor *= 1 + (returns[t, int(params[layout.CP_SAFE])] if np.isnan(g) else g)
-    state[layout.CS_FLOOR] = floor
-    state[layout.CS_BREACHES] += float(wealth < floor)
+            w0 = wealth / (1 + params[CP.N_FIXED : CP.N_FIXED + n] @ returns[0])
+        floor = params[CP.FLOOR] * w0
+    g = params[CP.FLOOR_GROWTH]
+    floor *= 1 + (returns[t, int(params[CP.SAFE])] if np.isnan(g) else g)
+    state[CS.FLOOR] = floor
+    state[CS.EVENTS] += float(wealth < floor)
     return floor
 
 
 def cppi_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
     """Twin of ``cppi_nb``."""
-    safe = int(params[layout.CP_SAFE])
+    safe = int(params[CP.SAFE])
     floor = cppi_floor_ref(t, returns, wealth, params, state)
-    if not _due(t, params[layout.CP_EVERY], params[layout.CP_OFFSET]):
+    if not _due(t, params[CP.EVERY], params[CP.OFFSET]):
         return False
     mask, total = _sleeve(target, safe)
     if total <= 0:
         return False
     e = min(
-        params[layout.CP_MAX_EXPOSURE],
-        params[layout.CP_MULTIPLIER] * max(wealth - floor, 0) / wealth,
+        params[CP.MAX_EXPOSURE],
+        params[CP.MULTIPLIER] * max(wealth - floor, 0) / wealth,
     )
     w_new[:] = np.where(mask, target * e / total, 1 - e)
     return True
@@ -244,33 +245,31 @@ def cppi_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
 
 def mean_variance_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
     """Twin of ``mean_variance_rule_nb`` with the SciPy solver (no caching)."""
-    if not _due(t, params[layout.MV_EVERY], params[layout.MV_OFFSET]):
+    if not _due(t, params[MV.EVERY], params[MV.OFFSET]):
         return False
     n = w.size
-    window = int(params[layout.MV_WINDOW])
-    if params[layout.MV_ESTIMATE] == layout.ESTIMATE_TRAILING and t + 1 >= window:
-        mu, cov = sample_moments_ref(returns, t, window, params[layout.MV_STEPS_PER_YEAR])
-    elif params[layout.MV_HAS_MODEL] == 1.0:
-        k = layout.MV_N_FIXED
+    window = int(params[MV.WINDOW])
+    if params[MV.ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
+        mu, cov = sample_moments_ref(returns, t, window, params[MV.STEPS_PER_YEAR])
+    elif params[MV.HAS_MODEL] == 1.0:
+        k = MV.N_FIXED
         mu, cov = params[k : k + n], params[k + n : k + n + n * n].reshape(n, n)
     else:
         return False
-    w_new[:] = mean_variance_scipy(
-        mu, cov, params[layout.MV_RISK_AVERSION], w, params[layout.MV_TURNOVER]
-    )
+    w_new[:] = mean_variance_scipy(mu, cov, params[MV.RISK_AVERSION], w, params[MV.TURNOVER])
     return True
 
 
 def risk_parity_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
     """Twin of ``risk_parity_rule_nb`` with the SciPy solver (no caching)."""
-    if not _due(t, params[layout.RP_EVERY], params[layout.RP_OFFSET]):
+    if not _due(t, params[RP.EVERY], params[RP.OFFSET]):
         return False
     n = w.size
-    k = layout.RP_N_FIXED
-    window = int(params[layout.RP_WINDOW])
-    if params[layout.RP_ESTIMATE] == layout.ESTIMATE_TRAILING and t + 1 >= window:
-        _, cov = sample_moments_ref(returns, t, window, params[layout.RP_STEPS_PER_YEAR])
-    elif params[layout.RP_HAS_MODEL] == 1.0:
+    k = RP.N_FIXED
+    window = int(params[RP.WINDOW])
+    if params[RP.ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
+        _, cov = sample_moments_ref(returns, t, window, params[RP.STEPS_PER_YEAR])
+    elif params[RP.HAS_MODEL] == 1.0:
         cov = params[k + n : k + n + n * n].reshape(n, n)
     else:
         return False
@@ -280,21 +279,19 @@ def risk_parity_ref(t, returns, w, wealth, target, params, state, w_new) -> bool
 
 def target_vol_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
     """Twin of ``target_vol_rule_nb``."""
-    if not _due(t, params[layout.TV_EVERY], params[layout.TV_OFFSET]):
+    if not _due(t, params[TV.EVERY], params[TV.OFFSET]):
         return False
     n = w.size
-    safe = int(params[layout.TV_SAFE])
-    window = int(params[layout.TV_WINDOW])
-    if params[layout.TV_ESTIMATE] == layout.ESTIMATE_TRAILING and t + 1 >= window:
-        _, cov = sample_moments_ref(returns, t, window, params[layout.TV_STEPS_PER_YEAR])
-    elif params[layout.TV_HAS_MODEL] == 1.0:
-        cov = params[layout.TV_N_FIXED : layout.TV_N_FIXED + n * n].reshape(n, n)
+    safe = int(params[TV.SAFE])
+    window = int(params[TV.WINDOW])
+    if params[TV.ESTIMATE] == ESTIMATE_TRAILING and t + 1 >= window:
+        _, cov = sample_moments_ref(returns, t, window, params[TV.STEPS_PER_YEAR])
+    elif params[TV.HAS_MODEL] == 1.0:
+        cov = params[TV.N_FIXED : TV.N_FIXED + n * n].reshape(n, n)
     else:
         return False
-    k = target_vol_scale_ref(
-        cov, target, safe, params[layout.TV_TARGET_VOL], params[layout.TV_MAX_LEVERAGE]
-    )
-    if abs(k * (1 - target[safe]) - (1 - w[safe])) <= params[layout.TV_THRESHOLD]:
+    k = target_vol_scale_ref(cov, target, safe, params[TV.TARGET_VOL], params[TV.MAX_LEVERAGE])
+    if abs(k * (1 - target[safe]) - (1 - w[safe])) <= params[TV.THRESHOLD]:
         return False
     w_new[:] = k * target
     w_new[safe] += 1 - k
@@ -302,11 +299,11 @@ def target_vol_ref(t, returns, w, wealth, target, params, state, w_new) -> bool:
 
 
 REFERENCES = {
-    layout.POLICY_VOL_TARGET: vol_target_ref,
-    layout.POLICY_CPPI: cppi_ref,
-    layout.POLICY_MEAN_VARIANCE: mean_variance_ref,
-    layout.POLICY_RISK_PARITY: risk_parity_ref,
-    layout.POLICY_TARGET_VOL: target_vol_ref,
+    registry.VOL_TARGET.kind: vol_target_ref,
+    registry.CPPI.kind: cppi_ref,
+    registry.MEAN_VARIANCE.kind: mean_variance_ref,
+    registry.RISK_PARITY.kind: risk_parity_ref,
+    registry.TARGET_VOL.kind: target_vol_ref,
 }
 
 
@@ -341,7 +338,7 @@ def simulate_ref(
                 h = h * (1 + returns[p, t])
                 wealth = h.sum()
             if wealth <= 0:
-                if kernel_policy.kind == layout.POLICY_CPPI and start > 0:
+                if kernel_policy.kind == registry.CPPI.kind and start > 0:
                     cppi_floor_ref(t, returns[p], wealth, kernel_policy.params, state)
                 h = np.zeros(n_assets)
                 out["wealth"][p, t + 1] = 0.0

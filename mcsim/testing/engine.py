@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import layout
+from ..kernels import layout, registry
+from ..kernels._policies import CAL, TH, TRADE_TO_EDGE, TRADE_TO_FRACTION
 
 __all__ = ["REF_METRICS", "reference_for_plan", "simulate_policy_ref"]
 
@@ -77,30 +78,30 @@ def _is_due(t: int, every: float, offset: float) -> bool:
 
 def _rule(kind: int, t: int, w: np.ndarray, target: np.ndarray, params: np.ndarray):
     """(trades, w_new) of a built-in rule."""
-    if kind == layout.POLICY_BUY_AND_HOLD:
+    if kind == registry.BUY_AND_HOLD.kind:
         return False, None
-    if kind == layout.POLICY_CALENDAR:
-        if not _is_due(t, params[layout.CAL_EVERY], params[layout.CAL_OFFSET]):
+    if kind == registry.CALENDAR.kind:
+        if not _is_due(t, params[CAL.EVERY], params[CAL.OFFSET]):
             return False, None
         return True, target.copy()
-    if kind == layout.POLICY_THRESHOLD:
-        if not _is_due(t, params[layout.TH_CHECK_EVERY], params[layout.TH_CHECK_OFFSET]):
+    if kind == registry.THRESHOLD.kind:
+        if not _is_due(t, params[TH.CHECK_EVERY], params[TH.CHECK_OFFSET]):
             return False, None
         n = w.size
-        abs_band = params[layout.TH_N_FIXED : layout.TH_N_FIXED + n]
-        rel_band = params[layout.TH_N_FIXED + n : layout.TH_N_FIXED + 2 * n]
+        abs_band = params[TH.N_FIXED : TH.N_FIXED + n]
+        rel_band = params[TH.N_FIXED + n : TH.N_FIXED + 2 * n]
         with np.errstate(invalid="ignore"):  # an unset relative band is inf; inf * 0 is NaN
             rel = np.where(np.isinf(rel_band), np.inf, rel_band * np.abs(target))
         width = np.minimum(abs_band, rel)
         dev = np.abs(w - target)
-        breach = bool(np.any(dev > width)) or 0.5 * _seq_sum(dev) > params[layout.TH_DRIFT_BAND]
+        breach = bool(np.any(dev > width)) or 0.5 * _seq_sum(dev) > params[TH.DRIFT_BAND]
         if not breach:
             return False, None
-        mode = int(params[layout.TH_TRADE_TO])
-        if params[layout.TH_MIN_TRADE] > 0 or mode == layout.TRADE_TO_EDGE:
+        mode = int(params[TH.TRADE_TO])
+        if params[TH.MIN_TRADE] > 0 or mode == TRADE_TO_EDGE:
             raise NotImplementedError("the reference trades to target or a fraction of the way")
-        if mode == layout.TRADE_TO_FRACTION:
-            return True, w + params[layout.TH_FRACTION] * (target - w)
+        if mode == TRADE_TO_FRACTION:
+            return True, w + params[TH.FRACTION] * (target - w)
         return True, target.copy()
     raise NotImplementedError(f"policy kind {kind} has no reference here")
 
@@ -161,7 +162,7 @@ def simulate_policy_ref(
     returns : ndarray of shape (n_paths, n_steps, n_assets)
         Simple returns per step.
     kind : int
-        ``layout.POLICY_BUY_AND_HOLD``, ``POLICY_CALENDAR`` or ``POLICY_THRESHOLD`` (trading to
+        ``registry.BUY_AND_HOLD.kind``, ``POLICY_CALENDAR`` or ``POLICY_THRESHOLD`` (trading to
         target or a fraction of the way; no ``min_trade``).
     params : ndarray
         The rule's parameters, as built by the policy's ``to_kernel`` (``layout.CAL_*`` /

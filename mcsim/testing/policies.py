@@ -23,6 +23,7 @@ from scipy import special, stats
 from ..costs import CostModel
 from ..flows import flows_array
 from ..kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
+from ..kernels._policies import CAL, TH, TRADE_TO_EDGE, TRADE_TO_FRACTION
 from ..policies import PolicyContext
 
 __all__ = [
@@ -54,13 +55,13 @@ def band_widths(target: np.ndarray, abs_band: np.ndarray, rel_band: np.ndarray) 
 
 
 def _split_threshold(params: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    f = layout.TH_N_FIXED
+    f = TH.N_FIXED
     return params[f : f + n], params[f + n : f + 2 * n]
 
 
 def calendar_ref(t: int, w: np.ndarray, target: np.ndarray, params: np.ndarray):
     """(trades, w_new) of the calendar rule."""
-    if not is_due(t, params[layout.CAL_EVERY], params[layout.CAL_OFFSET]):
+    if not is_due(t, params[CAL.EVERY], params[CAL.OFFSET]):
         return False, None
     return True, target.copy()
 
@@ -89,7 +90,7 @@ def to_band_edge_ref(w: np.ndarray, target: np.ndarray, params: np.ndarray) -> n
             w_new = w_new + residual * room / room.sum()
         else:
             w_new = w_new + residual * target
-    drift_band = params[layout.TH_DRIFT_BAND]
+    drift_band = params[TH.DRIFT_BAND]
     drift = 0.5 * np.abs(w_new - target).sum()
     if np.isfinite(drift_band) and drift > drift_band:
         w_new = target + drift_band / drift * (w_new - target)
@@ -116,24 +117,24 @@ def drop_small_trades_ref(w: np.ndarray, w_new: np.ndarray, min_trade: float):
 
 def threshold_ref(t: int, w: np.ndarray, target: np.ndarray, params: np.ndarray):
     """(trades, w_new) of the band rule."""
-    if not is_due(t, params[layout.TH_CHECK_EVERY], params[layout.TH_CHECK_OFFSET]):
+    if not is_due(t, params[TH.CHECK_EVERY], params[TH.CHECK_OFFSET]):
         return False, None
     n = w.size
     abs_band, rel_band = _split_threshold(params, n)
     dev = np.abs(w - target)
     breach = np.any(dev > band_widths(target, abs_band, rel_band))
-    breach |= 0.5 * dev.sum() > params[layout.TH_DRIFT_BAND]
+    breach |= 0.5 * dev.sum() > params[TH.DRIFT_BAND]
     if not breach:
         return False, None
-    mode = int(params[layout.TH_TRADE_TO])
-    if mode == layout.TRADE_TO_EDGE:
+    mode = int(params[TH.TRADE_TO])
+    if mode == TRADE_TO_EDGE:
         w_new = to_band_edge_ref(w, target, params)
-    elif mode == layout.TRADE_TO_FRACTION:
-        w_new = w + params[layout.TH_FRACTION] * (target - w)
+    elif mode == TRADE_TO_FRACTION:
+        w_new = w + params[TH.FRACTION] * (target - w)
     else:
         w_new = target.copy()
-    if params[layout.TH_MIN_TRADE] > 0:
-        return drop_small_trades_ref(w, w_new, params[layout.TH_MIN_TRADE])
+    if params[TH.MIN_TRADE] > 0:
+        return drop_small_trades_ref(w, w_new, params[TH.MIN_TRADE])
     return True, w_new
 
 

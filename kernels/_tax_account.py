@@ -1,0 +1,482 @@
+"""A taxable account along a path: realised gains, yearly tax, dividends, loss harvesting.
+
+Holdings ``h`` (currency per asset) stay the engine's record of the portfolio. The tax
+account follows them: each asset has a price index per vehicle (``tax_state[:, TS_PRICE]``)
+and a list of lots (units, cost basis, step bought, vehicle): in purchase order for FIFO
+accounts, in ascending cost per unit for HIFO and tax-minimising ones (``TS_BY_COST``), so
+that highest-cost sales and loss harvests take lots from the book's end. After anything
+moves holdings (a flow, a dividend, a rebalance, the tax payment), :func:`sync_lots_nb`
+books the difference between ``h`` and the lots' value as purchases (a new lot) or sales
+(lots picked by the lot method, realising gains).
+
+Each asset is held through two interchangeable securities, "vehicles" 0 (the original) and
+1 (a substitute with the same exposure and an optional tracking error). Harvesting a loss
+sells lots of one vehicle and buys the other; purchases always go to the current vehicle,
+and a vehicle sold by a harvest is not bought again within ``TX_WASH_STEPS`` steps.
+
+Gains are short-term when a lot was held fewer than ``TX_LONG_STEPS`` steps. A tax year's
+gains are netted and taxed once at its end (:func:`year_tax_nb`); the tax is paid by selling
+pro rata, and the gains those sales realise belong to the next tax year.
+
+The lot book itself (purchases, sales by lot method) is :mod:`._lots`; tax-aware shaping of
+a rebalance's trades is :mod:`._trades`.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._costs import asset_cost_nb, quote_cost_nb
+from ._flows import place_flow_nb
+from ._layout import (
+    A_CARRY,
+    A_TRADED,
+    A_UNREALISED_TAX,
+    A_WEALTH,
+    A_YEAR_LONG,
+    A_YEAR_SHORT,
+    AP_DIVIDEND_STEP,
+    DIV_REBALANCE,
+    EP_HARVEST,
+    EP_HARVEST_THRESHOLD,
+    EP_TAX_AWARE,
+    LOT_BASIS,
+    LOT_FIFO,
+    LOT_STEP,
+    LOT_TAX_MIN,
+    LOT_UNITS,
+    LOT_VEHICLE,
+    M_COSTS,
+    M_DIVIDENDS,
+    M_GAINS,
+    M_HARVESTED_LOSSES,
+    M_REALISED_GAINS,
+    M_TAXES,
+    N_LOT_FIELDS,
+    TAX_AWARE_AVOID_SHORT_TERM,
+    TS_BY_COST,
+    TS_CURRENT,
+    TS_LOSS_SALE,
+    TS_MAX_COST,
+    TS_N_LOTS,
+    TS_PENDING_W,
+    TS_PRICE,
+    TS_UNITS,
+    TX_DIVIDEND_MODE,
+    TX_DIVIDEND_RATE,
+    TX_ENABLED,
+    TX_HAS_DIVIDENDS,
+    TX_INCOME_RATE,
+    TX_LONG_RATE,
+    TX_LONG_STEPS,
+    TX_LOSS_OFFSET,
+    TX_LOT_METHOD,
+    TX_SHORT_RATE,
+    TX_STEPS_PER_YEAR,
+    TX_TRACK_PRICES,
+    TX_TRACKING_STEP,
+    TX_WASH_STEPS,
+)
+from ._lots import (
+    add_lot_nb,
+    compact_nb,
+    holdings_value_nb,
+    lot_value_nb,
+    refresh_asset_nb,
+    sell_lots_nb,
+    tighten_top_cost_nb,
+)
+from ._memory import fixed_fields_nb, njit_no_refcount
+from ._noise import STREAM_TRACKING, noise_normal_nb
+
+# Holdings and lots may differ by rounding; differences below this fraction of wealth are
+# not traded.
+_SYNC_TOL = 1e-10
+
+
+# --- the tax of one year -------------------------------------------------------------------
+@njit_no_refcount
+def year_tax_nb(short, long, carry, tax_params):
+    """Tax of a year with net short-term ``short`` and long-term ``long`` gains (currency).
+
+    Gains and losses are netted within and then across holding periods; losses carried
+    forward (``carry`` >= 0) offset short-term gains first, then long-term ones. A net loss
+    offsets up to ``TX_LOSS_OFFSET`` of other income (a tax saving at ``TX_INCOME_RATE``,
+    returned as a negative tax); the rest is carried forward. Returns ``(tax, new_carry)``.
+    Numba-compiled.
+    """
+    if short < 0.0 and long > 0.0:
+        m = min(-short, long)
+        short += m
+        long -= m
+    elif long < 0.0 and short > 0.0:
+        m = min(-long, short)
+        long += m
+        short -= m
+    loss = carry
+    if short < 0.0:
+        loss -= short
+        short = 0.0
+    if long < 0.0:
+        loss -= long
+        long = 0.0
+    u = min(loss, short)
+    short -= u
+    loss -= u
+    u = min(loss, long)
+    long -= u
+    loss -= u
+    tax = short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE]
+    used = min(loss, tax_params[TX_LOSS_OFFSET])
+    tax -= used * tax_params[TX_INCOME_RATE]
+    return tax, loss - used
+
+
+@njit_no_refcount
+def realise_nb(short, long, acc):
+    """Book realised gains into the current tax year and the path's total."""
+    acc[A_YEAR_SHORT] += short
+    acc[A_YEAR_LONG] += long
+    acc[M_REALISED_GAINS] += short + long
+
+
+@njit(cache=True, inline="always")
+def sale_method_nb(tax_params, exec_params):
+    """Lot method of a policy's sales: tax-minimising when it avoids short-term gains."""
+    if int(exec_params[EP_TAX_AWARE]) == TAX_AWARE_AVOID_SHORT_TERM:
+        return LOT_TAX_MIN
+    return int(tax_params[TX_LOT_METHOD])
+
+
+@njit_no_refcount
+def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
+    """Book the difference between holdings ``h`` and the lots as purchases and sales.
+
+    A purchase becomes a lot of the asset's current vehicle at today's price; a sale picks
+    lots by ``method`` and realises gains into the current tax year. ``gains`` is a scratch
+    array of 2. Numba-compiled.
+    """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    tol = _SYNC_TOL * acc[A_WEALTH]
+    long_steps = tax_params[TX_LONG_STEPS]
+    for i in range(h.size):
+        d = h[i] - holdings_value_nb(i, tax_state)
+        if d > tol:
+            add_lot_nb(i, d, t, int(tax_state[i, TS_CURRENT]), long_steps, lots, tax_state)
+        elif d < -tol:
+            gains[0] = 0.0
+            gains[1] = 0.0
+            sell_lots_nb(i, -d, t, method, long_steps, lots, tax_state, True, gains)
+            realise_nb(gains[0], gains[1], acc)
+
+
+# --- along a path --------------------------------------------------------------------------
+@njit_no_refcount
+def start_account_nb(h, tax_params, tax_state, lots):
+    """Reset the per-path tax account; the initial holdings are lots bought at step -1."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    for i in range(h.size):
+        tax_state[i, TS_N_LOTS] = 0.0
+        tax_state[i, TS_CURRENT] = 0.0
+        tax_state[i, TS_UNITS] = 0.0
+        tax_state[i, TS_UNITS + 1] = 0.0
+        tax_state[i, TS_PRICE] = 1.0
+        tax_state[i, TS_PRICE + 1] = 1.0
+        tax_state[i, TS_MAX_COST] = 0.0
+        tax_state[i, TS_MAX_COST + 1] = 0.0
+        tax_state[i, TS_LOSS_SALE] = -np.inf
+        tax_state[i, TS_LOSS_SALE + 1] = -np.inf
+        tax_state[i, TS_PENDING_W] = 0.0
+        tax_state[i, TS_BY_COST] = 1.0 if int(tax_params[TX_LOT_METHOD]) != LOT_FIFO else 0.0
+        if tax_params[TX_ENABLED] > 0.0 and h[i] > 0.0:
+            add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
+
+
+@njit(cache=True, inline="always")
+def after_market_nb(
+    t,
+    h,
+    r_path,
+    noise_key,
+    asset_params,
+    tax_params,
+    target,
+    flow_mode,
+    tax_state,
+    acc,
+):
+    """After the market move of step ``t``: price indices, substitute tracking, dividends.
+
+    The model's returns are total returns. A dividend of ``yield / steps_per_year`` of the
+    asset's start-of-step value is paid in cash out of the asset, taxed at
+    ``TX_DIVIDEND_RATE`` when taxes are on, and the rest reinvested in the asset or placed
+    like a contribution (``TX_DIVIDEND_MODE``). Holdings of vehicle 1 earn the asset's return
+    plus ``TX_TRACKING_STEP * z`` (``z`` the path's normal for the step and asset, tracking
+    stream). Returns the wealth.
+    Numba-compiled.
+    """
+    wealth = acc[A_WEALTH]
+    if tax_params[TX_TRACK_PRICES] <= 0.0 or wealth <= 0.0:
+        return wealth
+    te = tax_params[TX_TRACKING_STEP]
+    has_div = tax_params[TX_HAS_DIVIDENDS] > 0.0
+    reinvest = int(tax_params[TX_DIVIDEND_MODE]) != DIV_REBALANCE
+    div_rate = tax_params[TX_DIVIDEND_RATE] if tax_params[TX_ENABLED] > 0.0 else 0.0
+    extra = 0.0
+    paid = 0.0
+    tax = 0.0
+    net_total = 0.0
+    for i in range(h.size):
+        g = 1.0 + r_path[t, i]
+        dy = asset_params[i, AP_DIVIDEND_STEP] if has_div else 0.0
+        div = 0.0
+        if dy > 0.0 and g > 0.0:
+            div = h[i] / g * dy
+        tracking = 0.0
+        if te > 0.0:
+            z = te * noise_normal_nb(noise_key, t, i, h.size, STREAM_TRACKING)
+            tracking = tax_state[i, TS_UNITS + 1] * tax_state[i, TS_PRICE + 1] * z
+            tax_state[i, TS_PRICE + 1] *= g - dy + z
+        else:
+            tax_state[i, TS_PRICE + 1] *= g - dy
+        tax_state[i, TS_PRICE] *= g - dy
+        extra += tracking
+        if div > 0.0:
+            dtax = div * div_rate
+            net = div - dtax
+            paid += div
+            tax += dtax
+            h[i] += tracking - div + (net if reinvest else 0.0)
+            net_total += net
+        else:
+            h[i] += tracking
+    if extra != 0.0:
+        acc[M_GAINS] += extra
+        wealth += extra
+    if paid > 0.0:
+        acc[M_DIVIDENDS] += paid
+        acc[M_TAXES] += tax
+        wealth -= tax
+        if not reinvest:
+            place_flow_nb(h, net_total, target, flow_mode)
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
+@njit_no_refcount
+def light_tracking_nb(asset_params, tax_params):
+    """True when nothing needs the per-step work of :func:`after_market_nb`: an untaxed
+    account reinvesting its dividends, with no substitute tracking error. Reinvested
+    dividends then leave holdings unchanged (returns are total returns), so the engine's
+    market step counts them and, only when ADV grows, moves the price indices
+    (``_engine.market_step_light_nb``)."""
+    return not (
+        tax_params[TX_ENABLED] > 0.0
+        or int(tax_params[TX_DIVIDEND_MODE]) == DIV_REBALANCE
+        or tax_params[TX_TRACKING_STEP] > 0.0
+    )
+
+
+@njit_no_refcount
+def harvest_vehicle_nb(
+    i, v, t, h, wealth, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc
+):
+    """Harvest the lots of vehicle ``v`` of asset ``i`` past the threshold, if it pays (see
+    :func:`harvest_nb`, which has checked that the vehicle may hold such lots and that
+    buying the other is no wash sale). Returns the wealth less the harvest's costs.
+    Numba-compiled."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
+    long_steps = tax_params[TX_LONG_STEPS]
+    by_cost = tax_state[i, TS_BY_COST] > 0.0
+    price = tax_state[i, TS_PRICE + v]
+    other = 1 - v
+    short = 0.0
+    long = 0.0
+    sold = 0.0
+    sold_units = 0.0
+    n = int(tax_state[i, TS_N_LOTS])
+    # Lots past the threshold cost more than price / (1 - threshold) per unit: in a
+    # cost-ordered book they lie in a suffix, in a FIFO book anywhere.
+    first = 0
+    if by_cost:
+        first = n
+        while (
+            first > 0
+            and lots[i, first - 1, LOT_UNITS] * price < thr * lots[i, first - 1, LOT_BASIS]
+        ):
+            first -= 1
+    # Branch-free scans: whether a lot is past the threshold is data.
+    for k in range(first, n):
+        units = lots[i, k, LOT_UNITS]
+        value = units * price
+        basis = lots[i, k, LOT_BASIS]
+        hit = (lots[i, k, LOT_VEHICLE] == v) & (value < thr * basis)
+        held_long = t - lots[i, k, LOT_STEP] >= long_steps
+        long += value - basis if (hit & held_long) else 0.0
+        short += value - basis if (hit & (not held_long)) else 0.0
+        sold += value if hit else 0.0
+        sold_units += units if hit else 0.0
+    if sold <= 0.0:
+        if by_cost:
+            tighten_top_cost_nb(i, v, lots, tax_state)
+        return wealth
+    # Harvest only when the tax value of the loss beats the round trip's cost.
+    saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
+    quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
+    if saving <= quote:
+        return wealth
+    for k in range(first, n):
+        units = lots[i, k, LOT_UNITS]
+        hit = (lots[i, k, LOT_VEHICLE] == v) & (units * price < thr * lots[i, k, LOT_BASIS])
+        lots[i, k, LOT_UNITS] = 0.0 if hit else units
+    if by_cost:
+        compact_nb(i, first, lots, tax_state)
+        tax_state[i, TS_UNITS + v] -= sold_units
+    else:
+        refresh_asset_nb(i, lots, tax_state)
+    cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    tax_state[i, TS_CURRENT] = other
+    tax_state[i, TS_LOSS_SALE + v] = t
+    if sold - cost > 0.0:
+        add_lot_nb(i, sold - cost, t, other, long_steps, lots, tax_state)
+    h[i] -= cost
+    acc[M_COSTS] += cost
+    acc[A_TRADED] += sold / acc[A_WEALTH]
+    acc[M_HARVESTED_LOSSES] -= short + long
+    realise_nb(short, long, acc)
+    return wealth - cost
+
+
+@njit_no_refcount
+def harvest_nb(t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc):
+    """Tax-loss harvesting at step ``t``: sell lots whose loss passed the threshold and buy
+    the other vehicle of the same asset for the proceeds (less trading costs).
+
+    A lot is harvested when its value is below ``(1 - threshold)`` times its basis, and a
+    vehicle's harvest goes ahead only when the tax value of its losses (at the short- and
+    long-term rates) exceeds the cost of selling and buying back. A vehicle sold by a
+    harvest is not bought again within ``TX_WASH_STEPS`` steps: a harvest that would buy it
+    is skipped. The check per vehicle is a comparison with its highest cost per unit; the
+    harvest itself (:func:`harvest_vehicle_nb`, not inlined) runs on the few steps it
+    passes. Numba-compiled.
+    """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
+    wash = tax_params[TX_WASH_STEPS]
+    wealth = acc[A_WEALTH]
+    for i in range(h.size):
+        for v in range(2):
+            if (
+                tax_state[i, TS_UNITS + v] <= 0.0
+                or tax_state[i, TS_PRICE + v] >= thr * tax_state[i, TS_MAX_COST + v]
+            ):
+                continue
+            if t - tax_state[i, TS_LOSS_SALE + 1 - v] <= wash:
+                continue  # buying the other vehicle now would be a wash sale
+            wealth = harvest_vehicle_nb(
+                i, v, t, h, wealth, asset_params, tax_params, exec_params, noise_key,
+                tax_state, lots, acc,
+            )  # fmt: skip
+    acc[A_WEALTH] = wealth
+    return wealth
+
+
+@njit_no_refcount
+def liquidation_tax_nb(tax_params, tax_state, lots, acc, n_assets, t):
+    """Tax due if every lot were sold at step ``t`` and the tax year closed (currency)."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    short = acc[A_YEAR_SHORT]
+    long = acc[A_YEAR_LONG]
+    long_steps = tax_params[TX_LONG_STEPS]
+    for i in range(n_assets):
+        for k in range(int(tax_state[i, TS_N_LOTS])):
+            gain = lot_value_nb(i, k, lots, tax_state) - lots[i, k, LOT_BASIS]
+            if t - lots[i, k, LOT_STEP] >= long_steps:
+                long += gain
+            else:
+                short += gain
+    tax, _ = year_tax_nb(short, long, acc[A_CARRY], tax_params)
+    return tax
+
+
+@njit_no_refcount
+def year_end_nb(t, n_steps, h, tax_params, exec_params, tax_state, lots, acc, gains):
+    """At the end of a tax year (and at the horizon): tax the year's gains and pay.
+
+    The tax is paid from the portfolio pro rata (a refund from the loss offset is invested
+    pro rata); the gains those sales realise belong to the next tax year. At the horizon the
+    tax on liquidating every lot is stored in ``acc[A_UNREALISED_TAX]``. Numba-compiled.
+    """
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    if tax_params[TX_ENABLED] <= 0.0:
+        return acc[A_WEALTH]
+    steps_per_year = int(tax_params[TX_STEPS_PER_YEAR])
+    last = t == n_steps - 1
+    if (t + 1) % steps_per_year != 0 and not last:
+        return acc[A_WEALTH]
+    wealth = acc[A_WEALTH]
+    tax, carry = year_tax_nb(acc[A_YEAR_SHORT], acc[A_YEAR_LONG], acc[A_CARRY], tax_params)
+    acc[A_YEAR_SHORT] = 0.0
+    acc[A_YEAR_LONG] = 0.0
+    acc[A_CARRY] = carry
+    if wealth > 0.0 and tax != 0.0:
+        tax = min(tax, wealth)
+        scale = (wealth - tax) / wealth
+        for i in range(h.size):
+            h[i] *= scale
+        wealth -= tax
+        acc[A_WEALTH] = wealth
+        acc[M_TAXES] += tax
+        if wealth > 0.0:
+            method = sale_method_nb(tax_params, exec_params)
+            sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains)
+    if last:
+        acc[A_UNREALISED_TAX] = liquidation_tax_nb(tax_params, tax_state, lots, acc, h.size, t)
+    return wealth
+
+
+@njit(cache=True, inline="always")
+def book_step_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
+    """:func:`sync_lots_nb` for the per-step path: purchases (flows, reinvested dividends) are
+    booked here, inlined; sales, which are rare outside rebalances, go through the compiled
+    :func:`sync_lots_nb`. Assets are independent, so the result is the same."""
+    tol = _SYNC_TOL * acc[A_WEALTH]
+    long_steps = tax_params[TX_LONG_STEPS]
+    sells = False
+    for i in range(h.size):
+        d = h[i] - holdings_value_nb(i, tax_state)
+        if d > tol:
+            add_lot_nb(i, d, t, int(tax_state[i, TS_CURRENT]), long_steps, lots, tax_state)
+        elif d < -tol:
+            sells = True
+    if sells:
+        sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains)
+
+
+@njit_no_refcount
+def before_trading_nb(
+    t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc, gains
+):
+    """After the step's flows, before the policy looks: book flows and dividends into lots,
+    then harvest losses when the policy does. Returns the wealth. Numba-compiled."""
+    if tax_params[TX_ENABLED] <= 0.0 or acc[A_WEALTH] <= 0.0:
+        return acc[A_WEALTH]
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    book_step_nb(
+        t, h, sale_method_nb(tax_params, exec_params), tax_params, tax_state, lots, acc, gains
+    )
+    if exec_params[EP_HARVEST] > 0.0:
+        return harvest_nb(
+            t, h, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc
+        )
+    return acc[A_WEALTH]
+
+
+@njit(cache=True, inline="always")
+def after_trading_nb(t, h, tax_params, exec_params, tax_state, lots, acc, gains):
+    """Book a rebalance's purchases and sales into lots. Numba-compiled."""
+    if tax_params[TX_ENABLED] > 0.0:
+        sync_lots_nb(
+            t, h, sale_method_nb(tax_params, exec_params), tax_params, tax_state, lots, acc, gains
+        )
