@@ -30,7 +30,7 @@ from .accumulators import Accumulator, merge_in_order
 from .checkpoint import Checkpoint
 from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
-from .decision import DecisionConfig
+from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
@@ -470,6 +470,7 @@ def run(
     requested_jobs = n_jobs
     n_jobs = _resolve_jobs(n_jobs)
     _check_memory(plan, n_jobs, max_memory)
+    _check_decision_halves(plan)
     jobs = requested_jobs if backend == "dask" else n_jobs
     if out is None:
         ckpt = None
@@ -690,6 +691,37 @@ _ACC_ARRAYS = (
     "pair_p",
     "hist",
 )
+
+
+def _check_decision_halves(plan: RunPlan) -> None:
+    """Refuse, before simulating, a choice that would have a half of the paths too small.
+
+    The winner is chosen on the paths of the selection blocks and judged on the others; with
+    too few blocks one half is empty and the choice cannot be made or judged.
+    """
+    scenario = plan.scenario
+    if not plan.sweep_policies and (scenario.decision is None or len(plan.policies) < 2):
+        return
+    sim = scenario.simulation
+    decision = _decision(plan)
+    mask = selection_mask(sim.n_paths, sim.block_size, decision.select_fraction)
+    n_select = int(mask.sum())
+    n_evaluate = sim.n_paths - n_select
+    if min(n_select, n_evaluate) >= 2:
+        return
+    # The fewest whole blocks that give both halves 2 paths: a block's half depends on its
+    # index alone, so this is the smallest run that can choose.
+    counts, blocks = [0, 0], 0
+    while min(counts) < 2:
+        counts[is_selection_block(blocks, decision.select_fraction)] += sim.block_size
+        blocks += 1
+    raise ConfigError(
+        f"`[decision]`: the winner is chosen on the paths of some blocks and judged on the "
+        f"others, but {sim.n_paths:,} paths in blocks of `[simulation].block_size` = "
+        f"{sim.block_size:,} give {n_select:,} path(s) to choose on and {n_evaluate:,} to "
+        f"judge on (at least 2 each are needed). Simulate at least {blocks * sim.block_size:,} "
+        "paths (`--paths` or `[simulation].n_paths`) or lower `[simulation].block_size`."
+    )
 
 
 def _decision(plan: RunPlan) -> DecisionConfig:

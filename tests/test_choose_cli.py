@@ -170,3 +170,36 @@ def test_sweep_command_prints_the_ranking_and_the_winner(capsys, tmp_path):
     assert "ranking, risk aversion 3" in text
     assert "winner on paths of the selection half:" in text
     assert (folder / "ranking.csv").is_file()
+
+
+def test_a_sweep_too_small_for_both_halves_is_refused_before_simulating(capsys, out):
+    # 300 paths in blocks of 500 are one block: nothing to choose on, or nothing to judge on.
+    err = _fails(
+        capsys,
+        ["run", str(BANDS), "--paths", "300", "--out", str(out)],
+        out,
+        "`[decision]`",
+        "`[simulation].block_size`",
+        "--paths",
+        "1,000 paths",
+    )
+    assert "0 path(s) to choose on" in err
+
+
+def test_a_decision_between_named_policies_too_small_for_both_halves_is_refused(
+    capsys, tmp_path, out
+):
+    def named_only(text):
+        head, _, _ = text.partition("[[sweeps]]")
+        return head.replace("block_size = 500", "block_size = 100") + (
+            "\n[decision]\nrisk_aversion = [3]\n"
+        )
+
+    p = _scenario(tmp_path, named_only)
+    _fails(
+        capsys,
+        ["run", str(p), "--paths", "100", "--out", str(out)],
+        out,
+        "`[decision]`",
+        "200 paths",
+    )
