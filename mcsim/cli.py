@@ -25,11 +25,13 @@ from .engine import estimate_memory, run
 from .errors import ConfigError, McsimError
 from .fit_command import fit_command
 from .models import HistoricalWindowsModel
+from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
 from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
 from .stress import episode_table
+from .sweeps import parse_grid_option
 
 __all__ = ["main"]
 
@@ -108,6 +110,10 @@ def _resolve_scenario(arg: str | None) -> Path:
 def _cmd_run(args: argparse.Namespace) -> int:
     path = _resolve_scenario(args.scenario)
     scenario = Scenario.from_toml(path, allow_code=args.allow_code)
+    return _run_and_print(scenario, args)
+
+
+def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
     _refuse_unimported_code(scenario)
     out = Path(args.out)
     progress = not args.no_progress and sys.stderr.isatty()
@@ -149,10 +155,127 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print()
             print(comparison_table(result).to_string())
         _print_stress_testing(result)
+    _print_ranking(result)
     for note in _defaults_notes(result.scenario, args):
         print(note)
     print()
     print(f"Wrote {len(files)} files to {out}/: " + ", ".join(p.name for p in files.values()))
+    return 0
+
+
+_RANKING_SHOWN = 10
+
+
+def ranking_lines(result) -> list[str]:
+    """The ranking the CLI prints: the top 10 and the baseline per risk aversion, and the
+    honest winner's line (empty without ``[decision]`` or a sweep)."""
+    table = result.ranking
+    if table is None:
+        return []
+    lines = []
+    for g, part in table.groupby("risk_aversion", sort=False):
+        part = part.sort_values("rank")
+        shown = part.head(_RANKING_SHOWN)
+        base = part.loc[part["policy"] == result.baseline]
+        if not base.empty and result.baseline not in set(shown["policy"]):
+            shown = pd.concat([shown, base])
+        rows = {
+            r.policy: {
+                "rank": int(r.rank),
+                "CE wealth": f"{r.certainty_equivalent_wealth:,.0f}",
+                "+/- se": f"{r.certainty_equivalent_wealth_se:,.0f}",
+                "CE return": f"{100 * r.certainty_equivalent_return:.2f}%",
+                "fee equiv. bp/yr": f"{r.certainty_fee_equivalent_bp:+.1f}",
+                "95% CI": f"[{r.certainty_fee_equivalent_bp_ci_low:+.1f}, "
+                f"{r.certainty_fee_equivalent_bp_ci_high:+.1f}]",
+            }
+            for r in shown.itertuples()
+        }
+        frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+        lines.append("")
+        lines.append(
+            f"ranking, risk aversion {g:g} ({len(part)} policies, fee equivalents against "
+            f"{result.baseline}):"
+        )
+        lines.append(frame.to_string())
+    winner = result.winner
+    if winner is not None:
+        points = result.sweep.point_names if result.sweep is not None else None
+        lines.append(winner.line(points))
+    return lines
+
+
+def _print_ranking(result) -> None:
+    with pd.option_context("display.width", 250, "display.max_colwidth", 60):
+        for line in ranking_lines(result):
+            print(line)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    path = _resolve_scenario(args.scenario)
+    if not path.is_file():
+        raise ConfigError(f"Scenario file {str(path)!r} does not exist.")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        # Let the scenario reader give its precise message.
+        Scenario.from_toml(path, allow_code=args.allow_code)
+        raise
+    names = [p.get("name") for p in table.get("policies", []) if isinstance(p, dict)]
+    if args.policy not in names:
+        close = difflib.get_close_matches(str(args.policy), [str(n) for n in names], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"`--policy` = {args.policy!r} is not a policy of {path.name}.{hint} "
+            f"Policies: {', '.join(map(str, names))}."
+        )
+    if not args.grid:
+        raise ConfigError(
+            "`--grid` is required: give at least one, such as --grid band=0.01:0.1:0.01."
+        )
+    grid: dict[str, Any] = {}
+    for option in args.grid:
+        field, values = parse_grid_option(option)
+        if field in grid:
+            raise ConfigError(f"`--grid {field}` is given twice; give each field once.")
+        grid[field] = list(values)
+    sweeps = list(table.get("sweeps", []))
+    index = len(sweeps)
+    sweeps.append({"policy": args.policy, "grid": grid})
+    table = {**table, "sweeps": sweeps}
+    try:
+        scenario = Scenario.from_dict(table, base_dir=path.parent, allow_code=args.allow_code)
+    except ConfigError as e:
+        # Name the flag the user typed rather than the table it became.
+        text = str(e).replace(f"[[sweeps]][{index}].grid.", "--grid ")
+        raise ConfigError(text) from e
+    return _run_and_print(scenario, args)
+
+
+def _cmd_optimize_band(args: argparse.Namespace) -> int:
+    path = _resolve_scenario(args.scenario)
+    scenario = Scenario.from_toml(path)
+    costs = DEFAULT_COSTS_BPS
+    if args.costs is not None:
+        try:
+            costs = tuple(float(c) for c in args.costs.split(","))
+        except ValueError:
+            raise ConfigError(
+                f"`--costs` must be a comma list of bp, such as 1,2,5,10; got {args.costs!r}."
+            ) from None
+    study = optimize_band(
+        scenario,
+        policy=args.policy,
+        costs_bps=costs,
+        n_paths=args.paths,
+        seed=args.seed,
+        n_jobs=args.jobs,
+    )
+    for line in study.lines():
+        print(line)
+    if study.merton_weight is None:
+        print("(no theory column: the formula needs a two-asset lognormal market with one")
+        print(" nearly safe asset; see docs/choosing.md)")
     return 0
 
 
@@ -529,6 +652,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "sweep", help="run a scenario with a grid of variants of one of its policies, ranked"
+    )
+    p.add_argument("scenario", help="scenario TOML file or bundled name")
+    p.add_argument("--policy", required=True, help="the scenario's policy whose fields are swept")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="FIELD=VALUES",
+        help="swept field and values: start:stop:step (inclusive) or a comma list; repeatable",
+    )
+    p.add_argument("--out", required=True, help="results folder (created if needed)")
+    p.add_argument("--paths", type=int, help="number of paths (overrides [simulation].n_paths)")
+    p.add_argument("--seed", type=int, help="root seed (overrides [simulation].seed)")
+    p.add_argument("--jobs", type=int, help="workers (default 1); results do not depend on it")
+    p.add_argument("--backend", choices=["threads", "loky", "dask"])
+    p.add_argument("--scheduler", help="dask scheduler address")
+    p.add_argument("--max-memory", type=float, help="memory the run may use, in GiB")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser(
+        "optimize-band",
+        help="search the band width that maximises the certainty equivalent, across costs",
+    )
+    p.add_argument("scenario", help="scenario TOML file or bundled name")
+    p.add_argument("--policy", help="the threshold policy to optimise (default: the first)")
+    p.add_argument("--costs", help="proportional costs in bp, comma list (default 1,2,5,10,20,50)")
+    p.add_argument("--paths", type=int, help="number of paths (overrides [simulation].n_paths)")
+    p.add_argument("--seed", type=int, help="root seed (overrides [simulation].seed)")
+    p.add_argument("--jobs", type=int, default=1, help="workers; results do not depend on it")
+    p.set_defaults(func=_cmd_optimize_band)
 
     p = sub.add_parser("validate", help="check a scenario and its data without running it")
     p.add_argument("scenario", nargs="?")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -14,12 +15,14 @@ from typing import Any
 from ._validation import as_float, as_int, as_str, check_keys, require
 from .costs import CostModel
 from .data import BUNDLED
+from .decision import DecisionConfig
 from .errors import ConfigError
 from .failure import FailureConfig
 from .flows import CashFlow, flows_from_config
 from .models import ReturnModel, model_from_config
 from .policies import Custom, Policy, policy_from_config
 from .stress import Stress, stress_from_config
+from .sweeps import SweepConfig, expand
 from .taxes import TaxConfig
 
 __all__ = ["DataConfig", "Scenario", "SimulationConfig"]
@@ -233,6 +236,8 @@ _TOP_KEYS = (
     "taxes",
     "policies",
     "comparison",
+    "sweeps",
+    "decision",
     "stresses",
     "failure",
 )
@@ -263,8 +268,11 @@ class Scenario:
     flows: Sequence[CashFlow] = ()
     taxes: TaxConfig = field(default_factory=TaxConfig)
     source: dict[str, Any] | None = None
+    sweeps: Sequence[SweepConfig] = ()
+    decision: DecisionConfig | None = None
     stresses: Sequence[Stress] = ()
     failure: FailureConfig | None = None
+    sweep_points: tuple[Policy, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, ReturnModel):
@@ -293,6 +301,21 @@ class Scenario:
                 f"`[comparison].baseline` = {baseline!r} is not a policy; choose one of {names}."
             )
         object.__setattr__(self, "baseline", baseline)
+        object.__setattr__(self, "sweep_points", _expand_sweeps(self.sweeps, self.policies))
+        object.__setattr__(self, "sweeps", tuple(self.sweeps))
+        if self.decision is not None:
+            if not isinstance(self.decision, DecisionConfig):
+                raise ConfigError("`[decision]` must be a mcsim.DecisionConfig.")
+            self.decision.check(
+                has_goal=self.simulation.goal is not None,
+                policy_names=[*names, *(p.name for p in self.sweep_points)],
+            )
+            if self.sweeps and self.decision.objective == "cvar":
+                raise ConfigError(
+                    '`[decision].objective = "cvar"` cannot rank a sweep: grid points keep '
+                    "mergeable sums, not the per-path tail; choose "
+                    '"certainty_equivalent" or "goal_probability".'
+                )
         if not isinstance(self.target, Mapping) or not self.target:
             raise ConfigError(
                 "`[portfolio].target` must be a table of asset = weight, such as "
@@ -450,6 +473,15 @@ class Scenario:
         costs = CostModel.from_config(_section(table, "costs"))
         flows = flows_from_config(table.get("flows", []))
         taxes = TaxConfig.from_config(_section(table, "taxes"))
+        raw_sweeps = table.get("sweeps", [])
+        if not isinstance(raw_sweeps, list):
+            raise ConfigError(
+                "`[[sweeps]]` must be a list of tables (write each as a [[sweeps]] section)."
+            )
+        sweeps = [SweepConfig.from_config(t, i) for i, t in enumerate(raw_sweeps)]
+        decision = (
+            DecisionConfig.from_config(_section(table, "decision")) if "decision" in table else None
+        )
         stresses, failure = _stress_testing_from_config(table)
         return cls(
             name=as_str(table.get("name", "scenario"), "scenario.name"),
@@ -464,6 +496,8 @@ class Scenario:
             flows=flows,
             taxes=taxes,
             source=source,
+            sweeps=sweeps,
+            decision=decision,
             stresses=stresses,
             failure=failure,
         )
@@ -520,9 +554,16 @@ class Scenario:
             flows=self.flows,
             taxes=self.taxes,
             source=self.source,
+            sweeps=self.sweeps,
+            decision=self.decision,
             stresses=self.stresses,
             failure=self.failure,
         )
+
+    @property
+    def all_policies(self) -> tuple[Policy, ...]:
+        """The named policies followed by every sweep's grid points, in run order."""
+        return (*self.policies, *self.sweep_points)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved scenario as nested tables (JSON-able)."""
@@ -545,12 +586,45 @@ class Scenario:
             out["taxes"] = self.taxes.to_dict()
         out["policies"] = [p.to_dict() for p in self.policies]
         out["comparison"] = {"baseline": self.baseline}
+        if self.sweeps:
+            out["sweeps"] = [sw.to_dict() for sw in self.sweeps]
+        if self.decision is not None:
+            out["decision"] = self.decision.to_dict()
         # Only when set, so scenarios without stress testing keep their run keys.
         if self.stresses:
             out["stresses"] = [s.to_dict() for s in self.stresses]
         if self.failure is not None:
             out["failure"] = self.failure.to_dict()
         return out
+
+
+def _expand_sweeps(sweeps: Sequence[SweepConfig], policies: Sequence[Policy]) -> tuple[Policy, ...]:
+    """Every sweep's grid points as policies, validated (at config time: part of the run key)."""
+    if isinstance(sweeps, (str, bytes)) or not isinstance(sweeps, Sequence):
+        raise ConfigError("`[[sweeps]]` must be a list of sweep tables.")
+    by_name = {p.name: p for p in policies}
+    taken = set(by_name)
+    points: list[Policy] = []
+    for sweep in sweeps:
+        if not isinstance(sweep, SweepConfig):
+            raise ConfigError("`[[sweeps]]` entries must be mcsim.SweepConfig objects.")
+        if sweep.policy not in by_name:
+            close = difflib.get_close_matches(sweep.policy, list(by_name), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"`{sweep.where}.policy` = {sweep.policy!r} is not a policy of the scenario."
+                f"{hint} Policies: {', '.join(by_name)}."
+            )
+        base = by_name[sweep.policy]
+        if isinstance(base, Custom):
+            raise ConfigError(
+                f"`{sweep.where}.policy` = {sweep.policy!r} is a custom rule; sweep a built-in "
+                "policy kind (its numeric and choice fields)."
+            )
+        for i, (name, table) in enumerate(expand(sweep, base.to_dict(), existing_names=taken)):
+            taken.add(name)
+            points.append(policy_from_config(table, len(policies) + i))
+    return tuple(points)
 
 
 def _section(table: Mapping[str, Any], key: str) -> Mapping[str, Any]:

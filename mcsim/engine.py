@@ -10,6 +10,7 @@ of a longer run equal a run of ``N`` paths with the same seed and block size.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,8 +26,11 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from ._version import __version__
+from .accumulators import Accumulator, merge_in_order
 from .checkpoint import Checkpoint
+from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
+from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
@@ -36,6 +40,7 @@ from .results import SimulationResult
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 from .stress import apply_stress, restore_stress, rewrite_stress, splice_steps
+from .sweeps import sweep_memory_bytes
 
 __all__ = ["estimate_memory", "noise_keys", "regenerate_path", "run"]
 
@@ -55,16 +60,18 @@ class BlockResult:
     stress_metrics: np.ndarray  # (n_stresses, n_policies, n_block_paths, N_METRICS)
     stress_hist: np.ndarray  # (n_stresses, n_policies, n_grid, HIST_BINS) int64
     features: np.ndarray  # (n_block_paths, n_features), or (0, 0) without [failure]
+    sweep: Accumulator | None = None  # the block's sums over named policies and grid points
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The arrays a checkpoint stores (the stress and failure ones only when the run has
-        them, so blocks of runs without stress testing keep their layout)."""
+        """The arrays a checkpoint stores (the stress, failure and sweep ones only when the
+        run has them, so blocks of runs without them keep their layout)."""
         out = {"metrics": self.metrics, "hist": self.hist, "wealth": self.wealth}
         if self.stress_metrics.shape[0]:
             out["stress_metrics"] = self.stress_metrics
             out["stress_hist"] = self.stress_hist
         if self.features.shape[1]:
             out["features"] = self.features
+        out.update(_accumulator_arrays(self))
         return out
 
 
@@ -79,7 +86,8 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     Each stress of the plan rewrites the chunk's returns into a second buffer (the model
     draws once) and every policy runs again on it, so a stressed path is the same draw as
     its unstressed twin. The path features of ``[failure]`` are measured on the unstressed
-    returns.
+    returns. The grid points of a sweep run on the unstressed returns too, into the block's
+    mergeable sums rather than per-path tables.
 
     The second buffer is a copy of the chunk made once; each stress rewrites only its window
     there and copies the window back after the policies ran, so a stress costs its policy
@@ -106,6 +114,10 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     buf = np.empty((chunk, n_steps, n_series))
     stressed_buf = np.empty((chunk, n_steps, n_series)) if n_str else buf[:0]
     no_wealth = np.zeros((0, n_steps + 1))
+    n_sweep = len(plan.sweep_policies)
+    sweep_metrics = np.empty((n_sweep, n_block, layout.N_METRICS))
+    # Grid points keep no sketches or sample paths: the kernel adds into a scratch histogram.
+    scratch_hist = np.zeros((n_grid, HIST_BINS), dtype=np.int64)
     # Random splice steps are drawn once per block (not per chunk): the same for any chunking.
     starts = [
         splice_steps(plan.entropy, block, j, n_block, r.splice_low, r.splice_high)
@@ -134,6 +146,17 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
                 hist[k],
                 wealth[k, keep_lo:keep_hi],
             )
+        for k, pol in enumerate(plan.sweep_policies):
+            _run_policy(
+                plan,
+                pol,
+                returns,
+                inflation,
+                noise,
+                sweep_metrics[k, c0 : c0 + m],
+                scratch_hist,
+                no_wealth,
+            )
         if n_feat:
             _chunk_features(plan, series, features[c0 : c0 + m])
         stressed = stressed_buf[:m]
@@ -159,6 +182,11 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
                     no_wealth,
                 )
             restore_stress(resolved, series, stressed, splice_steps=steps)
+    acc = None
+    if n_sweep:
+        acc = sweep_accumulator(plan).update(
+            block, np.concatenate((metrics, sweep_metrics), axis=0)
+        )
     return BlockResult(
         block=block,
         metrics=metrics,
@@ -167,6 +195,7 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
         stress_metrics=stress_metrics,
         stress_hist=stress_hist,
         features=features,
+        sweep=acc,
     )
 
 
@@ -283,7 +312,27 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
     )
     # The labelled per-path table is built once the run is done: count it twice.
     merged_hist = (1 + n_str) * n_pol * n_grid * HIST_BINS * 8
-    return 2 * per_path_table + max(1, n_jobs) * 2 * per_block + merged_hist
+    need = 2 * per_path_table + max(1, n_jobs) * 2 * per_block + merged_hist
+    if plan.sweep_policies:
+        need += _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
+    return need
+
+
+def _sweep_extra_bytes(plan: RunPlan, n_jobs: int, n_points: int) -> int:
+    """Bytes a sweep of ``n_points`` grid points adds to the named policies' run."""
+    sim = plan.scenario.simulation
+    decision = plan.scenario.decision or DecisionConfig()
+    n_kept = min(n_points, KEPT_GRID_POINTS + 1)
+    return sweep_memory_bytes(
+        n_points + len(plan.policies),
+        sim.n_paths,
+        # a kept grid point has a per-path table per stressed variant too
+        n_kept * (1 + len(plan.stresses)),
+        n_metrics=len(sweep_accumulator(plan, n_points=1).metric_names),
+        n_risk_aversions=len(decision.risk_aversion),
+        block_size=sim.block_size,
+        n_jobs=n_jobs,
+    )
 
 
 def available_memory() -> int | None:
@@ -301,6 +350,8 @@ def available_memory() -> int | None:
 def _check_memory(plan: RunPlan, n_jobs: int, max_memory: int | None) -> int:
     need = estimate_memory(plan, n_jobs)
     limit = max_memory if max_memory is not None else available_memory()
+    if limit is not None and need > 0.9 * limit and plan.sweep_policies:
+        _refuse_sweep(plan, n_jobs, need, limit)
     if limit is not None and need > 0.9 * limit:
         sim = plan.scenario.simulation
         raise ConfigError(
@@ -343,6 +394,7 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
     n_feat = n_features(plan)
     if n_feat:
         out["features"] = ((stop - start, n_feat), f8)
+    out.update(_accumulator_shapes(plan))
     return out
 
 
@@ -424,6 +476,7 @@ def run(
     requested_jobs = n_jobs
     n_jobs = _resolve_jobs(n_jobs)
     _check_memory(plan, n_jobs, max_memory)
+    _check_decision_halves(plan)
     jobs = requested_jobs if backend == "dask" else n_jobs
     if out is None:
         ckpt = None
@@ -467,6 +520,7 @@ def _simulate(
         hist=np.zeros((n_str, n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64),
         features=np.empty((sim.n_paths if n_feat else 0, n_feat)),
     )
+    sums = _OrderedSums()
 
     with ckpt.opened() if ckpt is not None else contextlib.nullcontext():
         todo = []
@@ -476,7 +530,9 @@ def _simulate(
             if arrays is None:
                 todo.append(b)
                 continue
-            _merge(plan, _block_from_arrays(plan, b, arrays), metrics, hist, wealth, stressed)
+            res = _block_from_arrays(plan, b, arrays)
+            _merge(plan, res, metrics, hist, wealth, stressed)
+            sums.add(b, res.sweep)
             resumed += 1
 
         # Compile (or load from cache) in this thread before workers start.
@@ -491,6 +547,7 @@ def _simulate(
                 if ckpt is not None:
                     ckpt.save(res.block, res.arrays())
                 _merge(plan, res, metrics, hist, wealth, stressed)
+                sums.add(res.block, res.sweep)
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -504,6 +561,13 @@ def _simulate(
         "blocks_resumed": resumed,
         "n_jobs": n_jobs,
     }
+    outcome = None
+    if plan.sweep_policies:
+        t3 = time.perf_counter()
+        outcome, plan, (metrics, hist, wealth, stressed) = _finish_sweep(
+            plan, sums.merged(), metrics, hist, wealth, stressed, n_jobs, backend
+        )
+        timings["sweep_second_pass_s"] = time.perf_counter() - t3
     return SimulationResult(
         plan=plan,
         metrics=metrics,
@@ -514,6 +578,7 @@ def _simulate(
         stress_metrics=stressed.metrics,
         stress_hist=stressed.hist,
         features=stressed.features,
+        sweep=outcome,
     )
 
 
@@ -540,6 +605,7 @@ def _block_from_arrays(plan: RunPlan, block: int, arrays: dict[str, np.ndarray])
         stress_metrics=arrays.get("stress_metrics", empty_metrics),
         stress_hist=arrays.get("stress_hist", empty_hist),
         features=arrays.get("features", np.empty((0, 0))),
+        sweep=_accumulator_from_arrays(plan, block, arrays) if plan.sweep_policies else None,
     )
 
 
@@ -610,3 +676,251 @@ def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth, stressed: _St
 
 def _progress_bar(n_blocks: int, done: int, n_paths: int) -> Any:
     return tqdm(total=n_blocks, initial=done, unit="block", desc=f"{n_paths:,} paths", leave=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Sweeps: grid points on the same blocks, kept as mergeable sums
+# --------------------------------------------------------------------------------------------
+#: Grid points, besides the winner on the selection half, whose per-path tables a sweep keeps
+#: (the best by the objective on all paths).
+KEPT_GRID_POINTS = 3
+_ACC_ARRAYS = (
+    "m_n",
+    "m_mean",
+    "m_m2",
+    "d_n",
+    "d_mean",
+    "d_m2",
+    "u_shift",
+    "u_mean",
+    "u_m2",
+    "pair_q",
+    "pair_p",
+    "hist",
+)
+
+
+def _check_decision_halves(plan: RunPlan) -> None:
+    """Refuse, before simulating, a choice that would have a half of the paths too small.
+
+    The winner is chosen on the paths of the selection blocks and judged on the others; with
+    too few blocks one half is empty and the choice cannot be made or judged.
+    """
+    scenario = plan.scenario
+    if not plan.sweep_policies and (scenario.decision is None or len(plan.policies) < 2):
+        return
+    sim = scenario.simulation
+    decision = _decision(plan)
+    mask = selection_mask(sim.n_paths, sim.block_size, decision.select_fraction)
+    n_select = int(mask.sum())
+    n_evaluate = sim.n_paths - n_select
+    if min(n_select, n_evaluate) >= 2:
+        return
+    # The fewest whole blocks that give both halves 2 paths: a block's half depends on its
+    # index alone, so this is the smallest run that can choose.
+    counts, blocks = [0, 0], 0
+    while min(counts) < 2:
+        counts[is_selection_block(blocks, decision.select_fraction)] += sim.block_size
+        blocks += 1
+    raise ConfigError(
+        f"`[decision]`: the winner is chosen on the paths of some blocks and judged on the "
+        f"others, but {sim.n_paths:,} paths in blocks of `[simulation].block_size` = "
+        f"{sim.block_size:,} give {n_select:,} path(s) to choose on and {n_evaluate:,} to "
+        f"judge on (at least 2 each are needed). Simulate at least {blocks * sim.block_size:,} "
+        "paths (`--paths` or `[simulation].n_paths`) or lower `[simulation].block_size`."
+    )
+
+
+def _decision(plan: RunPlan) -> DecisionConfig:
+    return plan.scenario.decision if plan.scenario.decision is not None else DecisionConfig()
+
+
+def sweep_accumulator(plan: RunPlan, *, n_points: int | None = None) -> Accumulator:
+    """An empty accumulator over the plan's named policies followed by its grid points.
+
+    Its reference is the decision baseline (the scenario's baseline when ``[decision]`` names
+    none), its risk aversions those of ``[decision]``, and its wealth the real terminal
+    wealth when inflation is simulated.
+    """
+    scenario = plan.scenario
+    decision = _decision(plan)
+    names = [p.name for p in plan.policies] + [p.name for p in plan.sweep_policies]
+    if n_points is not None:
+        names = names[: len(plan.policies) + n_points]
+    baseline = decision.baseline if decision.baseline is not None else scenario.baseline
+    sim = scenario.simulation
+    return Accumulator(
+        len(names),
+        initial_wealth=sim.initial_wealth,
+        horizon_years=sim.horizon_years,
+        policy_names=names,
+        risk_aversions=decision.risk_aversion,
+        references=(names.index(baseline),),
+        select_fraction=decision.select_fraction,
+        wealth_floor=decision.wealth_floor,
+        wealth_metric="real_terminal_wealth" if plan.inflation_index >= 0 else "terminal_wealth",
+        goal=sim.goal,
+    )
+
+
+def _refuse_sweep(plan: RunPlan, n_jobs: int, need: int, limit: int) -> None:
+    """Say how many grid points fit in ``limit`` bytes (the guard of a sweep too large)."""
+    base = need - _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
+    lo, hi = 0, len(plan.sweep_policies)
+    while lo < hi:  # largest grid that fits; the estimate grows with the number of points
+        mid = (lo + hi + 1) // 2
+        if base + _sweep_extra_bytes(plan, n_jobs, mid) <= 0.9 * limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    sim = plan.scenario.simulation
+    raise ConfigError(
+        f"`[[sweeps]]`: this sweep of {len(plan.sweep_policies):,} grid points on "
+        f"{sim.n_paths:,} paths needs about {need / 2**30:.2f} GiB but only "
+        f"{limit / 2**30:.2f} GiB is available; at most {lo:,} grid points fit. Use a coarser "
+        "grid, lower `[simulation].block_size` or `--jobs`, or give more memory "
+        "(`--max-memory`)."
+    )
+
+
+class _OrderedSums:
+    """Merges per-block accumulators in block order, whatever order the blocks finish in."""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, Accumulator] = {}
+        self._next = 0
+        self._acc: Accumulator | None = None
+
+    def add(self, block: int, acc: Accumulator | None) -> None:
+        if acc is None:
+            return
+        self._pending[block] = acc
+        while self._next in self._pending:
+            part = self._pending.pop(self._next)
+            if self._acc is None:
+                self._acc = merge_in_order([part])
+            else:
+                self._acc.merge(part)
+            self._next += 1
+
+    def merged(self) -> Accumulator:
+        if self._pending or self._acc is None:
+            raise RuntimeError(f"blocks {sorted(self._pending)} were not merged in order.")
+        return self._acc
+
+
+def _accumulator_arrays(res: BlockResult) -> dict[str, np.ndarray]:
+    """The block's sums for its checkpoint file (its own half only: the other is empty)."""
+    if res.sweep is None:
+        return {}
+    h = int(np.argmax(res.sweep.n_paths > 0)) if res.sweep.n_paths.any() else 0
+    out = {"acc_n_paths": res.sweep.n_paths.copy()}
+    for name in _ACC_ARRAYS:
+        out[f"acc_{name}"] = np.ascontiguousarray(getattr(res.sweep, name)[h])
+    return out
+
+
+def _accumulator_shapes(plan: RunPlan) -> dict[str, tuple[tuple[int, ...], str]]:
+    if not plan.sweep_policies:
+        return {}
+    acc = sweep_accumulator(plan)
+    out = {"acc_n_paths": ((2,), acc.n_paths.dtype.str)}
+    for name in _ACC_ARRAYS:
+        a = getattr(acc, name)
+        out[f"acc_{name}"] = (a.shape[1:], a.dtype.str)
+    return out
+
+
+def _accumulator_from_arrays(plan: RunPlan, block: int, arrays: dict) -> Accumulator:
+    acc = sweep_accumulator(plan)
+    n_paths = arrays["acc_n_paths"]
+    acc.n_paths = np.array(n_paths, dtype=np.float64)
+    h = int(np.argmax(n_paths > 0)) if n_paths.any() else 0
+    for name in _ACC_ARRAYS:
+        getattr(acc, name)[h] = arrays[f"acc_{name}"]
+    return acc
+
+
+def _finish_sweep(
+    plan: RunPlan,
+    acc: Accumulator,
+    metrics: np.ndarray,
+    hist: np.ndarray,
+    wealth: np.ndarray,
+    stressed: _Stressed,
+    n_jobs: int,
+    backend: str | None,
+) -> tuple[SweepOutcome, RunPlan, tuple[np.ndarray, np.ndarray, np.ndarray, _Stressed]]:
+    """Rank every policy from the sums, choose the winner, and give the best few grid points
+    their per-path tables by a second pass over the same blocks (regenerated returns).
+
+    The second pass runs the plan's stresses too, so a kept grid point has its stressed
+    variants like a named policy; the failure features, which do not depend on the policy,
+    are not measured again.
+    """
+    decision = _decision(plan)
+    g = decision.risk_aversion[0]
+    n_named = len(plan.policies)
+    winner = sweep_winner(acc, decision)
+    ranking = sweep_ranking(acc, decision)
+    table = acc.summary("all")
+    values = table.loc[table["risk_aversion"] == g]
+    objective = (
+        values["certainty_equivalent_wealth"].to_numpy()
+        if decision.objective == "certainty_equivalent"
+        else values["mean_goal_reached"].to_numpy()
+    )
+    order = [int(i) for i in np.argsort(-objective[n_named:], kind="stable")]
+    kept = list(order[:KEPT_GRID_POINTS])
+    w = acc.policy_names.index(winner.name) - n_named
+    if w >= 0 and w not in kept:
+        kept.insert(0, w)
+    b = acc.references[0] - n_named
+    if b >= 0 and b not in kept:  # a grid point as the decision baseline stays a policy
+        kept.append(b)
+    kept_policies = [plan.sweep_policies[i] for i in kept]
+    points = plan.scenario.sweep_points
+    second = dataclasses.replace(plan, policies=kept_policies, sweep_policies=[], failure=None)
+    sim = plan.scenario.simulation
+    n_str = len(plan.stresses)
+    k_metrics = np.empty((len(kept), sim.n_paths, layout.N_METRICS))
+    k_hist = np.zeros((len(kept), plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    k_wealth = np.zeros((len(kept), wealth.shape[1], plan.n_steps + 1))
+    k_stressed = _Stressed(
+        metrics=np.empty((n_str, len(kept), sim.n_paths, layout.N_METRICS)),
+        hist=np.zeros((n_str, len(kept), plan.grid_steps.size, HIST_BINS), dtype=np.int64),
+        features=np.empty((0, 0)),
+    )
+    for res in _execute(second, list(range(sim.n_blocks)), n_jobs, backend):
+        _merge(second, res, k_metrics, k_hist, k_wealth, k_stressed)
+    kept_scenario = dataclasses.replace(
+        plan.scenario,
+        policies=(*plan.scenario.policies, *(points[i] for i in kept)),
+        sweeps=(),
+    )
+    kept_plan = dataclasses.replace(
+        plan,
+        scenario=kept_scenario,
+        policies=[*plan.policies, *kept_policies],
+        sweep_policies=[],
+    )
+    outcome = SweepOutcome(
+        accumulator=acc,
+        sweeps=tuple(plan.scenario.sweeps),
+        point_names=tuple(p.name for p in points),
+        kept=tuple(points[i].name for i in kept),
+        winner=winner,
+        ranking=ranking,
+    )
+    all_stressed = _Stressed(
+        metrics=np.concatenate((stressed.metrics, k_stressed.metrics), axis=1),
+        hist=np.concatenate((stressed.hist, k_stressed.hist), axis=1),
+        features=stressed.features,
+    )
+    arrays = (
+        np.concatenate((metrics, k_metrics)),
+        np.concatenate((hist, k_hist)),
+        np.concatenate((wealth, k_wealth)),
+        all_stressed,
+    )
+    return outcome, kept_plan, arrays

@@ -48,6 +48,9 @@ class RunPlan:
     n_noise: int = 0
     history: pd.DataFrame | None = field(default=None, repr=False)
     history_periods_per_year: int | None = None
+    # Grid points of the scenario's sweeps: run on the same blocks after `policies`, kept as
+    # mergeable accumulators rather than per-path tables (see mcsim.engine's sweep section).
+    sweep_policies: list[KernelPolicy] = field(default_factory=list)
     # Stress testing: the resolved stresses (one stressed variant each), the failure
     # conditions, the constant-mix weights the path features are measured on, and the
     # start dates of the paths when they are the data's rolling windows.
@@ -231,11 +234,12 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         initial_wealth=float(sim.initial_wealth),
     )
     policies = [p.to_kernel(ctx) for p in scenario.policies]
+    sweep_policies = [p.to_kernel(ctx) for p in scenario.sweep_points]
     vol_step = (
         np.sqrt(np.diag(cov) / sim.steps_per_year) if cov is not None else np.zeros(len(assets))
     )
     frictions = friction_arrays(
-        scenario.costs, scenario.taxes, scenario.policies, assets, vol_step, sim.steps_per_year
+        scenario.costs, scenario.taxes, scenario.all_policies, assets, vol_step, sim.steps_per_year
     )
     if isinstance(seed, np.random.SeedSequence):
         entropy = int(seed.entropy)
@@ -270,6 +274,7 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         n_noise=frictions.n_noise,
         history=history,
         history_periods_per_year=history_ppy,
+        sweep_policies=sweep_policies,
         stresses=stresses,
         failure=scenario.failure,
         target_weights=np.asarray(target, dtype=np.float64),

@@ -25,6 +25,8 @@ import scipy
 
 from . import model_check as _model_check
 from ._version import __version__
+from .choose import SweepOutcome, Winner, per_path_ranking, per_path_winner
+from .decision import DecisionConfig
 from .errors import ConfigError
 from .failure import FailureAnatomy, failure_anatomy, failure_flags, feature_names
 from .kernels import layout
@@ -126,6 +128,7 @@ class SimulationResult:
         timings: Mapping[str, Any],
         checkpoint: Checkpoint | None = None,
         files: Mapping[str, Path] | None = None,
+        sweep: SweepOutcome | None = None,
         stress_metrics: np.ndarray | None = None,
         stress_hist: np.ndarray | None = None,
         features: np.ndarray | None = None,
@@ -162,6 +165,7 @@ class SimulationResult:
             "timings": dict(timings),
             "checkpoint": checkpoint,
             "files": MappingProxyType(dict(files or {})),
+            "sweep": sweep,
             "stress_names": [r.name for r in plan.stresses],
             "stress_metrics_array": _frozen(stress_metrics),
             "stress_hist": _frozen(stress_hist),
@@ -188,6 +192,7 @@ class SimulationResult:
             timings=self.timings,
             checkpoint=self.checkpoint,
             files=files,
+            sweep=self.sweep,
             stress_metrics=self.stress_metrics_array,
             stress_hist=self.stress_hist,
             features=self.features_array,
@@ -527,8 +532,78 @@ class SimulationResult:
             },
             "timings": self.timings,
             "versions": _versions(),
+            **self._decision_info(),
             **extra,
         }
+
+    # -- choosing a policy ------------------------------------------------------------------
+    def _decision_config(self) -> DecisionConfig | None:
+        if self.sweep is not None:
+            return self.scenario.decision or DecisionConfig()
+        return self.scenario.decision
+
+    @cached_property
+    def ranking(self) -> pd.DataFrame | None:
+        """Ranking of the policies by the ``[decision]`` objective, or None without one.
+
+        One row per policy and risk aversion: certainty-equivalent wealth and return and the
+        certainty fee equivalent against the baseline (bp/yr), each with its standard error
+        and 95 % interval, ``objective_value`` and ``rank`` (see ``docs/choosing.md``). With
+        a sweep, every grid point has a row (computed from its mergeable sums).
+        """
+        if self.sweep is not None:
+            return self.sweep.ranking
+        decision = self.scenario.decision
+        if decision is None:
+            return None
+        sim = self.scenario.simulation
+        return per_path_ranking(
+            self._decision_wealth(),
+            self.policy_names,
+            baseline=self.baseline,
+            horizon_years=sim.horizon_years,
+            initial_wealth=sim.initial_wealth,
+            decision=decision,
+            goal=sim.goal,
+        )
+
+    @cached_property
+    def winner(self) -> Winner | None:
+        """The policy chosen on the selection half of the paths and judged on the other half
+        (None without ``[decision]`` or a sweep, or with a single policy)."""
+        if self.sweep is not None:
+            return self.sweep.winner
+        decision = self.scenario.decision
+        if decision is None or len(self.policy_names) < 2:
+            return None
+        sim = self.scenario.simulation
+        return per_path_winner(
+            self._decision_wealth(),
+            self.policy_names,
+            baseline=self.baseline,
+            horizon_years=sim.horizon_years,
+            initial_wealth=sim.initial_wealth,
+            block_size=sim.block_size,
+            decision=decision,
+            goal=sim.goal,
+        )
+
+    def _decision_wealth(self) -> np.ndarray:
+        """Terminal wealth per policy and path, real when inflation is simulated."""
+        name = "real_terminal_wealth" if self.inflation_series is not None else "terminal_wealth"
+        return self._values(name)
+
+    def _decision_info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.sweep is not None:
+            out["sweeps"] = {
+                "tables": [s.to_dict() for s in self.sweep.sweeps],
+                "n_points": len(self.sweep.point_names),
+                "kept": list(self.sweep.kept),
+            }
+        if self.winner is not None:
+            out["winner"] = self.winner.to_dict()
+        return out
 
     def _history_info(self) -> dict[str, Any] | None:
         h = self.history

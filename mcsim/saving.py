@@ -33,6 +33,7 @@ RESULT_FILES = {
     "sample_paths": "sample_paths.parquet",
     "manifest": "manifest.json",
     "report": "report.html",
+    "ranking": "ranking.csv",
 }
 #: Files of stress testing, written only by runs that have them: ``stress`` with
 #: ``[[stresses]]``, ``failure`` with ``[failure]``.
@@ -92,6 +93,10 @@ def save_result(
 
 def _write(result: SimulationResult, d: Path, *, report: bool) -> dict[str, Path]:
     files = {kind: d / name for kind, name in RESULT_FILES.items() if report or kind != "report"}
+    if result.ranking is None:
+        del files["ranking"]
+    else:
+        result.ranking.to_csv(files["ranking"], index=False, float_format="%.10g")
     paths = result.paths.reset_index()
     paths["policy"] = paths["policy"].astype("category")
     if result.window_starts is not None:

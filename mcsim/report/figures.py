@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..metrics import MetricInfo
+from .choose import choose_figure_builders
 from .format import (
     COST_COLOURS,
     COST_LABELS,
@@ -113,6 +114,8 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
         figs[key] = _safe_figure(key, build)
     for key, fig in stress_figures(view).items():
         figs[key] = _safe_figure(key, lambda fig=fig: fig)
+    for key, build in choose_figure_builders(view).items():
+        figs[key] = _safe_figure(key, build)
     check = view.model_check
     if isinstance(check, tuple):
         figs["model_check"] = check[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .choose import choose_sections
 from .figures import N_SAMPLE_PATHS, n_bins
 from .format import esc, format_value, to_json
 from .stress import stress_sections
@@ -131,6 +132,7 @@ def report_sections(view: ReportView) -> list[Section]:
         secs.append(
             Section(event.anchor, event.title, f"<p>{esc(event.intro)}</p>", body=[table.to_html()])
         )
+    secs.extend(choose_sections(view, Section))
     secs.extend(stress_sections(view, Section))
     check = view.model_check
     if isinstance(check, tuple):

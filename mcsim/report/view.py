@@ -18,10 +18,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..metrics import EventMetric, MetricInfo
+from .choose import grid_points
 from .format import COST_PARTS, FONT, policy_colours
 from .model_check import model_check_figure
 
 if TYPE_CHECKING:
+    from ..choose import Winner
     from ..config import Scenario, SimulationConfig
     from ..results import SimulationResult
 
@@ -56,6 +58,16 @@ class ReportView:
         ``per_path(metric)`` gives one metric as a (path x policy) table.
     model_check_table : pandas.DataFrame, str or None
         The model-vs-history table, a message saying why it failed, or None without history.
+    stress, stress_fans, failure, window_starts
+        Stress testing: the paired stress table, each stress's wealth fan, the failure
+        anatomy and the start dates of replayed windows (None / empty without them).
+    ranking : pandas.DataFrame or None
+        :attr:`mcsim.SimulationResult.ranking` (None without ``[decision]`` or a sweep).
+    winner : mcsim.choose.Winner or None
+        The policy chosen on one half of the paths and judged on the other.
+    sweep_points : pandas.DataFrame or None
+        For a sweep, the swept values of every grid point
+        (:func:`mcsim.report.choose.grid_points`).
     """
 
     scenario: Scenario
@@ -77,6 +89,11 @@ class ReportView:
     stress_fans: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     failure: Any = None
     window_starts: pd.DatetimeIndex | None = None
+    # Choosing a policy (None without [decision] or a sweep): the ranking, the winner, and
+    # the swept values of every grid point (see mcsim.report.choose.grid_points).
+    ranking: pd.DataFrame | None = None
+    winner: Winner | None = None
+    sweep_points: pd.DataFrame | None = None
     _metric_cache: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -100,6 +117,13 @@ class ReportView:
             stress_fans={name: result.stress_fan(name) for name in result.stress_names},
             failure=result.failure,
             window_starts=result.window_starts,
+            ranking=result.ranking,
+            winner=result.winner,
+            sweep_points=(
+                grid_points(result.sweep.sweeps, result.sweep.point_names)
+                if result.sweep is not None
+                else None
+            ),
         )
 
     # -- data ------------------------------------------------------------------------------
