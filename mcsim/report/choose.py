@@ -12,11 +12,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .format import FONT, esc, format_value
+from .section import Section
 from .tables import Table
 
 if TYPE_CHECKING:
     from ..sweeps import SweepConfig
-    from .sections import Section
     from .view import ReportView
 
 __all__ = [
@@ -304,7 +304,7 @@ def choose_figures(view: ReportView) -> dict[str, go.Figure]:
     return {key: build() for key, build in choose_figure_builders(view).items()}
 
 
-def choose_sections(view: ReportView, section: type[Section]) -> list[Section]:
+def choose_sections(view: ReportView) -> list[Section]:
     """The "Choosing a policy" section (none without ``[decision]`` or a sweep)."""
     if view.ranking is None:
         return []
@@ -330,4 +330,4 @@ def choose_sections(view: ReportView, section: type[Section]) -> list[Section]:
             "objective over two swept fields (the best over any others); the frontier, "
             "certainty-equivalent wealth against mean costs, one point per policy.</p>"
         )
-    return [section("choose", "Choosing a policy", intro, figures, [t.to_html() for t in body])]
+    return [Section("choose", "Choosing a policy", intro, figures, [t.to_html() for t in body])]

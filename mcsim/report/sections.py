@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .choose import choose_sections
 from .figures import N_SAMPLE_PATHS, n_bins
 from .format import esc, format_value, to_json
+from .section import Section
 from .stress import stress_sections
 from .tables import (
     comparison_table,
@@ -22,20 +22,6 @@ from .tables import (
 from .view import ReportView
 
 __all__ = ["Section", "facts", "report_sections"]
-
-
-@dataclass
-class Section:
-    """One section of the page: an anchor, a title, an HTML intro, figures, then HTML blocks.
-
-    ``figures`` are keys into the figure dict of :func:`mcsim.report.figures.report_figures`.
-    """
-
-    key: str
-    title: str
-    intro: str = ""
-    figures: list[str] = field(default_factory=list)
-    body: list[str] = field(default_factory=list)
 
 
 def report_sections(view: ReportView) -> list[Section]:
@@ -132,8 +118,8 @@ def report_sections(view: ReportView) -> list[Section]:
         secs.append(
             Section(event.anchor, event.title, f"<p>{esc(event.intro)}</p>", body=[table.to_html()])
         )
-    secs.extend(choose_sections(view, Section))
-    secs.extend(stress_sections(view, Section))
+    secs.extend(choose_sections(view))
+    secs.extend(stress_sections(view))
     check = view.model_check
     if isinstance(check, tuple):
         table = check[0]

@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 
 from ..failure import feature_infos
 from .format import FONT, esc, format_value
+from .section import Section
 from .tables import Table
 
 if TYPE_CHECKING:
-    from .sections import Section
     from .view import ReportView
 
 __all__ = ["stress_figures", "stress_sections"]
@@ -174,13 +174,13 @@ def _failure_tables(view: ReportView) -> list[str]:
     return [intro, summary.to_html(), features.to_html("data compact"), *worst_lines]
 
 
-def stress_sections(view: ReportView, section: type[Section]) -> list[Section]:
+def stress_sections(view: ReportView) -> list[Section]:
     """The stress-testing sections that apply to a run (none without stresses or failure)."""
     secs = []
     if view.window_starts is not None:
         ws = view.window_starts
         secs.append(
-            section(
+            Section(
                 "history",
                 "History itself",
                 f"<p>Every path is a rolling window of the data: {len(ws):,} windows starting "
@@ -195,7 +195,7 @@ def stress_sections(view: ReportView, section: type[Section]) -> list[Section]:
             figures.append(_fan_key(name))
             body.append(f"<h3>{esc(name)}</h3>" + _stress_table(view, name).to_html())
         secs.append(
-            section(
+            Section(
                 "stress",
                 "Stress tests",
                 f"<p>{TAILS_NOTE}</p><p>Each stress rewrites the same simulated paths, so "
@@ -206,5 +206,5 @@ def stress_sections(view: ReportView, section: type[Section]) -> list[Section]:
             )
         )
     if view.failure is not None:
-        secs.append(section("failure", "Failure anatomy", "", body=_failure_tables(view)))
+        secs.append(Section("failure", "Failure anatomy", "", body=_failure_tables(view)))
     return secs
