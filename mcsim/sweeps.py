@@ -61,8 +61,8 @@ class SweepConfig:
     name : str, optional
         Prefix of the point names; the policy's name when omitted.
     search : bool
-        Optimise over the grid's numeric range instead of running every point (used by the
-        band optimiser); every swept field must then be numeric.
+        Refused when true: a run evaluates every grid point; ``mcsim optimize-band``
+        searches for the best band.
     index : int
         Position of the table among ``[[sweeps]]`` (named in messages).
     """
@@ -89,6 +89,13 @@ class SweepConfig:
                 raise ConfigError(f"`{w}.name` must be a non-empty prefix (or be left out).")
         if not isinstance(self.search, bool):
             raise ConfigError(f"`{w}.search` must be true or false; got {self.search!r}.")
+        if self.search:
+            # A run evaluates every grid point; only the band optimiser searches.
+            raise ConfigError(
+                f"`{w}.search` = true: a run evaluates every grid point and does not search. "
+                "Use `mcsim optimize-band SCENARIO` to search for the best band, or remove "
+                "`search` to run the grid."
+            )
         if not self.grid:
             raise ConfigError(
                 f"`{w}.grid` is empty; give at least one field, such as "
@@ -111,11 +118,6 @@ class SweepConfig:
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ConfigError(f"`{where}` repeats {', '.join(dupes)}; give each value once.")
-            if self.search and not all(_is_number(v) for v in values):
-                raise ConfigError(
-                    f"`{where}` must hold numbers with `search = true` (a search moves along "
-                    f"a numeric range); got {list(values)!r}."
-                )
         size = math.prod(len(v) for _, v in self.grid)
         if size > MAX_GRID_POINTS:
             raise ConfigError(
@@ -168,10 +170,6 @@ class SweepConfig:
         if self.search:
             out["search"] = True
         return out
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _grid_values(values: Any, where: str) -> tuple[GridValue, ...]:

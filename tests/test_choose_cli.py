@@ -97,6 +97,13 @@ def test_unknown_sweep_policy_in_the_scenario_is_refused(capsys, out, tmp_path):
     _fails(capsys, ["run", str(p), "--out", str(out)], out, "[[sweeps]][0].policy", "'bands'")
 
 
+def test_search_in_a_scenario_sweep_is_refused_naming_optimize_band(capsys, out, tmp_path):
+    p = _scenario(
+        tmp_path, lambda t: t.replace('policy = "bands"', 'policy = "bands"\nsearch = true')
+    )
+    _fails(capsys, ["run", str(p), "--out", str(out)], out, "[[sweeps]][0].search", "optimize-band")
+
+
 def test_grid_larger_than_the_memory_guard_says_how_many_points_fit(capsys, out):
     err = _fails(
         capsys,

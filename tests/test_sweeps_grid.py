@@ -149,8 +149,8 @@ def test_a_refused_combination_names_the_field_that_causes_it():
             r"`\[\[sweeps\]\]\[0\]\.grid\.band\[0\]` must be a number",
         ),
         (
-            {"policy": "bands", "grid": {"trade_to": ["edge"]}, "search": True},
-            r"`\[\[sweeps\]\]\[0\]\.grid\.trade_to` must hold numbers with `search = true`",
+            {"policy": "bands", "grid": {"band": [0.1]}, "search": True},
+            r"`\[\[sweeps\]\]\[0\]\.search` = true: .*`mcsim optimize-band",
         ),
         (
             {"policy": "bands", "grid": {"band": [0.1]}, "search": "yes"},
