@@ -46,10 +46,28 @@ from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 __all__ = [
     "DEFAULT_ACCUMULATED_METRICS",
     "HALVES",
+    "STATE_ARRAYS",
     "Accumulator",
     "accumulator_bytes",
     "merge_in_order",
 ]
+
+#: The per-half state arrays of an :class:`Accumulator` besides ``n_paths``: what a
+#: checkpoint stores and a merge combines.
+STATE_ARRAYS = (
+    "m_n",
+    "m_mean",
+    "m_m2",
+    "d_n",
+    "d_mean",
+    "d_m2",
+    "u_shift",
+    "u_mean",
+    "u_m2",
+    "pair_q",
+    "pair_p",
+    "hist",
+)
 
 HALVES = ("selection", "evaluation")
 DEFAULT_ACCUMULATED_METRICS = (
@@ -372,22 +390,7 @@ class Accumulator:
         return self
 
     def _copy_half(self, other: Accumulator, h: int) -> None:
-        for name in (
-            "n_paths",
-            "m_n",
-            "m_mean",
-            "m_m2",
-            "d_n",
-            "d_mean",
-            "d_m2",
-            "u_shift",
-            "u_mean",
-            "u_m2",
-            "pair_q",
-            "pair_p",
-            "hist",
-        ):
-            getattr(self, name)[h] = getattr(other, name)[h]
+        self._copy_half_into(other, h, h)
 
     def _merge_state(self, other: Accumulator, h: int) -> None:
         """Merge half ``h`` of ``other`` into half ``h`` of ``self`` (both non-empty).
@@ -481,21 +484,7 @@ class Accumulator:
         return out.merge(other)
 
     def _copy_half_into(self, src: Accumulator, h_src: int, h_dst: int) -> None:
-        for name in (
-            "n_paths",
-            "m_n",
-            "m_mean",
-            "m_m2",
-            "d_n",
-            "d_mean",
-            "d_m2",
-            "u_shift",
-            "u_mean",
-            "u_m2",
-            "pair_q",
-            "pair_p",
-            "hist",
-        ):
+        for name in ("n_paths", *STATE_ARRAYS):
             getattr(self, name)[h_dst] = getattr(src, name)[h_src]
 
     # -- results -----------------------------------------------------------------------------

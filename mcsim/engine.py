@@ -26,7 +26,7 @@ from joblib import Parallel, delayed, parallel_config
 from tqdm.auto import tqdm
 
 from ._version import __version__
-from .accumulators import Accumulator, merge_in_order
+from .accumulators import STATE_ARRAYS, Accumulator, merge_in_order
 from .checkpoint import Checkpoint
 from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
@@ -684,20 +684,6 @@ def _progress_bar(n_blocks: int, done: int, n_paths: int) -> Any:
 #: Grid points, besides the winner on the selection half, whose per-path tables a sweep keeps
 #: (the best by the objective on all paths).
 KEPT_GRID_POINTS = 3
-_ACC_ARRAYS = (
-    "m_n",
-    "m_mean",
-    "m_m2",
-    "d_n",
-    "d_mean",
-    "d_m2",
-    "u_shift",
-    "u_mean",
-    "u_m2",
-    "pair_q",
-    "pair_p",
-    "hist",
-)
 
 
 def _check_decision_halves(plan: RunPlan) -> None:
@@ -815,7 +801,7 @@ def _accumulator_arrays(res: BlockResult) -> dict[str, np.ndarray]:
         return {}
     h = int(np.argmax(res.sweep.n_paths > 0)) if res.sweep.n_paths.any() else 0
     out = {"acc_n_paths": res.sweep.n_paths.copy()}
-    for name in _ACC_ARRAYS:
+    for name in STATE_ARRAYS:
         out[f"acc_{name}"] = np.ascontiguousarray(getattr(res.sweep, name)[h])
     return out
 
@@ -825,7 +811,7 @@ def _accumulator_shapes(plan: RunPlan) -> dict[str, tuple[tuple[int, ...], str]]
         return {}
     acc = sweep_accumulator(plan)
     out = {"acc_n_paths": ((2,), acc.n_paths.dtype.str)}
-    for name in _ACC_ARRAYS:
+    for name in STATE_ARRAYS:
         a = getattr(acc, name)
         out[f"acc_{name}"] = (a.shape[1:], a.dtype.str)
     return out
@@ -836,7 +822,7 @@ def _accumulator_from_arrays(plan: RunPlan, block: int, arrays: dict) -> Accumul
     n_paths = arrays["acc_n_paths"]
     acc.n_paths = np.array(n_paths, dtype=np.float64)
     h = int(np.argmax(n_paths > 0)) if n_paths.any() else 0
-    for name in _ACC_ARRAYS:
+    for name in STATE_ARRAYS:
         getattr(acc, name)[h] = arrays[f"acc_{name}"]
     return acc
 
