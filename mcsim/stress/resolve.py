@@ -316,22 +316,30 @@ def _resolve_drift(stress: DriftStress, ctx: StressContext) -> ResolvedStress:
     )
 
 
-def _linear(
-    stress: Stress, ctx: StressContext, s0: int, s1: int, matrix: np.ndarray, rows: np.ndarray
+def _log_space_window(
+    stress: Stress, ctx: StressContext, s0: int, s1: int, kind: str, rows: np.ndarray, **maps
 ) -> ResolvedStress:
+    """A window rebuilt around the model's per-step drift: ``"linear"`` (``matrix``) or
+    ``"scale"`` (``scale``), over the series ``rows``."""
     drift, _ = ctx.model.step_moments(ctx.steps_per_year)
     return ResolvedStress(
         name=stress.name,
-        kind="linear",
+        kind=kind,
         n_steps=ctx.n_steps,
         n_series=len(ctx.series_names),
         start=s0,
         stop=s1,
         drift=np.ascontiguousarray(drift, dtype=float),
-        matrix=np.ascontiguousarray(matrix, dtype=float),
         rows=np.ascontiguousarray(rows, dtype=np.int64),
         info={"steps": [s0, s1]},
+        **{k: np.ascontiguousarray(v, dtype=float) for k, v in maps.items()},
     )
+
+
+def _linear(
+    stress: Stress, ctx: StressContext, s0: int, s1: int, matrix: np.ndarray, rows: np.ndarray
+) -> ResolvedStress:
+    return _log_space_window(stress, ctx, s0, s1, "linear", rows, matrix=matrix)
 
 
 def _resolve_volatility(stress: VolatilityStress, ctx: StressContext) -> ResolvedStress:
@@ -342,19 +350,7 @@ def _resolve_volatility(stress: VolatilityStress, ctx: StressContext) -> Resolve
     # Scaling the volatilities scales the Cholesky factor row by row (L' = K L), so the map
     # L' L^{-1} is K itself: no inverse, and singular covariances are fine. K is diagonal, so
     # it is kept as the per-series scale, with no matrix product to run.
-    drift, _ = ctx.model.step_moments(ctx.steps_per_year)
-    return ResolvedStress(
-        name=stress.name,
-        kind="scale",
-        n_steps=ctx.n_steps,
-        n_series=len(ctx.series_names),
-        start=s0,
-        stop=s1,
-        drift=np.ascontiguousarray(drift, dtype=float),
-        scale=np.ascontiguousarray(k, dtype=float),
-        rows=np.flatnonzero(k != 1.0).astype(np.int64),
-        info={"steps": [s0, s1]},
-    )
+    return _log_space_window(stress, ctx, s0, s1, "scale", np.flatnonzero(k != 1.0), scale=k)
 
 
 # -- correlation -------------------------------------------------------------------------------
