@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mcsim.kernels import layout
 
@@ -214,8 +216,8 @@ def test_sweep_memory_grows_with_the_grid_not_with_grid_times_paths():
     assert accumulator_bytes(100, len(acc.metric_names), 1) == acc.nbytes
     small = sweep_memory_bytes(100, 1_000_000, 0)
     n_metrics = len(acc.metric_names)
-    assert small == 3 * acc.nbytes + 100 * 1000 * (layout.N_METRICS + 4 * n_metrics) * 8
-    # 1,000 points over a million paths: about 1.6 GB, mostly one block's metrics of every
+    assert small == 3 * acc.nbytes + 100 * 1000 * (layout.N_METRICS + 5 * n_metrics) * 8
+    # 1,000 points over a million paths: about 1.7 GB, mostly one block's metrics of every
     # point and the update's working set, where per-path tables of every point would need
     # 464 GB.
     big = sweep_memory_bytes(1000, 1_000_000, 2)
@@ -266,3 +268,45 @@ def test_the_guard_refuses_a_sweep_too_large_and_says_how_many_points_fit():
     smaller = dataclasses.replace(plan, sweep_policies=plan.sweep_policies[:fit])
     larger = dataclasses.replace(plan, sweep_policies=plan.sweep_policies[: fit + 1])
     assert estimate_memory(smaller) <= 0.9 * limit < estimate_memory(larger)
+
+
+@pytest.mark.parametrize(
+    ("n_points", "n_block", "gammas", "refs", "goal"),
+    [
+        (200, 1000, (3.0,), (0,), None),
+        (200, 1000, (0.0, 1.0, 3.0, 10.0), (0,), None),
+        (100, 2000, (3.0,), (0, 5), 1.2),
+        (500, 500, (3.0, 1.0), (0,), None),
+    ],
+)
+def test_the_estimate_covers_the_working_set_of_a_block_update(
+    n_points, n_block, gammas, refs, goal
+):
+    rng = np.random.default_rng(0)
+    block = rng.random((n_points, n_block, layout.N_METRICS)) + 0.5
+    acc = Accumulator(
+        n_points,
+        initial_wealth=1.0,
+        horizon_years=10.0,
+        risk_aversions=gammas,
+        references=refs,
+        goal=goal,
+    )
+    tracemalloc.start()
+    try:
+        acc.update(1, block)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = sweep_memory_bytes(
+        n_points,
+        n_block,
+        0,
+        n_metrics=len(acc.metric_names),
+        n_risk_aversions=len(gammas),
+        n_references=len(refs),
+        block_size=n_block,
+    )
+    # What the update allocates, against the estimate less what existed before it: the
+    # block's metric array and the merged sums.
+    assert peak <= estimate - block.nbytes - acc.nbytes
