@@ -444,7 +444,7 @@ def sweep_memory_bytes(
     ``n_kept_tables`` policies (counted twice, as the engine's
     :func:`~mcsim.engine.estimate_memory` does for the labelled copy). It grows with the
     grid, not with grid x paths. Measured against the peak resident memory of a 500-point
-    sweep on W1 (docs/performance.md), it covers what the sweep adds (608 MiB estimated,
+    sweep on W1 (docs/performance.md), it covers what the sweep adds (669 MiB estimated,
     about 540 MiB measured at 10,000 paths).
 
     Parameters
