@@ -26,7 +26,7 @@ from .errors import ConfigError, McsimError
 from .fit_command import fit_command
 from .models import HistoricalWindowsModel
 from .optimize import DEFAULT_COSTS_BPS, optimize_band
-from .output import checkpoint_warnings_as_lines
+from .output import check_folder, checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
 from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
@@ -255,6 +255,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_optimize_band(args: argparse.Namespace) -> int:
     path = _resolve_scenario(args.scenario)
     scenario = Scenario.from_toml(path)
+    if args.out is not None:
+        check_folder(args.out, "--out")  # before the search, not after minutes of it
     costs = DEFAULT_COSTS_BPS
     if args.costs is not None:
         try:
@@ -276,6 +278,12 @@ def _cmd_optimize_band(args: argparse.Namespace) -> int:
     if study.merton_weight is None:
         print("(no theory column: the formula needs a two-asset lognormal market with one")
         print(" nearly safe asset; see docs/choosing.md)")
+    if args.out is not None:
+        files = study.save(args.out, out_name="--out")
+        print()
+        print(
+            f"Wrote {len(files)} files to {args.out}/: " + ", ".join(p.name for p in files.values())
+        )
     return 0
 
 
@@ -686,6 +694,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paths", type=int, help="number of paths (overrides [simulation].n_paths)")
     p.add_argument("--seed", type=int, help="root seed (overrides [simulation].seed)")
     p.add_argument("--jobs", type=int, default=1, help="workers; results do not depend on it")
+    p.add_argument(
+        "--out",
+        help="folder for band_theory.csv, band_curves.csv and band_theory.html (the band "
+        "against the cube-root formula, log-log)",
+    )
     p.set_defaults(func=_cmd_optimize_band)
 
     p = sub.add_parser("validate", help="check a scenario and its data without running it")

@@ -101,7 +101,11 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     n_str = len(plan.stresses)
     n_grid = plan.grid_steps.size
     n_keep = max(0, min(sim.keep_paths, stop) - start)
-    metrics = np.empty((n_pol, n_block, layout.N_METRICS))
+    n_sweep = len(plan.sweep_policies)
+    # Named policies and grid points write into one array, so the block's sums read it
+    # without a concatenated copy (a copy would double the largest buffer of a sweep).
+    all_metrics = np.empty((n_pol + n_sweep, n_block, layout.N_METRICS))
+    metrics = all_metrics[:n_pol]
     hist = np.zeros((n_pol, n_grid, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, n_keep, n_steps + 1))
     stress_metrics = np.empty((n_str, n_pol, n_block, layout.N_METRICS))
@@ -114,8 +118,7 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     buf = np.empty((chunk, n_steps, n_series))
     stressed_buf = np.empty((chunk, n_steps, n_series)) if n_str else buf[:0]
     no_wealth = np.zeros((0, n_steps + 1))
-    n_sweep = len(plan.sweep_policies)
-    sweep_metrics = np.empty((n_sweep, n_block, layout.N_METRICS))
+    sweep_metrics = all_metrics[n_pol:]
     # Grid points keep no sketches or sample paths: the kernel adds into a scratch histogram.
     scratch_hist = np.zeros((n_grid, HIST_BINS), dtype=np.int64)
     # Random splice steps are drawn once per block (not per chunk): the same for any chunking.
@@ -184,9 +187,10 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
             restore_stress(resolved, series, stressed, splice_steps=steps)
     acc = None
     if n_sweep:
-        acc = sweep_accumulator(plan).update(
-            block, np.concatenate((metrics, sweep_metrics), axis=0)
-        )
+        acc = sweep_accumulator(plan).update(block, all_metrics)
+        # Keep only the named policies' rows: a view would hold the grid's buffer alive.
+        metrics = metrics.copy()
+        del all_metrics, sweep_metrics
     return BlockResult(
         block=block,
         metrics=metrics,
