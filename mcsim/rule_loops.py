@@ -115,6 +115,16 @@ def _kernel_digest() -> str:
     return _KERNEL_DIGEST[0]
 
 
+def _same_rule(exported: Any, fn: Any) -> bool:
+    """Whether the module's ``exported`` function is the rule ``fn``: the same dispatcher, or
+    (in a worker process, where unpickling rebuilds the dispatcher) one compiled from the
+    same code."""
+    if exported is fn:
+        return True
+    code = getattr(getattr(exported, "py_func", None), "__code__", None)
+    return code is not None and code == fn.py_func.__code__
+
+
 def _rule_source(fn: Any) -> tuple[str, str, Path] | None:
     """``(module, name, file)`` of a rule importable as ``from module import name``, already
     imported; None for a rule the cache cannot serve."""
@@ -125,7 +135,7 @@ def _rule_source(fn: Any) -> tuple[str, str, Path] | None:
     if module == "__main__" or py_func.__qualname__ != name:
         return None
     loaded = sys.modules.get(module)
-    if loaded is None or getattr(loaded, name, None) is not fn:
+    if not _same_rule(getattr(loaded, name, None), fn):
         return None
     try:
         file = Path(inspect.getfile(py_func))

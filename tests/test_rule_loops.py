@@ -70,6 +70,15 @@ def test_a_rule_outside_a_module_runs_in_the_uncached_loop(fresh_cache):
     assert not fresh_cache.exists()
 
 
+def test_a_rebuilt_dispatcher_of_the_same_code_gets_the_cached_loop(fresh_cache):
+    """Unpickling a rule in a worker process rebuilds its dispatcher from the same code."""
+    rebuilt = numba.njit(momentum_tilt_nb.py_func)
+    assert rebuilt is not momentum_tilt_nb
+    loop = rule_loops.rule_loop(rebuilt)
+    assert isinstance(loop, numba.core.registry.CPUDispatcher)
+    assert loop is rule_loops.rule_loop(momentum_tilt_nb)
+
+
 _RULE = '''\
 from numba import njit
 
