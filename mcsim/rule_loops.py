@@ -31,6 +31,7 @@ import inspect
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,9 @@ _LOOP_NAME = "simulate_policy_rule_nb"
 # by value, and the rule stays referenced by the dict's value).
 _LOADED: dict[int, tuple[Any, Callable[..., int]]] = {}
 _KERNEL_DIGEST: list[str] = []
+# Blocks run in threads (the default backend): the first blocks of a run would otherwise
+# write and import the same module at once.
+_LOCK = threading.Lock()
 
 
 def cache_folder() -> Path:
@@ -209,12 +213,16 @@ def rule_loop(fn: Any) -> Callable[..., int]:
     hit = _LOADED.get(id(fn))
     if hit is not None and hit[0] is fn:
         return hit[1]
-    source = _rule_source(fn)
-    loop = None if source is None else _load_loop(*source)
-    if loop is None:
+    with _LOCK:
+        hit = _LOADED.get(id(fn))
+        if hit is not None and hit[0] is fn:
+            return hit[1]
+        source = _rule_source(fn)
+        loop = None if source is None else _load_loop(*source)
+        if loop is None:
 
-        def loop(*args: Any) -> int:
-            return simulate_policy_custom_nb(fn, *args)
+            def loop(*args: Any) -> int:
+                return simulate_policy_custom_nb(fn, *args)
 
-    _LOADED[id(fn)] = (fn, loop)
+        _LOADED[id(fn)] = (fn, loop)
     return loop

@@ -32,19 +32,20 @@ def fresh_cache(tmp_path, monkeypatch):
     return tmp_path / "cache" / "rule_loops"
 
 
-def _run_with_rule(small_table, rule):
+def _run_with_rule(small_table, rule, n_jobs=1):
     table = small_table(simulation={"n_paths": 48, "block_size": 16})
     table["policies"] = [
         *table["policies"],
         {"name": "tilt", "kind": "custom", "rebalance_nb": rule, "params": [3, 0.05, 12]},
     ]
     sc = mcsim.Scenario.from_dict(table, allow_code=True)
-    return mcsim.run(sc, seed=7, report=False)
+    return mcsim.run(sc, seed=7, report=False, n_jobs=n_jobs)
 
 
 def test_cached_loop_gives_the_uncached_loops_numbers(small_table, fresh_cache, monkeypatch):
     rule = "mcsim.examples.rules:momentum_tilt_nb"
-    cached = _run_with_rule(small_table, rule)
+    # Two threads: the first blocks ask for the loop at once.
+    cached = _run_with_rule(small_table, rule, n_jobs=2)
     loop = rule_loops.rule_loop(momentum_tilt_nb)
     assert isinstance(loop, numba.core.registry.CPUDispatcher)
     assert [p.name for p in fresh_cache.glob("*.py")] == [f"{loop.py_func.__module__}.py"]
