@@ -31,6 +31,10 @@ from pathlib import Path
 
 from mcsim.scenarios import bundled_scenarios
 
+# No W1 rows for bench_w1.py / bench_rounds.py (they load ``ROWS`` from every rows_*.py): these
+# rows time whole processes on fresh caches, which the in-process rounds cannot.
+ROWS: list[tuple[str, dict]] = []
+
 # Scenarios that choose a winner on half the blocks need at least two blocks of paths.
 _MIN_PATHS = {"choose_bands": 1000}
 
