@@ -33,10 +33,11 @@ from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
-from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
+from .kernels import layout, simulate_policy_builtin_nb
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
 from .results import SimulationResult
+from .rule_loops import rule_loop
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 from .stress import apply_stress, restore_stress, rewrite_stress, splice_steps
@@ -269,7 +270,7 @@ def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out
     if pol.rebalance_nb is None:
         simulate_policy_builtin_nb(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
-        simulate_policy_custom_nb(pol.rebalance_nb, pol.check_every, pol.check_offset, *args)
+        rule_loop(pol.rebalance_nb)(pol.check_every, pol.check_offset, *args)
 
 
 def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:
