@@ -16,12 +16,15 @@ One job per module: :mod:`~mcsim.report.format` (numbers, ticks, colours, labels
 from .figures import N_BINS, N_SAMPLE_PATHS
 from .format import format_value, policy_colours
 from .model_check import model_check_figure, model_check_page
-from .page import build_figures, write_report
+from .page import PLOTLY_FILE, PLOTLY_MODES, build_figures, check_plotly_mode, write_report
 
 __all__ = [
     "N_BINS",
     "N_SAMPLE_PATHS",
+    "PLOTLY_FILE",
+    "PLOTLY_MODES",
     "build_figures",
+    "check_plotly_mode",
     "format_value",
     "model_check_figure",
     "model_check_page",
