@@ -121,10 +121,11 @@ def _write(result: SimulationResult, d: Path, *, report: bool | str) -> dict[str
     files["manifest"].write_text(json.dumps(result.manifest, indent=2, default=_json_default))
     if report:
         # Looked up at call time, so the report writer can be replaced (tests fail it).
-        mode = "inline" if report is True else str(report)
-        report_module.write_report(result, files["report"], plotly=mode)
-        if mode == "directory":
+        if report == "directory":
+            report_module.write_report(result, files["report"], plotly="directory")
             files["plotly"] = d / report_module.PLOTLY_FILE
+        else:
+            report_module.write_report(result, files["report"])
     return files
 
 

@@ -350,7 +350,8 @@ def test_html_header(result, html_text):
     assert f"<dd>{result.entropy}</dd>" in html_text
     assert f"<dd>{result.baseline}</dd>" in html_text
     mu = result.manifest["model"]["mu"][0]
-    assert f"{mu:.4f}" in html_text
+    assert f'<td class="num">{100 * mu:.2f}</td>' in html_text  # annual mean, in percent
+    assert "mean (annual, %)" in html_text
 
 
 def _section(html: str, key: str) -> str:

@@ -185,7 +185,14 @@ def test_model_risk_is_silent_when_the_tails_are_inside():
 
 def test_model_risk_without_a_measurement_names_the_tail_kinds():
     line = model_risk(_check_table({"worst_12m": False}))
-    assert "bootstrap, garch, regime, student_t" in line
+    assert "to check first: bootstrap, garch, regime, student_t" in line
+    assert "falls outside" in line
+    line = model_risk(_check_table({"worst_12m": False}), kind="bootstrap")
+    assert "to check first: garch, regime, student_t" in line
+
+
+def test_model_risk_leaves_out_the_inflation_series():
+    assert model_risk(_check_table({"max_drawdown": False}), skip_series=["stocks"]) is None
 
 
 def test_default_gaussian_run_gets_the_sentence_and_names_the_bootstrap():

@@ -77,7 +77,8 @@ def format_value(x: float, unit: str, *, signed: bool = False) -> str:
     Currency as :func:`format_amount` (``12,345,678``; ``4.123`` and ``0.8123`` at the scale
     of an initial wealth of 1); fractions and probabilities are shown in percent
     with two decimals (``7.53%``), and differences of fractions in percentage points
-    (``-0.48 pp``); years with one decimal; counts with one.
+    (``-0.48 pp``); years with one decimal; ratios (Sharpe, Sortino, Calmar) with two;
+    counts with one.
     Missing values (NaN) show as an en dash.
     """
     if x is None or not np.isfinite(x):
@@ -89,6 +90,8 @@ def format_value(x: float, unit: str, *, signed: bool = False) -> str:
         return f"{100 * x:{sign}.2f} pp" if signed else f"{100 * x:.2f}%"
     if unit == "years":
         return f"{x:{sign}.1f} y"
+    if unit == "ratio":
+        return f"{x:{sign}.2f}"
     return f"{x:{sign},.1f}"
 
 

@@ -41,7 +41,13 @@ BETTER_FIT: Mapping[tuple[str, str | None], tuple[str, ...]] = {
 (``[data].source``, ``[data].start``), best first."""
 
 
-def model_risk(table: pd.DataFrame, better: Sequence[str] = ()) -> str | None:
+def model_risk(
+    table: pd.DataFrame,
+    better: Sequence[str] = (),
+    *,
+    skip_series: Sequence[str] = (),
+    kind: str | None = None,
+) -> str | None:
     """One sentence of model risk: the tail statistics history falls outside the band for.
 
     Parameters
@@ -50,7 +56,11 @@ def model_risk(table: pd.DataFrame, better: Sequence[str] = ()) -> str | None:
         A :func:`model_check` table.
     better : sequence of str
         Model kinds that fit these data better (named in the sentence); when empty, the
-        kinds built for fat tails and clustering are named instead.
+        kinds built for fat tails and clustering are named instead (but ``kind``).
+    skip_series : sequence of str
+        Series not invested (the inflation series: its "drawdown" is deflation), left out.
+    kind : str, optional
+        The checked model's kind, never named as a better one.
 
     Returns
     -------
@@ -64,6 +74,7 @@ def model_risk(table: pd.DataFrame, better: Sequence[str] = ()) -> str | None:
         if stat not in table.index.get_level_values(0):
             continue
         rows = table.loc[stat]
+        rows = rows[~rows.index.isin(list(skip_series))]
         outside = rows[~rows["inside_90"].astype(bool)]
         if outside.empty:
             continue
@@ -83,10 +94,12 @@ def model_risk(table: pd.DataFrame, better: Sequence[str] = ()) -> str | None:
     if better:
         advice = f"models that fit these data better: {', '.join(better)}"
     else:
-        advice = f"models built for such tails: {', '.join(_TAIL_KINDS)} (check them first)"
+        kinds = [k for k in _TAIL_KINDS if k != kind]
+        advice = f"models built for such tails, to check first: {', '.join(kinds)}"
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return (
-        f"Model risk: history's {listed} fall outside the 5-95 % band of the {model} model's "
+        f"Model risk: history's {listed} {'falls' if len(parts) == 1 else 'fall'} outside the "
+        f"5-95 % band of the {model} model's "
         f"simulations, so it understates such tails; {advice} (see docs/model_check.md)."
     )
 
@@ -98,7 +111,7 @@ def model_risk_line(scenario: Scenario, check: pd.DataFrame | str | None) -> str
     ----------
     scenario : Scenario
         The run's scenario: its data name the models measured to fit them better
-        (:data:`mcsim.model_check.BETTER_FIT`; the run's own kind is left out).
+        (:data:`BETTER_FIT`; the run's own kind is left out).
     check : pandas.DataFrame, str or None
         The run's model check (:attr:`SimulationResult.model_check`); no table, no sentence.
     """
@@ -108,4 +121,5 @@ def model_risk_line(scenario: Scenario, check: pd.DataFrame | str | None) -> str
     key = (str(data.source), data.start) if data is not None else None
     kind = scenario.model.kind if scenario.model is not None else None
     better = [k for k in BETTER_FIT.get(key, ()) if k != kind]
-    return model_risk(check, better)
+    skip = [data.inflation] if data is not None and data.inflation else []
+    return model_risk(check, better, skip_series=skip, kind=kind)

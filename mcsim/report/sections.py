@@ -6,7 +6,7 @@ from typing import Any
 
 from .choose import choose_sections
 from .figures import N_SAMPLE_PATHS, n_bins
-from .format import esc, format_value, to_json
+from .format import esc, format_value
 from .section import Section
 from .stress import stress_sections
 from .tables import (
@@ -14,6 +14,7 @@ from .tables import (
     costs_table,
     event_table,
     flows_table,
+    key_value_table,
     model_check_table,
     policies_html,
     summary_table,
@@ -153,12 +154,12 @@ def _details_section(view: ReportView) -> Section:
         "<h3>Policies</h3>",
         policies_html(sc.policies, view.baseline),
         "<h3>Costs</h3>",
-        f"<pre>{esc(to_json(sc.costs.to_dict()))}</pre>",
+        key_value_table(sc.costs.to_dict()),
     ]
     if sc.flows:
         details += [
             "<h3>Cash flows</h3>",
-            f"<pre>{esc(to_json([f.to_dict() for f in sc.flows]))}</pre>",
+            key_value_table({f"flow {i + 1}": f.to_dict() for i, f in enumerate(sc.flows)}),
         ]
     man = view.manifest
     run_info = {
@@ -167,7 +168,7 @@ def _details_section(view: ReportView) -> Section:
         "timings": man["timings"],
         "versions": man["versions"],
     }
-    details += ["<h3>Run</h3>", f"<pre>{esc(to_json(run_info))}</pre>"]
+    details += ["<h3>Run</h3>", key_value_table(run_info)]
     return Section(
         "details",
         "Run details",
