@@ -210,6 +210,7 @@ def test_figure_keys_follow_the_scenario(result, figures):
     # The default run has costs (10 bps) and history (Shiller): no taxes, flows or goal.
     assert set(figures) == {
         "fan",
+        "underwater",
         "terminal_wealth",
         "max_drawdown",
         "comparison",

@@ -14,7 +14,7 @@ import mcsim
 from mcsim.cli import summary_table
 from mcsim.config import check_currency
 from mcsim.errors import ConfigError
-from mcsim.report import PLOTLY_FILE, write_report
+from mcsim.report import PLOTLY_FILE, build_figures, write_report
 from mcsim.report.format import format_amount
 from mcsim.report.headline import headline_columns
 from mcsim.report.model_risk import RISK_STATISTICS, model_risk, model_risk_line
@@ -235,3 +235,19 @@ def test_run_into_a_folder_writes_plotly_beside_the_report(tmp_path):
     assert result.files["plotly"] == tmp_path / "o" / PLOTLY_FILE
     assert result.files["plotly"].exists()
     assert result.files["report"].stat().st_size < 600_000
+
+
+# -- the underwater chart ----------------------------------------------------------------------
+def test_underwater_is_the_drawdown_of_the_sample_paths(unit_result):
+    """The median line of each policy is the median over kept paths of 1 - W / running peak."""
+    fig = build_figures(unit_result)["underwater"]
+    samples = unit_result.sample_paths
+    spy = unit_result.scenario.simulation.steps_per_year
+    medians = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in medians] == list(unit_result.policy_names)
+    for trace in medians:
+        w = samples.loc[trace.name].to_numpy()
+        dd = 1.0 - w / np.maximum.accumulate(w, axis=1)
+        steps = np.rint(np.asarray(trace.x) * spy).astype(int)
+        np.testing.assert_allclose(-np.asarray(trace.y) / 100.0, np.median(dd, axis=0)[steps])
+        assert np.all(np.asarray(trace.y) <= 0.0)

@@ -47,6 +47,7 @@ __all__ = [
     "n_bins",
     "report_figures",
     "taxes_figure",
+    "underwater_figure",
 ]
 
 N_SAMPLE_PATHS = 20
@@ -87,6 +88,10 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             "max_drawdown", view.metric("max_drawdown"), view.summary, view.colours
         ),
     }
+    if len(view.sample_paths):
+        builders["underwater"] = lambda: underwater_figure(
+            view.sample_paths, view.colours, steps_per_year=sim.steps_per_year
+        )
     if len(view.policies) > 1:
         builders["comparison"] = lambda: comparison_figure(
             view.comparison,
@@ -620,6 +625,80 @@ def taxes_figure(summary: pd.DataFrame, colours: Mapping[str, str]) -> go.Figure
     fig.update_yaxes(title_text="Mean taxes paid (currency)")
     fig.update_xaxes(title_text="Policy")
     _layout(fig, "Taxes paid (mean per path)", 360)
+    return fig
+
+
+def underwater_figure(
+    samples: pd.DataFrame, colours: Mapping[str, str], *, steps_per_year: int
+) -> go.Figure:
+    """Drawdown over time (underwater chart): median and 5-95 % band per policy.
+
+    The drawdown of a path at step ``t`` is ``1 - W_t / max_{s<=t} W_s`` of its wealth
+    ``W`` (with flows in it: a withdrawal deepens it), in percent below the running peak.
+    The quantiles are over the kept sample paths (``[simulation].keep_paths``), the only
+    paths whose whole wealth path a run keeps; with few of them the band is rough.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        Index (policy, path); wealth per step (the result's ``sample_paths``).
+    colours : mapping of str to str
+        Colour of each policy, in policy order (policies without samples are left out).
+    steps_per_year : int
+        Steps per year of the sample paths.
+    """
+    fig = go.Figure()
+    kept = set(samples.index.get_level_values("policy"))
+    n_kept = 0
+    for pol, colour in colours.items():
+        if pol not in kept:
+            continue
+        w = samples.loc[pol].to_numpy(dtype=np.float64)
+        n_kept = w.shape[0]
+        peak = np.maximum.accumulate(w, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dd = np.where(peak > 0, 1.0 - w / peak, 1.0)
+        p05, p50, p95 = np.quantile(dd, [0.05, 0.5, 0.95], axis=0)
+        n_steps = w.shape[1] - 1
+        stride = max(1, math.ceil(n_steps / _MAX_POINTS_PER_PATH))
+        idx = np.unique(np.append(np.arange(0, n_steps + 1, stride), n_steps))
+        years = idx / steps_per_year
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([years, years[::-1]]),
+                y=-100.0 * np.concatenate([p05[idx], p95[idx][::-1]]),
+                fill="toself",
+                fillcolor=rgba(colour, 0.12),
+                line={"width": 0},
+                mode="lines",
+                name=pol,
+                legendgroup=pol,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=years,
+                y=-100.0 * p50[idx],
+                mode="lines",
+                line={"color": colour, "width": 2},
+                name=pol,
+                legendgroup=pol,
+                hovertemplate=(
+                    f"<b>{esc(pol)}</b><br>year %{{x:.1f}}: median %{{y:.1f}} % below the "
+                    "peak<extra></extra>"
+                ),
+            )
+        )
+    fig.update_xaxes(title_text="Years")
+    fig.update_yaxes(title_text="Drawdown of wealth (% below its peak)")
+    _layout(
+        fig,
+        f"Under water: drawdown over time, median and 5–95 % band of {n_kept} sample paths",
+        400,
+    )
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
 
 

@@ -47,8 +47,10 @@ def report_sections(view: ReportView) -> list[Section]:
             "(bins of 0.5 % of wealth). Dark line: median; darker band: 25th–75th "
             "percentile; light band: 5th–95th; thin lines: the first "
             f"{min(N_SAMPLE_PATHS, sim.keep_paths)} sample paths. All panels share "
-            "the log-scale wealth axis.</p>",
-            ["fan"],
+            "the log-scale wealth axis. Below: under water, how far wealth is below its "
+            "running peak at each year (median and 5–95 % band of the kept sample paths; "
+            "cash flows move it too).</p>",
+            ["fan", "underwater"],
         ),
         Section(
             "distributions",
