@@ -251,3 +251,31 @@ def test_underwater_is_the_drawdown_of_the_sample_paths(unit_result):
         steps = np.rint(np.asarray(trace.x) * spy).astype(int)
         np.testing.assert_allclose(-np.asarray(trace.y) / 100.0, np.median(dd, axis=0)[steps])
         assert np.all(np.asarray(trace.y) <= 0.0)
+
+
+# -- probability of success by year --------------------------------------------------------------
+def test_success_by_year_ends_at_the_share_of_goals_met(tmp_path):
+    """With a goal, the last point is P(terminal wealth >= goal) from the sketch: the per-path
+    P(goal met) up to the paths within one sketch bin (0.5 %) of the goal."""
+    table = _table("retirement_withdrawals")
+    table["simulation"]["goal"] = 1_500_000.0
+    result = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=N_PATHS, seed=5)
+    fig = build_figures(result)["success"]
+    tw = result.metric("terminal_wealth")
+    goal = 1_500_000.0
+    for trace in fig.data:
+        w = tw[trace.name].to_numpy()
+        met = float(result.summary.loc[(trace.name, "goal_met"), "mean"])
+        near = np.mean(np.abs(np.log(np.maximum(w, 1e-300) / goal)) <= 0.005)
+        assert abs(trace.y[-1] / 100.0 - met) <= near + 1e-12
+        assert trace.y[0] == (100.0 if goal <= result.scenario.simulation.initial_wealth else 0.0)
+
+
+def test_success_without_a_goal_is_the_share_still_solvent():
+    table = _table("retirement_withdrawals")
+    del table["simulation"]["goal"]
+    result = mcsim.run(mcsim.Scenario.from_dict(table), n_paths=N_PATHS, seed=5)
+    fig = build_figures(result)["success"]
+    ruined = result.metric("ruined")
+    for trace in fig.data:
+        assert trace.y[-1] == pytest.approx(100.0 * (1.0 - ruined[trace.name].mean()))

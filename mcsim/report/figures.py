@@ -46,6 +46,8 @@ __all__ = [
     "flows_figure",
     "n_bins",
     "report_figures",
+    "share_at_or_above",
+    "success_figure",
     "taxes_figure",
     "underwater_figure",
 ]
@@ -105,6 +107,18 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
         builders["costs"] = lambda: costs_figure(view.summary, view.cost_parts, view.policies)
     if view.has_taxes:
         builders["taxes"] = lambda: taxes_figure(view.summary, view.colours)
+    if view.has_flows and view.wealth_hist is not None:
+        sketch = view.manifest["sketch"]
+        builders["success"] = lambda: success_figure(
+            view.wealth_hist,
+            view.grid_steps,
+            view.colours,
+            steps_per_year=sim.steps_per_year,
+            initial_wealth=sim.initial_wealth,
+            goal=sim.goal,
+            hist_lo=float(sketch["lo"]),
+            hist_width=float(sketch["width"]),
+        )
     if view.has_flows:
         builders["flows"] = lambda: flows_figure(
             view.metric("ruin_year"),
@@ -698,6 +712,84 @@ def underwater_figure(
         f"Under water: drawdown over time, median and 5–95 % band of {n_kept} sample paths",
         400,
     )
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    return fig
+
+
+def share_at_or_above(counts: np.ndarray, log_level: float, lo: float, width: float) -> float:
+    """Share of a wealth sketch's paths at or above ``log_level`` (log of wealth over initial
+    wealth), linearly interpolated inside the bin that holds it; bin 0 (ruin and below the
+    sketch) is never above a finite level."""
+    total = counts.sum()
+    if total == 0:
+        return float("nan")
+    pos = (log_level - lo) / width + 1.0
+    k = int(np.floor(pos))
+    if k < 1:
+        return float(counts[1:].sum() / total)
+    if k >= counts.size - 1:  # beyond the sketch's range: the upper tail bin, an upper bound
+        return float(counts[-1] / total)
+    above = counts[k + 1 :].sum() + counts[k] * (1.0 - (pos - k))
+    return float(above / total)
+
+
+def success_figure(
+    hist: np.ndarray,
+    grid_steps: np.ndarray,
+    colours: Mapping[str, str],
+    *,
+    steps_per_year: int,
+    initial_wealth: float,
+    goal: float | None,
+    hist_lo: float,
+    hist_width: float,
+) -> go.Figure:
+    """Probability of success by year, from the wealth sketches.
+
+    With a goal: the share of paths whose wealth at year ``t`` is at or above the goal (a
+    ruined path has wealth 0, so it never counts); at the horizon this is P(goal met) up to the
+    paths within one sketch bin (0.5 %) of the goal. Without a goal: the share of paths that
+    still have money (not ruined by year ``t``).
+
+    Parameters
+    ----------
+    hist : ndarray of shape (n_policies, n_grid, n_bins)
+        Merged sketch counts of log(wealth / initial wealth), policies in ``colours`` order.
+    grid_steps : ndarray of shape (n_grid,)
+        Step of each grid point.
+    colours : mapping of str to str
+        Colour of each policy, in policy order.
+    steps_per_year : int
+    initial_wealth, goal : float
+        Currency; ``goal`` None for none.
+    hist_lo, hist_width : float
+        Left edge of bin 1 and the width of interior bins (log-wealth units).
+    """
+    years = np.asarray(grid_steps, dtype=float) / steps_per_year
+    level = math.log(goal / initial_wealth) if goal else None
+    fig = go.Figure()
+    for k, (pol, colour) in enumerate(colours.items()):
+        if level is None:
+            share = [1.0 - hist[k, g, 0] / max(hist[k, g].sum(), 1) for g in range(years.size)]
+        else:
+            share = [
+                share_at_or_above(hist[k, g], level, hist_lo, hist_width) for g in range(years.size)
+            ]
+        fig.add_trace(
+            go.Scatter(
+                x=years,
+                y=100.0 * np.asarray(share),
+                mode="lines+markers",
+                line={"color": colour, "width": 2},
+                marker={"size": 4},
+                name=pol,
+                hovertemplate=f"<b>{esc(pol)}</b><br>year %{{x:.0f}}: %{{y:.1f}} %<extra></extra>",
+            )
+        )
+    what = "wealth at or above the goal" if level is not None else "paths that still have money"
+    fig.update_xaxes(title_text="Years")
+    fig.update_yaxes(title_text=f"P(success) (%): {what}", range=[0, 100.5])
+    _layout(fig, f"Probability of success by year: {what}", 380)
     fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
 

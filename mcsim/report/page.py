@@ -136,8 +136,9 @@ def build_figures(result: SimulationResult) -> dict[str, go.Figure]:
     (drawdown over time of the kept sample paths; when the run keeps some), ``"terminal_wealth"``
     and ``"max_drawdown"`` (binned distribution and quantile box per policy); ``"comparison"``
     (paired differences against the baseline) when there are two policies or more; and, when
-    relevant to the run, ``"costs"``, ``"taxes"``, ``"flows"`` (share of paths ruined by each
-    year) and ``"model_check"`` (model vs history, when the model was fitted to history).
+    relevant to the run, ``"costs"``, ``"taxes"``, ``"success"`` (probability of success by
+    year), ``"flows"`` (share of paths ruined by each year) and ``"model_check"`` (model vs
+    history, when the model was fitted to history).
 
     Every trace of a policy is named after the policy and drawn in its colour
     (:func:`mcsim.report.policy_colours`), the same in every figure.

@@ -114,7 +114,13 @@ def report_sections(view: ReportView) -> list[Section]:
             )
         table = flows_table(summary, policies, baseline, has_goal=view.has_goal)
         secs.append(
-            Section("flows", "Cash flows and goal", intro + "</p>", ["flows"], [table.to_html()])
+            Section(
+                "flows",
+                "Cash flows and goal",
+                intro + "</p>",
+                ["success", "flows"],
+                [table.to_html()],
+            )
         )
     for name, event in view.events.items():
         table = event_table(view.metric(name), summary, policies, baseline, name, event)
