@@ -323,7 +323,7 @@ def test_costs_figure(result, figures):
         fig.data[0].y,
         [result.summary.loc[(p, "cost_proportional"), "mean"] for p in result.policy_names],
     )
-    assert "currency" in fig.layout.yaxis.title.text
+    assert fig.layout.yaxis.title.text == "Mean cost (USD)"  # [simulation].currency
 
 
 # -- HTML --------------------------------------------------------------------------------------

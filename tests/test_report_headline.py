@@ -279,3 +279,10 @@ def test_success_without_a_goal_is_the_share_still_solvent():
     ruined = result.metric("ruined")
     for trace in fig.data:
         assert trace.y[-1] == pytest.approx(100.0 * (1.0 - ruined[trace.name].mean()))
+
+
+def test_currency_labels_the_report_axes_and_tables(retirement_result, tmp_path):
+    figs = build_figures(retirement_result)
+    assert figs["fan"].layout.yaxis.title.text == "Wealth (€, log scale)"
+    html = write_report(retirement_result, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Terminal wealth (€)" in html and "mean wealth (€)" in html

@@ -82,6 +82,7 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             view.colours,
             steps_per_year=sim.steps_per_year,
             initial_wealth=sim.initial_wealth,
+            currency=sim.currency,
         ),
         "terminal_wealth": lambda: distribution_figure(
             "terminal_wealth", view.metric("terminal_wealth"), view.summary, view.colours
@@ -104,9 +105,11 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             view.colours,
         )
     if view.has_costs:
-        builders["costs"] = lambda: costs_figure(view.summary, view.cost_parts, view.policies)
+        builders["costs"] = lambda: costs_figure(
+            view.summary, view.cost_parts, view.policies, sim.currency
+        )
     if view.has_taxes:
-        builders["taxes"] = lambda: taxes_figure(view.summary, view.colours)
+        builders["taxes"] = lambda: taxes_figure(view.summary, view.colours, sim.currency)
     if view.has_flows and view.wealth_hist is not None:
         sketch = view.manifest["sketch"]
         builders["success"] = lambda: success_figure(
@@ -204,6 +207,7 @@ def fan_figure(
     *,
     steps_per_year: int,
     initial_wealth: float,
+    currency: str = "currency",
 ) -> go.Figure:
     """Wealth quantiles over time, one panel per policy, shared log axis.
 
@@ -226,6 +230,8 @@ def fan_figure(
         Steps per year of the sample paths.
     initial_wealth : float
         Wealth at the start, drawn as a dotted line.
+    currency : str
+        What amounts are in (``[simulation].currency``), shown in the axis title.
     """
     n = len(policies)
     cols = 1 if n == 1 else 2 if n in (2, 4) else 3
@@ -338,7 +344,7 @@ def fan_figure(
     )
     fig.update_xaxes(gridcolor="#e6e8eb")
     for r in range(1, rows + 1):
-        fig.update_yaxes(title_text="Wealth (currency, log scale)", row=r, col=1)
+        fig.update_yaxes(title_text=f"Wealth ({currency}, log scale)", row=r, col=1)
     for c in range(1, cols + 1):
         fig.update_xaxes(title_text="Years", row=rows, col=c)
     title = "Wealth over time: median, 25–75 % and 5–95 % bands"
@@ -599,7 +605,12 @@ def comparison_figure(
     return fig
 
 
-def costs_figure(summary: pd.DataFrame, parts: Sequence[str], policies: Sequence[str]) -> go.Figure:
+def costs_figure(
+    summary: pd.DataFrame,
+    parts: Sequence[str],
+    policies: Sequence[str],
+    currency: str = "currency",
+) -> go.Figure:
     """Mean trading costs per policy, stacked by kind of cost (``parts``: cost metrics shown)."""
     fig = go.Figure()
     for part, colour in zip(COST_PARTS, COST_COLOURS, strict=True):
@@ -616,13 +627,15 @@ def costs_figure(summary: pd.DataFrame, parts: Sequence[str], policies: Sequence
             )
         )
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text="Mean cost (currency)", tickformat="~s")
+    fig.update_yaxes(title_text=f"Mean cost ({currency})", tickformat="~s")
     fig.update_xaxes(title_text="Policy", tickfont={"color": "#222"})
     _layout(fig, "Trading costs by kind (mean per path)", 380)
     return fig
 
 
-def taxes_figure(summary: pd.DataFrame, colours: Mapping[str, str]) -> go.Figure:
+def taxes_figure(
+    summary: pd.DataFrame, colours: Mapping[str, str], currency: str = "currency"
+) -> go.Figure:
     """Mean taxes paid per policy (``colours``: each policy's colour, in policy order)."""
     fig = go.Figure()
     for pol, colour in colours.items():
@@ -636,7 +649,7 @@ def taxes_figure(summary: pd.DataFrame, colours: Mapping[str, str]) -> go.Figure
                 hovertemplate="%{x}<br>mean taxes %{y:,.0f}<extra></extra>",
             )
         )
-    fig.update_yaxes(title_text="Mean taxes paid (currency)")
+    fig.update_yaxes(title_text=f"Mean taxes paid ({currency})")
     fig.update_xaxes(title_text="Policy")
     _layout(fig, "Taxes paid (mean per path)", 360)
     return fig

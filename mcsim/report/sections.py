@@ -38,7 +38,11 @@ def report_sections(view: ReportView) -> list[Section]:
             "tax on unrealised gains; CVaR 5% is the mean of the worst 5% of paths. CAGR, "
             "volatility, drawdown, turnover and costs are means over paths; P(loss) is the "
             "share of paths ending below initial wealth plus net flows.</p>",
-            body=[summary_table(summary, policies, baseline, view.metric_info).to_html()],
+            body=[
+                summary_table(
+                    summary, policies, baseline, view.metric_info, view.sim.currency
+                ).to_html()
+            ],
         ),
         Section(
             "fan",

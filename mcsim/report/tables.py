@@ -112,8 +112,10 @@ def summary_table(
     policies: Sequence[str],
     baseline: str,
     metric_info: Mapping[str, MetricInfo],
+    currency: str = "currency",
 ) -> Table:
-    """Terminal wealth quantiles and the mean of the main metrics, one row per policy."""
+    """Terminal wealth quantiles (labelled with ``currency``) and the mean of the main
+    metrics, one row per policy."""
     tw = [("mean", "Mean"), ("p05", "5th pct"), ("p50", "Median"), ("p95", "95th pct")]
     tw.append(("cvar05", "CVaR 5%"))
     means = [
@@ -125,7 +127,7 @@ def summary_table(
         ("loss", "P(loss)"),
     ]
     header = [
-        [("", 1), ("Terminal wealth (currency)", len(tw)), ("Mean per path", len(means))],
+        [("", 1), (f"Terminal wealth ({currency})", len(tw)), ("Mean per path", len(means))],
         [("Policy", 1), *[(t, 1) for _, t in tw], *[(t, 1) for _, t in means]],
     ]
     rows = []
