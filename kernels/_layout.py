@@ -80,7 +80,10 @@ M_POLICY_EVENTS = 26  # the policy's own event count, ``state[STATE_EVENTS]`` at
 M_FLOOR_BREACHES = M_POLICY_EVENTS
 M_GOAL_SHORTFALL = 27  # max(goal - terminal wealth, 0) (currency)
 M_GOAL_MET = 28  # 1.0 when terminal wealth >= goal and never ruined, else 0.0
-N_METRICS = 29
+M_SHARPE = 29  # annualised mean per-step return over annualised volatility (risk-free 0)
+M_SORTINO = 30  # annualised mean per-step return over annualised downside deviation
+M_CALMAR = 31  # CAGR over maximum drawdown
+N_METRICS = 32
 
 # --- per-path accumulator: slots of ``acc`` (N_ACC,) -------------------------------------
 # Sums that become metrics share the metric's column; the rest follow.
@@ -101,7 +104,8 @@ A_YEAR_LONG = N_METRICS + 13  # net long-term gains realised in the current tax 
 A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
 A_RUIN_PEAK = N_METRICS + 16  # elapsed steps at the unit value's last peak before ruin
-N_ACC = N_METRICS + 17
+A_SUM_DOWN2 = N_METRICS + 17  # sum of squared negative per-step portfolio returns
+N_ACC = N_METRICS + 18
 
 # --- per-asset parameters: columns of ``asset_params`` (n_assets, N_ASSET_PARAMS) ------------
 AP_PROPORTIONAL = 0  # commission as a fraction of traded value (10 bps = 0.001)

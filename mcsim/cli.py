@@ -29,25 +29,14 @@ from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import check_folder, checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
+from .report.format import format_amount
+from .report.headline import headline_table
+from .report.model_risk import model_risk_line
 from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
 from .stress import episode_table
 from .sweeps import parse_grid_option
 
 __all__ = ["main"]
-
-_SUMMARY_COLUMNS = [
-    ("terminal_wealth", "mean", "mean wealth", "money"),
-    ("terminal_wealth", "p05", "p5 wealth", "money"),
-    ("terminal_wealth", "p50", "median", "money"),
-    ("terminal_wealth", "p95", "p95 wealth", "money"),
-    ("cagr", "mean", "CAGR", "pct"),
-    ("volatility", "mean", "vol", "pct"),
-    ("max_drawdown", "p50", "median maxDD", "pct"),
-    ("max_drawdown", "p95", "p95 maxDD", "pct"),
-    ("turnover", "mean", "turnover/yr", "pct"),
-    ("costs", "mean", "costs", "money"),
-    ("loss", "mean", "P(loss)", "pct"),
-]
 
 
 def _fmt(x: float, kind: str) -> str:
@@ -56,19 +45,14 @@ def _fmt(x: float, kind: str) -> str:
     if kind == "pct":
         return f"{100 * x:.2f}%"
     if kind == "signed_money":
-        return f"{x:+,.0f}"
-    return f"{x:,.0f}"
+        return format_amount(x, signed=True)
+    return format_amount(x)
 
 
 def summary_table(result) -> pd.DataFrame:
-    """The table ``mcsim run`` prints: one row per policy, formatted."""
-    s = result.summary
-    rows = {}
-    for pol in result.policy_names:
-        rows[pol] = {
-            label: _fmt(s.loc[(pol, m), stat], kind) for m, stat, label, kind in _SUMMARY_COLUMNS
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+    """The table ``mcsim run`` prints: one row per policy, the columns the scenario calls for
+    (:func:`mcsim.report.headline.headline_columns`), formatted."""
+    return headline_table(result)
 
 
 def comparison_table(result) -> pd.DataFrame:
@@ -83,7 +67,8 @@ def comparison_table(result) -> pd.DataFrame:
         dd = c.loc[(pol, "max_drawdown")]
         rows[pol] = {
             "wealth diff": _fmt(tw["mean_diff"], "signed_money"),
-            "95% CI": f"[{tw['ci95_low']:+,.0f}, {tw['ci95_high']:+,.0f}]",
+            "95% CI": f"[{_fmt(tw['ci95_low'], 'signed_money')}, "
+            f"{_fmt(tw['ci95_high'], 'signed_money')}]",
             "P(more wealth)": _fmt(tw["prob_higher"], "pct"),
             "CAGR diff": f"{100 * cagr['mean_diff']:+.3f}pp",
             "maxDD diff": f"{100 * dd['mean_diff']:+.2f}pp",
@@ -131,7 +116,7 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
                 n_paths=args.paths,
                 progress=progress,
                 out=args.out,
-                report=not args.no_report,
+                report=False if args.no_report else args.report_plotly,
                 out_name="--out",
                 backend=backend,
                 max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
@@ -151,6 +136,10 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print()
         print(summary_table(result).to_string())
+        risk = model_risk_line(result.scenario, result.model_check)
+        if risk is not None:
+            print()
+            print(textwrap.fill(risk, width=min(shutil.get_terminal_size().columns, 100)))
         if len(result.policy_names) > 1:
             print()
             print(comparison_table(result).to_string())
@@ -304,7 +293,8 @@ def stress_table(result) -> pd.DataFrame:
             rows[(stress, pol)] = {
                 "mean wealth": _fmt(tw["stressed"], "money"),
                 "wealth diff": _fmt(tw["difference"], "signed_money"),
-                "95% CI": f"[{tw['ci95_low']:+,.0f}, {tw['ci95_high']:+,.0f}]",
+                "95% CI": f"[{_fmt(tw['ci95_low'], 'signed_money')}, "
+                f"{_fmt(tw['ci95_high'], 'signed_money')}]",
                 "median diff": _fmt(
                     st.loc[(pol, stress, "median_terminal_wealth"), "difference"], "signed_money"
                 ),
@@ -618,6 +608,16 @@ _ALLOW_CODE_HELP = (
 )
 
 
+def _add_report_plotly(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--report-plotly",
+        choices=["inline", "directory"],
+        default="inline",
+        help="inline (default): plotly.js inside report.html, opens offline; directory: one "
+        "plotly.min.js beside report.html, which stays under 600 KB",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcsim",
@@ -657,6 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory the run may use, in GiB (default: available memory)",
     )
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    _add_report_plotly(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_run)
@@ -680,6 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="dask scheduler address")
     p.add_argument("--max-memory", type=float, help="memory the run may use, in GiB")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    _add_report_plotly(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_sweep)

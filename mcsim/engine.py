@@ -36,6 +36,7 @@ from .failure import feature_names, path_features
 from .kernels import layout, simulate_policy_builtin_nb
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
+from .report.page import PLOTLY_MODES
 from .results import SimulationResult
 from .rule_loops import rule_loop
 from .saving import save_result
@@ -415,7 +416,7 @@ def run(
     progress: bool = False,
     checkpoint_dir: str | Path | None = None,
     out: str | os.PathLike[str] | None = None,
-    report: bool = True,
+    report: bool | str = True,
     out_name: str = "out",
     backend: str | None = None,
     max_memory: int | None = None,
@@ -446,8 +447,9 @@ def run(
         into ``out/.mcsim-checkpoint``, every result file is saved (see
         :meth:`SimulationResult.save`, ``result.files``), and only then are the blocks
         removed. When saving fails the blocks stay, and a rerun resumes without simulating.
-    report : bool
-        With ``out``: also write ``report.html``.
+    report : bool or {"inline", "directory"}
+        With ``out``: also write ``report.html`` (True or ``"inline"``: plotly.js embedded;
+        ``"directory"``: one ``plotly.min.js`` beside it, see :func:`mcsim.report.write_report`).
     out_name : str
         How messages name ``out`` (the command line passes ``"--out"``).
     backend : str, optional
@@ -473,6 +475,8 @@ def run(
             "`checkpoint_dir` cannot be combined with `out`: a run into `out` keeps its "
             "blocks in `out/.mcsim-checkpoint`. Drop `checkpoint_dir`."
         )
+    if not isinstance(report, bool) and report not in PLOTLY_MODES:
+        raise ConfigError(f'`report` must be True, False, "inline" or "directory"; got {report!r}.')
     if n_paths is not None:
         scenario = scenario.replace(n_paths=n_paths)
     t0 = time.perf_counter()

@@ -19,14 +19,17 @@ from .band_theory import band_curves_figure, band_theory_figure
 from .figures import N_BINS, N_SAMPLE_PATHS
 from .format import format_value, policy_colours
 from .model_check import model_check_figure, model_check_page
-from .page import build_figures, write_report
+from .page import PLOTLY_FILE, PLOTLY_MODES, build_figures, check_plotly_mode, write_report
 
 __all__ = [
     "N_BINS",
     "N_SAMPLE_PATHS",
+    "PLOTLY_FILE",
+    "PLOTLY_MODES",
     "band_curves_figure",
     "band_theory_figure",
     "build_figures",
+    "check_plotly_mode",
     "format_value",
     "model_check_figure",
     "model_check_page",
