@@ -5,6 +5,8 @@ step or the step before (or after) is within it."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcsim.kernels import _engine, _lots, _tax_account, layout
 
 from mcsim import TaxConfig
@@ -230,3 +232,63 @@ def test_substitute_bought_after_its_own_loss_sale_is_a_wash_sale():
     assert acc[L.A_YEAR_SHORT] == pytest.approx(-20.0, rel=1e-12)
     assert acc[L.M_HARVESTED_LOSSES] == pytest.approx(20.0, rel=1e-12)
     _assert_book(ts, lots, [(100.0, 90.0, 5, 1)])
+
+
+# --- invariants ------------------------------------------------------------------------------
+@settings(deadline=None, derandomize=True, max_examples=30)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    lot_method=st.sampled_from(["fifo", "hifo", "tax_min"]),
+    wash_days=st.sampled_from([30.0, 65.0]),
+)
+def test_bookkeeping_neither_creates_nor_loses_gains(seed, lot_method, wash_days):
+    """Random prices, purchases and sales (with trading costs) and harvests on one asset:
+    realised gains plus unrealised ones (value less basis) always equal the market's gains
+    less every trading cost. Wash sales only move a loss from the first to the second."""
+    rng = np.random.default_rng(seed)
+    tp = TaxConfig(
+        enabled=True, lot_method=lot_method, max_lots=6, wash_sale_days=wash_days
+    ).tax_params(12)
+    h = np.array([100.0])
+    ts = np.zeros((1, L.N_TAX_STATE))
+    lots = np.zeros((1, 6, L.N_LOT_FIELDS))
+    _tax_account.start_account_nb(h, tp, ts, lots)
+    acc = np.zeros(L.N_ACC)
+    ap = np.zeros((1, L.N_ASSET_PARAMS))
+    ap[:, L.AP_PARTICIPATION] = np.inf
+    ap[:, L.AP_ADV] = np.inf
+    ap[:, L.AP_PROPORTIONAL] = 0.002
+    method = int(tp[L.TX_LOT_METHOD])
+    gains = np.zeros(2 + lots.shape[1])
+    market = 0.0
+    costs = 0.0
+    for t in range(40):
+        before = _lots.holdings_value_nb(0, ts)
+        ts[0, L.TS_PRICE : L.TS_PRICE + 2] *= np.exp(rng.normal(0.0, 0.08, 2))
+        h[0] = _lots.holdings_value_nb(0, ts)
+        market += h[0] - before
+        acc[L.A_WEALTH] = h[0]
+        u = rng.random()
+        if u < 0.7:
+            amount = float(rng.uniform(-0.6, 0.6) * h[0])
+            cost = float(rng.uniform(0, 0.01) * abs(amount))
+            ts[0, L.TS_TRADE_COST] = cost
+            h[0] += amount
+            acc[L.A_WEALTH] = h[0]
+            _tax_account.sync_lots_nb(t, h, method, tp, ts, lots, acc, gains)
+            costs += cost
+        if rng.random() < 0.5:
+            paid = acc[L.M_COSTS]
+            _tax_account.harvest_nb(t, h, ap, tp, _harvester(0.03), np.uint64(0), ts, lots, acc)
+            costs += acc[L.M_COSTS] - paid
+        n = int(ts[0, L.TS_N_LOTS])
+        value = _lots.holdings_value_nb(0, ts)
+        basis = lots[0, :n, L.LOT_BASIS].sum()
+        assert value == pytest.approx(h[0], rel=1e-9)
+        scale = 1e-9 * (100.0 + market + costs + abs(acc[L.M_REALISED_GAINS]))
+        assert abs(acc[L.M_REALISED_GAINS] + value - basis - (market - costs)) < scale
+        assert np.all(ts[0, L.TS_WASH_UNITS : L.TS_WASH_UNITS + 2] >= -1e-9)
+        assert np.all(ts[0, L.TS_WASH_SHORT : L.TS_WASH_LONG + 2] <= 1e-9)
+        if lot_method != "fifo":
+            cost_per_unit = lots[0, :n, L.LOT_BASIS] / lots[0, :n, L.LOT_UNITS]
+            assert np.all(np.diff(cost_per_unit) >= -1e-12 * cost_per_unit[1:])
