@@ -524,51 +524,40 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
 
 
 @njit_no_refcount
-def recent_units_nb(i, v, t, wash_steps, lots, tax_state):
-    """Units of vehicle ``v`` of asset ``i`` held in lots bought within ``wash_steps`` steps
-    before or at step ``t``: the replacement shares a sale at a loss at ``t`` may match.
-    Numba-compiled."""
-    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
-    units = 0.0
-    for k in range(int(tax_state[i, TS_N_LOTS])):
-        recent = (lots[i, k, LOT_VEHICLE] == v) & (t - lots[i, k, LOT_STEP] <= wash_steps)
-        units += lots[i, k, LOT_UNITS] if recent else 0.0
-    return units
+def add_wash_basis_nb(i, v, t, wash_steps, units, per_unit, lots, tax_state):
+    """Add a disallowed wash loss of ``per_unit`` (currency per unit, >= 0) to the basis of
+    up to ``units`` units of vehicle ``v`` of asset ``i`` bought within ``wash_steps`` steps
+    of ``t`` (the replacement shares), lot by lot from the end of the book. Returns the
+    units adjusted (fewer when fewer are held).
 
-
-@njit_no_refcount
-def restore_cost_order_nb(i, lots, tax_state):
-    """Insertion sort of a cost-ordered book after some lots' bases grew (a disallowed wash
-    loss): the book is nearly in order, so each lot moves only past the few it now exceeds.
-    Ties keep their order. Numba-compiled."""
+    The vehicle's highest cost per unit stays an upper bound. In a cost-ordered book an
+    adjusted lot (its cost has grown) moves toward the end past the lots that now cost
+    less; walking from the end, no lot is visited twice. Numba-compiled."""
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    by_cost = tax_state[i, TS_BY_COST] > 0.0
     n = int(tax_state[i, TS_N_LOTS])
-    for k in range(1, n):
-        j = k
-        while (
-            j > 0
-            and lots[i, j - 1, LOT_BASIS] * lots[i, j, LOT_UNITS]
-            > lots[i, j, LOT_BASIS] * lots[i, j - 1, LOT_UNITS]
-        ):
-            for f in range(N_LOT_FIELDS):
-                x = lots[i, j - 1, f]
-                lots[i, j - 1, f] = lots[i, j, f]
-                lots[i, j, f] = x
-            j -= 1
-
-
-@njit_no_refcount
-def add_to_recent_bases_nb(i, v, t, wash_steps, amount, recent, lots, tax_state):
-    """Add ``amount`` (currency, a disallowed loss) to the bases of the lots of vehicle ``v``
-    bought within ``wash_steps`` steps of ``t``, in proportion to their units (``recent``
-    in all, :func:`recent_units_nb`). A cost-ordered book is put back in order; the
-    vehicle's highest cost per unit stays an upper bound. Numba-compiled."""
-    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     top = tax_state[i, TS_MAX_COST + v]
-    for k in range(int(tax_state[i, TS_N_LOTS])):
+    left = units
+    k = n - 1
+    while k >= 0 and left > 0.0:
         if lots[i, k, LOT_VEHICLE] == v and t - lots[i, k, LOT_STEP] <= wash_steps:
-            lots[i, k, LOT_BASIS] += amount * (lots[i, k, LOT_UNITS] / recent)
-            top = max(top, lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS])
+            held = lots[i, k, LOT_UNITS]
+            u = min(held, left)
+            lots[i, k, LOT_BASIS] += u * per_unit
+            left -= u
+            top = max(top, lots[i, k, LOT_BASIS] / held)
+            j = k
+            while (
+                by_cost
+                and j + 1 < n
+                and lots[i, j + 1, LOT_BASIS] * lots[i, j, LOT_UNITS]
+                < lots[i, j, LOT_BASIS] * lots[i, j + 1, LOT_UNITS]
+            ):
+                for f in range(N_LOT_FIELDS):
+                    x = lots[i, j + 1, f]
+                    lots[i, j + 1, f] = lots[i, j, f]
+                    lots[i, j, f] = x
+                j += 1
+        k -= 1
     tax_state[i, TS_MAX_COST + v] = top
-    if tax_state[i, TS_BY_COST] > 0.0:
-        restore_cost_order_nb(i, lots, tax_state)
+    return units - left

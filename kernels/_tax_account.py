@@ -85,12 +85,11 @@ from ._layout import (
 )
 from ._lots import (
     add_lot_nb,
-    add_to_recent_bases_nb,
+    add_wash_basis_nb,
     book_lot_nb,
     compact_nb,
     holdings_value_nb,
     lot_value_nb,
-    recent_units_nb,
     refresh_asset_nb,
     sell_lots_nb,
     tighten_top_cost_nb,
@@ -191,22 +190,21 @@ def match_look_back_nb(i, v, t, tax_params, tax_state, lots, acc):
     """After a sale at a loss of vehicle ``v`` at step ``t``: shares of ``v`` bought within
     the wash-sale window before it and still held (not already matched with another loss)
     are replacement shares. The loss of as many units as they number is disallowed and
-    added to their basis. Returns the disallowed loss (currency, >= 0). Numba-compiled."""
+    added to their basis, the same loss per unit to each (:func:`._lots.add_wash_basis_nb`).
+    Returns the disallowed loss (currency, >= 0). Numba-compiled."""
     wash = tax_params[TX_WASH_STEPS]
     pot = tax_state[i, TS_WASH_UNITS + v]
     if pot <= 0.0 or tax_state[i, TS_WASH_STEP + v] != t:
         return 0.0
-    if t - tax_state[i, TS_REPL_STEP + v] > wash or tax_state[i, TS_REPL_UNITS + v] <= 0.0:
+    repl = tax_state[i, TS_REPL_UNITS + v]
+    if t - tax_state[i, TS_REPL_STEP + v] > wash or repl <= 0.0:
         return 0.0
-    recent = recent_units_nb(i, v, t, wash, lots, tax_state)
-    matched = min(pot, tax_state[i, TS_REPL_UNITS + v], recent)
+    per_unit = -(tax_state[i, TS_WASH_SHORT + v] + tax_state[i, TS_WASH_LONG + v]) / pot
+    matched = add_wash_basis_nb(i, v, t, wash, min(pot, repl), per_unit, lots, tax_state)
     if matched <= 0.0:
         return 0.0
-    tax_state[i, TS_REPL_UNITS + v] -= matched
-    disallowed = disallow_nb(i, v, matched, tax_state, acc)
-    if disallowed > 0.0:
-        add_to_recent_bases_nb(i, v, t, wash, disallowed, recent, lots, tax_state)
-    return disallowed
+    tax_state[i, TS_REPL_UNITS + v] = repl - matched
+    return disallow_nb(i, v, matched, tax_state, acc)
 
 
 @njit_no_refcount
@@ -451,10 +449,10 @@ def harvest_vehicle_nb(
         return wealth
     # Harvest only when the tax value of the loss it may deduct beats the round trip's cost.
     saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
+    # Recent purchases not yet matched and not sold now are the replacement shares.
     repl = tax_state[i, TS_REPL_UNITS + v]
     if repl > 0.0 and t - tax_state[i, TS_REPL_STEP + v] <= wash:
-        kept = recent_units_nb(i, v, t, wash, lots, tax_state) - recent_sold
-        saving *= 1.0 - min(1.0, max(0.0, min(kept, repl)) / sold_units)
+        saving *= 1.0 - min(1.0, max(0.0, repl - recent_sold) / sold_units)
     quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
     if saving <= quote:
         return wealth

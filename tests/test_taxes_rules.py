@@ -285,7 +285,7 @@ def test_bookkeeping_neither_creates_nor_loses_gains(seed, lot_method, wash_days
         value = _lots.holdings_value_nb(0, ts)
         basis = lots[0, :n, L.LOT_BASIS].sum()
         assert value == pytest.approx(h[0], rel=1e-9)
-        scale = 1e-9 * (100.0 + market + costs + abs(acc[L.M_REALISED_GAINS]))
+        scale = 1e-9 * (100.0 + abs(market) + costs + basis + abs(acc[L.M_REALISED_GAINS]))
         assert abs(acc[L.M_REALISED_GAINS] + value - basis - (market - costs)) < scale
         assert np.all(ts[0, L.TS_WASH_UNITS : L.TS_WASH_UNITS + 2] >= -1e-9)
         assert np.all(ts[0, L.TS_WASH_SHORT : L.TS_WASH_LONG + 2] <= 1e-9)
