@@ -188,7 +188,18 @@ TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1
 TS_LOSS_SALE = 8  # step of the last harvest of vehicle 0 (vehicle 1 at + 1); -inf if none
 TS_PENDING_W = 10  # target weight of a capped trade carried to the next step
 TS_BY_COST = 11  # 1.0 when the asset's lots are kept in cost order (HIFO and tax-min books)
-N_TAX_STATE = 12
+TS_TRADE_COST = 12  # trading cost of the asset's trade in this rebalance (currency), booked
+# into the purchase's basis or deducted from the sale's proceeds, then reset to zero
+# Wash sales (per vehicle v at + v). The "loss pot": losses of sales at a loss not yet matched
+# by a purchase of the same vehicle, and the step of the latest such sale.
+TS_WASH_STEP = 13  # step of the latest sale at a loss; -inf if none
+TS_WASH_UNITS = 15  # units sold at a loss, not yet matched by a replacement purchase
+TS_WASH_SHORT = 17  # their unmatched short-term loss (currency, <= 0)
+TS_WASH_LONG = 19  # their unmatched long-term loss (currency, <= 0)
+# Units bought and not yet used as replacement shares, and the step of the latest purchase.
+TS_REPL_STEP = 21  # step of the latest purchase; -inf if none
+TS_REPL_UNITS = 23  # units of recent purchases not matched with a loss sale yet
+N_TAX_STATE = 25
 
 # --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------
 # A FIFO book is kept in purchase order; a HIFO or tax-min book (``TS_BY_COST``) in ascending
