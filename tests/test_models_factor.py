@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -288,3 +292,27 @@ def test_cli_run_with_a_factor_model(tmp_path):
         '[[policies]]\nname = "quarterly"\nkind = "calendar"\nfrequency = "quarterly"\n'
     )
     assert main(["run", str(config), "--out", str(tmp_path / "out"), "--no-report"]) == 0
+
+
+# -- benchmark inputs ----------------------------------------------------------------------------
+def _benchmarks():
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    return importlib.import_module("bench_many_assets"), importlib.import_module("rows_models")
+
+
+def test_w1_factor_row_is_w1s_covariance():
+    _, rows_models = _benchmarks()
+    w1 = rows_models.w1
+    section = dict(rows_models.ROWS)["factor, W1's one-factor covariance (explicit)"]["model"]
+    model = model_from_config(section)
+    np.testing.assert_allclose(model.cov_, w1.correlation() * np.outer(w1.VOL, w1.VOL), rtol=1e-13)
+
+
+def test_many_assets_dense_row_has_the_factor_rows_covariance():
+    bench, _ = _benchmarks()
+    factor = model_from_config(bench.factor_section(30, 3))
+    dense = model_from_config(bench.dense_section(30, 3))
+    np.testing.assert_allclose(dense.cov_, factor.cov_, rtol=1e-12)
+    np.testing.assert_array_equal(dense.mu_, factor.mu_)
