@@ -7,7 +7,10 @@ Gaussian with NumPy (fixed seed) and writes them once to a CSV file in the tempo
 the rows point ``[data].source`` at it. So the fitted rows simulate a model close to W1's,
 and the bootstrap resamples returns with W1's moments.
 
-The Student-t row keeps W1's explicit mean and covariance and adds ``df = 5``.
+The Student-t row keeps W1's explicit mean and covariance and adds ``df = 5``. The factor
+row writes W1's one-factor correlation as a factor model (loadings ``vol * beta``,
+idiosyncratic volatilities ``vol * sqrt(1 - beta**2)``): the same law as W1, simulated
+without the Cholesky product (its 200- and 1,000-asset rows: ``bench_many_assets.py``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,18 @@ ROWS: list[tuple[str, dict]] = [
                 "mu": w1.MU.tolist(),
                 "vol": w1.VOL.tolist(),
                 "corr": w1.correlation().tolist(),
+            }
+        },
+    ),
+    (
+        "factor, W1's one-factor covariance (explicit)",
+        {
+            "model": {
+                "kind": "factor",
+                "assets": list(w1.ASSETS),
+                "mu": w1.MU.tolist(),
+                "loadings": (w1.VOL * w1.BETA)[:, None].tolist(),
+                "idiosyncratic_vol": (w1.VOL * np.sqrt(1.0 - w1.BETA**2)).tolist(),
             }
         },
     ),

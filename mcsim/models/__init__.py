@@ -8,6 +8,7 @@ from typing import Any
 from .._validation import as_str
 from .base import ReturnModel, psd_cholesky
 from .bootstrap import BootstrapModel
+from .factor import FactorModel
 from .garch import GarchModel
 from .gaussian import GaussianModel
 from .historical_windows import HistoricalWindowsModel
@@ -18,6 +19,7 @@ MODELS: dict[str, type[ReturnModel]] = {
     "gaussian": GaussianModel,
     "lognormal": GaussianModel,
     "garch": GarchModel,
+    "factor": FactorModel,
     "regime": RegimeModel,
     "student_t": StudentTModel,
     "bootstrap": BootstrapModel,
@@ -34,6 +36,7 @@ def model_from_config(section: Mapping[str, Any], where: str = "[model]") -> Ret
 __all__ = [
     "MODELS",
     "BootstrapModel",
+    "FactorModel",
     "GarchModel",
     "GaussianModel",
     "HistoricalWindowsModel",
