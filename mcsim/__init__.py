@@ -26,6 +26,7 @@ from .failure import FailureAnatomy, FailureConfig
 from .flows import CashFlow
 from .models import (
     BootstrapModel,
+    FactorModel,
     GarchModel,
     GaussianModel,
     HistoricalWindowsModel,
@@ -76,6 +77,7 @@ __all__ = [
     "DataConfig",
     "DataError",
     "DriftStress",
+    "FactorModel",
     "FailureAnatomy",
     "FailureConfig",
     "GarchModel",
