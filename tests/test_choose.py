@@ -204,15 +204,15 @@ def test_log_utility_at_risk_aversion_one_ranks_by_geometric_mean():
     np.testing.assert_allclose(r.ranking["certainty_equivalent_wealth"], expected, rtol=1e-12)
 
 
-def _band_scenario(n_paths):
+def _band_scenario(n_paths, steps_per_year=12, horizon_years=10):
     g = 3.0
     pi = merton_weight(0.08, 0.2, g, rate=0.02)
     return mcsim.Scenario.from_dict(
         {
             "simulation": {
                 "n_paths": n_paths,
-                "horizon_years": 10,
-                "steps_per_year": 12,
+                "horizon_years": horizon_years,
+                "steps_per_year": steps_per_year,
                 "seed": 7,
                 "block_size": 250,
             },
@@ -240,5 +240,8 @@ def test_optimal_band_scales_like_the_cube_root_of_the_cost_fast():
 
 @pytest.mark.slow
 def test_optimal_band_scales_like_the_cube_root_of_the_cost():
-    study = optimize_band(_band_scenario(40_000), costs_bps=[2, 5, 10, 20])
+    # Daily checks: the formula assumes continuous monitoring, and at monthly checks the weight
+    # overshoots a 1-2 point band before it is seen (docs/choosing.md), which bends the slope.
+    scenario = _band_scenario(40_000, steps_per_year=252, horizon_years=5)
+    study = optimize_band(scenario, costs_bps=[1, 2, 5, 10])
     assert abs(study.fit.z_score()) <= 1.0
