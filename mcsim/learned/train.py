@@ -6,14 +6,14 @@ trailing market features at each check (``path_inputs_nb``). A forward pass with
 actions gives the states the regressions see; the backward pass then values, on the same
 paths (common random numbers), each of the three actions at each check:
 
-    q_a = ratio_a ** (1 - g) * C_{k+1}(state after a)        (g = 1: log ratio_a + C_{k+1})
+    J_a = ratio_a ** (1 - g) * V_{k+1}(state after a)        (g = 1: log ratio_a + V_{k+1})
 
-where ``ratio_a`` is the wealth growth to the next check after the action's proportional
-cost, and ``C_{k+1}`` the fitted value of the best action at the next check (1 at the
-horizon): CRRA utility is homogeneous in wealth, so values are per unit of wealth. Each
-check's regression fits ``[q_hold, q_edge - q_hold, q_target - q_hold]`` on the features
-before the decision; the exported model is one regressor fitted on the advantages of all
-checks pooled (``years_to_horizon`` is a feature), signed so that larger is better.
+in signed utility per unit of wealth (CRRA is homogeneous in wealth), where ``ratio_a`` is
+the wealth growth to the next check after the action's proportional cost and ``V_{k+1}``
+the fitted value of the next check (see :func:`_backward`). Each check's regression fits
+the differences of the actions against trading to target, with control variates; the
+exported model is one regressor fitted on the advantages over holding of all checks pooled
+(``years_to_horizon`` is a feature), signed so that larger is better.
 """
 
 from __future__ import annotations
@@ -155,13 +155,12 @@ def _train(scenario: Any, s: TrainSettings) -> LearnedModel:
     rng = np.random.default_rng(np.random.SeedSequence(s.seed, spawn_key=(1,)))
     states = _forward(growth, target, params, cost_rates, checks, rng)
     X_all, Y_all = _backward(growth, tvol, tret, target, params, cost_rates, checks, states, g, s)
-    sense = 1.0 if g <= 1.0 else -1.0
     rows = X_all.shape[0]
     take = np.arange(rows)
     if rows > _POOLED_ROWS:
         take = np.sort(rng.choice(rows, _POOLED_ROWS, replace=False))
     X = X_all[take]
-    Y = sense * Y_all[take]
+    Y = Y_all[take]
     mu = Y.mean(axis=0)
     sd = Y.std(axis=0)
     sd[sd == 0] = 1.0
@@ -288,23 +287,37 @@ def _features(w, wealth, since, elapsed, tvol, tret, target, params):
 
 
 def _backward(growth, tvol, tret, target, params, cost_rates, checks, st, g, s):
-    """Fitted Q iteration from the last check back: the features and advantage samples of
-    every check, stacked (rows: checks x paths)."""
+    """Fitted Q iteration from the last check back: the features and the advantage samples
+    (edge and target over hold, signed so larger is better) of every check, stacked.
+
+    Values are signed utilities per unit of wealth, ``J = sign(1 - g) * ratio ** (1 - g) *
+    ...`` (log for ``g = 1``). The value of a state is expressed against trading to target:
+    ``V(x) = J_target(x) + max(0, D_hold(x), D_edge(x))``. After trading to target every
+    state is the same but for the cost paid, so ``J_target(x) = (1 - cost(x)) ** (1 - g) *
+    M`` with one number ``M`` per check; only the differences ``D`` are regressed. Fitting
+    the level instead made the fitted differences between neighbouring states (noise of a
+    level regression) swamp the advantages, and the error grew check after check.
+    """
     k_n = checks.size
     sense = 1.0 if g <= 1.0 else -1.0
     xs, ys = [], []
-    nxt = None  # the fitted regressor of check k + 1 and its output scaling
+    nxt = None  # (regressor, output mean, output scale, M) of check k + 1
     for k in range(k_n - 1, -1, -1):
         w, wealth, since = st.w[k], st.wealth[k], st.since[k]
         X = _features(w, wealth, since, checks[k], tvol[:, k], tret[:, k], target, params)
-        q = np.empty((w.shape[0], 3))
+        J = np.empty((w.shape[0], 3))
+        post_w = []
+        cost_target = None
         for a in (kl.ACTION_HOLD, kl.ACTION_EDGE, kl.ACTION_TARGET):
             post, factor, traded = _after(a, w, target, params, cost_rates)
+            post_w.append(post)
+            if a == kl.ACTION_TARGET:
+                cost_target = factor
             gross = post * growth[:, k + 1]
             total = gross.sum(axis=1)
             ratio = factor * total
             if nxt is None:
-                cont = np.zeros(w.shape[0]) if g == 1.0 else np.ones(w.shape[0])
+                cont = np.zeros(w.shape[0]) if g == 1.0 else np.full(w.shape[0], sense)
             else:
                 w_next = gross / total[:, None]
                 since_next = (checks[k + 1] - checks[k]) + np.where(traded, 0.0, since)
@@ -312,22 +325,58 @@ def _backward(growth, tvol, tret, target, params, cost_rates, checks, st, g, s):
                     w_next, wealth * ratio, since_next, checks[k + 1], tvol[:, k + 1],
                     tret[:, k + 1], target, params,
                 )  # fmt: skip
-                est, mu, sd = nxt
-                pred = est.predict(Xn) * sd + mu
-                adv = np.maximum(0.0, np.maximum(sense * pred[:, 1], sense * pred[:, 2]))
-                cont = pred[:, 0] + sense * adv
-            if g == 1.0:
-                q[:, a] = np.log(ratio) + cont
-            else:
-                q[:, a] = ratio ** (1.0 - g) * cont
-        Y = np.column_stack([q[:, 0], q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]])
-        mu = Y.mean(axis=0)
-        sd = Y.std(axis=0)
+                est, mu, sd, level = nxt
+                d = est.predict(Xn) * sd + mu
+                factor_next = 1.0 - np.abs(target - w_next) @ cost_rates
+                cont = _scaled(level, factor_next, g) + np.maximum(0.0, d.max(axis=1))
+            J[:, a] = np.log(ratio) + cont if g == 1.0 else ratio ** (1.0 - g) * cont
+        level = float(np.mean(_unscaled(J[:, kl.ACTION_TARGET], cost_target, g)))
+        D = _controlled(J, post_w, w, growth[:, k + 1])
+        mu = D.mean(axis=0)
+        sd = D.std(axis=0)
         sd[sd == 0] = 1.0
-        nxt = (fit_regressor(s, X, (Y - mu) / sd), mu, sd)
+        nxt = (fit_regressor(s, X, (D - mu) / sd), mu, sd, level)
         xs.append(X)
-        ys.append(Y[:, 1:])
+        # Advantages over hold: edge - hold = D_edge - D_hold, target - hold = -D_hold.
+        ys.append(np.column_stack([D[:, 1] - D[:, 0], -D[:, 0]]))
     return np.concatenate(xs[::-1]), np.concatenate(ys[::-1])
+
+
+def _scaled(level, factor, g):
+    """``J_target`` of states whose trade to target keeps ``factor`` of wealth."""
+    return np.log(factor) + level if g == 1.0 else factor ** (1.0 - g) * level
+
+
+def _unscaled(j, factor, g):
+    """Inverse of :func:`_scaled`: the level implied by each sample."""
+    return j - np.log(factor) if g == 1.0 else j / factor ** (1.0 - g)
+
+
+def _controlled(J, post_w, w, growth):
+    """``[J_hold - J_target, J_edge - J_target]`` minus control variates: the first-order
+    effect of each action's weights (against target's) on the growth to the next check.
+
+    The controls have mean zero given the features when returns do not depend on the past
+    (every i.i.d. model), so the fitted conditional means are unchanged; they remove the
+    market noise that otherwise swamps an advantage of a few basis points. Coefficients are
+    the least-squares ones of each check (the usual estimated control variate).
+    """
+    g_mean = growth.mean(axis=0)
+    centred = growth - g_mean
+    denom = w @ g_mean
+    out = []
+    for a in (kl.ACTION_HOLD, kl.ACTION_EDGE):
+        first_order = np.einsum("ij,ij->i", post_w[a] - post_w[kl.ACTION_TARGET], centred) / denom
+        out.append(_minus_control(J[:, a] - J[:, kl.ACTION_TARGET], first_order))
+    return np.column_stack(out)
+
+
+def _minus_control(y, c):
+    """``y - beta * c`` with the least-squares ``beta`` (``c`` has mean zero)."""
+    var = float(c @ c)
+    if var <= 0.0:
+        return y
+    return y - (float((y - y.mean()) @ c) / var) * c
 
 
 def decision_map(model: LearnedModel, X: np.ndarray, n_steps: int, spy: int) -> dict[str, Any]:
