@@ -12,6 +12,9 @@ from mcsim.cli import main
 from mcsim.decision import fee_equivalent
 from mcsim.errors import ConfigError
 from mcsim.learned import LearnedPolicy
+from mcsim.report import build_figures
+from mcsim.report.sections import report_sections
+from mcsim.report.view import ReportView
 
 YEARS = 10
 CHECKS = YEARS * 4 - 1  # quarterly checks before the horizon
@@ -206,3 +209,23 @@ def test_cli_learn_refuses_an_unknown_policy_and_keeps_an_existing_file(tmp_path
     assert main(["learn", str(scenario), "--policy", "annual", "--out", str(target)]) == 2
     assert "not a learned policy" in capsys.readouterr().err
     assert target.read_text() == "keep"
+
+
+def test_the_report_shows_feature_importances_and_a_decision_map(premium_run):
+    model, res = premium_run
+    view = ReportView.from_result(res)
+    (sec,) = [s for s in report_sections(view) if s.key == "learned_learned"]
+    assert sec.figures == ["learned_importance_learned", "learned_map_learned"]
+    figs = build_figures(res)
+    bars = figs["learned_importance_learned"].data
+    assert len(bars) == 1 and len(bars[0].y) == len(model.info["feature_importances"])
+    heat = figs["learned_map_learned"].data[0]
+    dmap = model.info["decision_map"]
+    assert np.shape(heat.z) == (len(dmap["max_gap"]), len(dmap["trailing_vol"]))
+    # Without costs the map trades (to the edge or to target) once the drift is large.
+    assert heat.z[-1][len(heat.z[-1]) // 2] > 0
+
+
+def test_a_run_without_learned_policies_has_no_learned_section():
+    res = mcsim.run(mcsim.Scenario.from_dict({**_table(), "policies": _table()["policies"][:2]}))
+    assert not [s for s in report_sections(ReportView.from_result(res)) if "learned" in s.key]

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..metrics import MetricInfo
 from .choose import choose_figure_builders
+from .learned import learned_figure_builders
 from .format import (
     COST_COLOURS,
     COST_LABELS,
@@ -115,6 +116,8 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
     for key, fig in stress_figures(view).items():
         figs[key] = _safe_figure(key, lambda fig=fig: fig)
     for key, build in choose_figure_builders(view).items():
+        figs[key] = _safe_figure(key, build)
+    for key, build in learned_figure_builders(view).items():
         figs[key] = _safe_figure(key, build)
     check = view.model_check
     if isinstance(check, tuple):
