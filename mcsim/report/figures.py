@@ -19,7 +19,6 @@ from plotly.subplots import make_subplots
 
 from ..metrics import MetricInfo
 from .choose import choose_figure_builders
-from .learned import learned_figure_builders
 from .format import (
     COST_COLOURS,
     COST_LABELS,
@@ -34,6 +33,7 @@ from .format import (
     rgba,
     si,
 )
+from .learned import learned_figure_builders
 from .stress import stress_figures
 from .view import ReportView
 

@@ -77,7 +77,7 @@ def decision_map_figure(name: str, decision_map: Mapping[str, Any]) -> go.Figure
                 [0.67, "#f2a65a"],
                 [0.67, "#2a6f97"],
                 [1.0, "#2a6f97"],
-            ],  # fmt: skip
+            ],
             colorbar={"tickvals": [0, 1, 2], "ticktext": list(_ACTIONS)},
             text=[[_ACTIONS[int(a)] for a in row] for row in action],
             hovertemplate="drift %{y:.1f} pts, vol %{x:.1f} %<br>%{text}<extra></extra>",
