@@ -24,7 +24,7 @@ from .data import list_datasets, load_returns
 from .engine import estimate_memory, run
 from .errors import ConfigError, McsimError
 from .fit_command import fit_command
-from .learned.run import learn_command, ready_learned, save_trained
+from .learned.run import learn_command, ready_learned, save_trained, validation_stand_ins
 from .models import HistoricalWindowsModel
 from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import checkpoint_warnings_as_lines
@@ -544,10 +544,12 @@ def _dask_client(address: str | None):
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    scenario = Scenario.from_toml(_resolve_scenario(args.scenario), allow_code=args.allow_code)
+    path = _resolve_scenario(args.scenario)
+    scenario = Scenario.from_toml(path, allow_code=args.allow_code)
     if args.paths is not None:
         scenario = scenario.replace(n_paths=args.paths)
     refs = scenario.code_references
+    scenario, learned_notes = validation_stand_ins(scenario, path.parent)
     plan = prepare(_with_stand_ins(scenario) if refs else scenario)
     sim = scenario.simulation
     print(f"{scenario.name}: valid.")
@@ -562,7 +564,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"  policy {name!r} names code {spec!r}; it is imported only with --allow-code "
             "(its rule is not checked)"
         )
-    for note in _defaults_notes(scenario, args):
+    for note in [*learned_notes, *_defaults_notes(scenario, args)]:
         print(f"  {note}")
     return 0
 

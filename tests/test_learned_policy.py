@@ -229,3 +229,10 @@ def test_the_report_shows_feature_importances_and_a_decision_map(premium_run):
 def test_a_run_without_learned_policies_has_no_learned_section():
     res = mcsim.run(mcsim.Scenario.from_dict({**_table(), "policies": _table()["policies"][:2]}))
     assert not [s for s in report_sections(ReportView.from_result(res)) if "learned" in s.key]
+
+
+def test_validate_checks_model_files_and_notes_the_training(tmp_path, capsys):
+    assert main(["validate", str(_toml(tmp_path / "s.toml"))]) == 0
+    assert "names no model file: `mcsim run` trains it first" in capsys.readouterr().out
+    assert main(["validate", str(_toml(tmp_path / "t.toml", 'model = "absent.json"'))]) == 2
+    assert "`[policies.learned].model`" in capsys.readouterr().err

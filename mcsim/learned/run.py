@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..policies.rules import BuyAndHold
 from .model import LearnedModel
 from .policy import LearnedPolicy, find_learned
 
-__all__ = ["learn_command", "model_file_name", "ready_learned", "save_trained"]
+__all__ = [
+    "learn_command",
+    "model_file_name",
+    "ready_learned",
+    "save_trained",
+    "validation_stand_ins",
+]
 
 
 def ready_learned(
@@ -84,3 +91,21 @@ def learn_command(
     say("Feature importances: " + ", ".join(f"{k} {v:.2f}" for k, v in imp))
     say(f"Wrote {path}")
     return path
+
+
+def validation_stand_ins(scenario: Any, base_dir: str | Path | None) -> tuple[Any, list[str]]:
+    """For ``mcsim validate``: model files read and checked (relative to ``base_dir``), and
+    each learned policy without one replaced by a buy-and-hold stand-in of the same name (it
+    would be trained in the run); returns the scenario and the notes to print."""
+    policies, notes = [], []
+    for p in scenario.policies:
+        if isinstance(p, LearnedPolicy):
+            p = p.loaded(base_dir)
+            if p.fitted is None:
+                notes.append(
+                    f"learned policy {p.name!r} names no model file: `mcsim run` trains it "
+                    f"first ({p.regressor}, {p.train_paths:,} paths, train_seed {p.train_seed})"
+                )
+                p = BuyAndHold(name=p.name)
+        policies.append(p)
+    return dataclasses.replace(scenario, policies=tuple(policies)), notes
