@@ -52,7 +52,7 @@ F_MAX_GAP = 0  # largest |w_i - target_i| (fraction of wealth)
 F_SUM_GAP = 1  # sum of |w_i - target_i| (fraction of wealth)
 F_COST = 2  # cost of trading to target (fraction of wealth)
 F_TRAILING_VOL = 3  # volatility of the target mix over the trailing window (annual)
-F_TRAILING_RETURN = 4  # mean log return of the target mix over the window (annual)
+F_TRAILING_RETURN = 4  # mean simple return of the target mix over the window (annual)
 F_SINCE_REBALANCE = 5  # years since the last trade (or the start)
 F_TO_HORIZON = 6  # years left to the horizon
 F_LOG_WEALTH = 7  # log of wealth over initial wealth
@@ -67,25 +67,24 @@ def params_base_nb(n):
 
 @njit_no_refcount
 def trailing_market_nb(returns, t, target, window):
-    """Volatility and mean log return per step of the target mix over steps
-    ``max(0, t + 1 - window) .. t`` (both 0 with fewer than two steps)."""
+    """Volatility and mean simple return per step of the target mix over steps
+    ``max(0, t + 1 - window) .. t`` (both 0 with fewer than two steps). Simple rather than
+    log returns: no logarithm per step of the window."""
     lo = max(0, t + 1 - int(window))
     k = t + 1 - lo
     if k < 2:
         return 0.0, 0.0
     s = 0.0
     s2 = 0.0
-    sl = 0.0
     for u in range(lo, t + 1):
         r = 0.0
         for i in range(target.size):
             r += target[i] * returns[u, i]
         s += r
         s2 += r * r
-        sl += math.log1p(r)
     mean = s / k
     var = (s2 - k * mean * mean) / (k - 1)
-    return math.sqrt(max(var, 0.0)), sl / k
+    return math.sqrt(max(var, 0.0)), mean
 
 
 @njit_no_refcount
@@ -94,7 +93,7 @@ def features_nb(w, target, params, wealth_rel, since_steps, elapsed, tvol, tret,
 
     ``wealth_rel`` is wealth over initial wealth, ``since_steps`` the steps since the last
     trade, ``elapsed`` the steps elapsed, ``tvol`` / ``tret`` the trailing volatility and
-    mean log return per step (:func:`trailing_market_nb`).
+    mean return per step (:func:`trailing_market_nb`).
     """
     n = w.size
     base = params_base_nb(n)

@@ -30,7 +30,7 @@ FEATURES = {
     "sum_gap": "sum of |weight - target| over the assets (fraction of wealth)",
     "trade_cost": "proportional cost of trading back to target (fraction of wealth)",
     "trailing_vol": "volatility of the target mix over the trailing window (annual fraction)",
-    "trailing_return": "mean log return of the target mix over the trailing window (annual)",
+    "trailing_return": "mean simple return of the target mix over the trailing window (annual)",
     "years_since_rebalance": "years since the last trade (or the start)",
     "years_to_horizon": "years left to the horizon",
     "log_wealth": "log of wealth over initial wealth",
