@@ -21,8 +21,10 @@ Parameter layout (float64, one array)::
 Tree nodes use absolute indices into the node arrays; a leaf has ``left = -1``. Features are
 compared as float32, as scikit-learn's trees do, so predictions match them exactly.
 
-State: [events, last_trade (elapsed steps at the last trade)], then the feature vector
-(nf) and the advantages (n_out) as scratch.
+State: [events, last_trade (elapsed steps at the last trade), seen (steps whose target-mix
+return is cached)], then the feature vector (nf) and the advantages (n_out) as scratch, then
+a ring of the last ``window`` target-mix returns: a check only computes the returns of the
+steps since the previous one (the rule is consulted every ``every`` steps).
 """
 
 import math
@@ -38,7 +40,7 @@ LN = slots(
     "every", "n_steps", "steps_per_year", "window", "initial_wealth", "model_kind",
     "n_features", "n_out", "n_terms", "n_nodes",
 )  # fmt: skip
-LS = rule_state("last_trade")
+LS = rule_state("last_trade", "seen")
 
 MODEL_LINEAR = 0
 MODEL_FOREST = 1
@@ -80,6 +82,31 @@ def trailing_market_nb(returns, t, target, window):
         r = 0.0
         for i in range(target.size):
             r += target[i] * returns[u, i]
+        s += r
+        s2 += r * r
+    mean = s / k
+    var = (s2 - k * mean * mean) / (k - 1)
+    return math.sqrt(max(var, 0.0)), mean
+
+
+@njit_no_refcount
+def trailing_cached_nb(returns, t, target, window, state, ring):
+    """:func:`trailing_market_nb` with the target-mix returns kept in ``state[ring:ring +
+    window]``; the same sums in the same order, so the same bits."""
+    lo = max(0, t + 1 - window)
+    for u in range(max(int(state[LS.SEEN]), lo), t + 1):
+        r = 0.0
+        for i in range(target.size):
+            r += target[i] * returns[u, i]
+        state[ring + u % window] = r
+    state[LS.SEEN] = t + 1
+    k = t + 1 - lo
+    if k < 2:
+        return 0.0, 0.0
+    s = 0.0
+    s2 = 0.0
+    for u in range(lo, t + 1):
+        r = state[ring + u % window]
         s += r
         s2 += r * r
     mean = s / k
@@ -223,7 +250,9 @@ def learned_nb(t, returns, w, wealth, target, params, state, w_new):
     if elapsed >= params[base + LN.N_STEPS]:
         return False
     m, nf, n_out, n_terms, n_nodes, kind = model_block_nb(params, n)
-    tvol, tret = trailing_market_nb(returns, t, target, params[base + LN.WINDOW])
+    tvol, tret = trailing_cached_nb(
+        returns, t, target, int(params[base + LN.WINDOW]), state, LS.N_FIXED + nf + n_out
+    )
     xo = LS.N_FIXED
     features_nb(
         w, target, params, wealth / params[base + LN.INITIAL_WEALTH],

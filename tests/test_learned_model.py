@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from mcsim.kernels import _learned as kl
 
 import mcsim
 from mcsim.errors import ConfigError
@@ -154,4 +155,17 @@ def test_policy_fields_are_checked():
             mcsim.policies.PolicyContext(
                 asset_names=["a"], steps_per_year=12, n_steps=12, target=np.ones(1)
             )
+        )
+
+
+@pytest.mark.parametrize("every, window", [(1, 12), (3, 12), (5, 4), (12, 6)])
+def test_the_cached_trailing_window_gives_the_same_bits(every, window):
+    rng = np.random.default_rng(every)
+    returns = rng.normal(0.005, 0.04, size=(120, 3))
+    target = np.array([0.5, 0.3, 0.2])
+    ring = kl.LS.N_FIXED
+    state = np.zeros(ring + window)
+    for t in range(every - 1, 120, every):
+        assert kl.trailing_cached_nb(returns, t, target, window, state, ring) == (
+            kl.trailing_market_nb(returns, t, target, float(window))
         )

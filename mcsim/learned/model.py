@@ -126,8 +126,9 @@ class LearnedModel:
         return np.concatenate([th, ln, self.cost_rates, self.model_block()])
 
     def state0(self) -> np.ndarray:
-        """The rule's initial state: events, last trade, then feature and output scratch."""
-        return np.zeros(kl.LS.N_FIXED + len(FEATURES) + _N_OUT)
+        """The rule's initial state: events, last trade, steps seen, then feature and output
+        scratch and the ring of trailing target-mix returns."""
+        return np.zeros(kl.LS.N_FIXED + len(FEATURES) + _N_OUT + self.window)
 
     # -- files ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
