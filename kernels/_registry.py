@@ -43,6 +43,7 @@ from ._allocation import (
     vol_target_nb,
 )
 from ._layout import rule_state, slots
+from ._learned import LN, LS, learned_nb
 from ._memory import njit_no_refcount
 from ._policies import (
     CAL,
@@ -86,6 +87,8 @@ CPPI = BuiltinRule(kind=21, params=CP, state=CS, ruin_event=True)
 MEAN_VARIANCE = BuiltinRule(kind=22, params=MV, state=MS)
 RISK_PARITY = BuiltinRule(kind=23, params=RP, state=RS)
 TARGET_VOL = BuiltinRule(kind=24, params=TV, state=TVS)
+# The learned rule's params start with a band rule's (its edge action), then LN: see _learned.
+LEARNED = BuiltinRule(kind=30, params=LN, state=LS)
 
 BUILTIN_RULES = (
     BUY_AND_HOLD,
@@ -96,6 +99,7 @@ BUILTIN_RULES = (
     MEAN_VARIANCE,
     RISK_PARITY,
     TARGET_VOL,
+    LEARNED,
 )
 # The kinds with each property, for the kernels (frozen as constants by Numba).
 _LAZY_WEIGHT_KINDS = np.array([r.kind for r in BUILTIN_RULES if r.lazy_weights], np.int64)
@@ -131,6 +135,8 @@ def builtin_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_n
         return risk_parity_rule_nb(t, returns, w, wealth, target, params, state, w_new)
     elif kind == TARGET_VOL.kind:
         return target_vol_rule_nb(t, returns, w, wealth, target, params, state, w_new)
+    elif kind == LEARNED.kind:
+        return learned_nb(t, returns, w, wealth, target, params, state, w_new)
     return False
 
 

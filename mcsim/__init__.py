@@ -24,6 +24,7 @@ from .errors import (
 )
 from .failure import FailureAnatomy, FailureConfig
 from .flows import CashFlow
+from .learned import LearnedModel, LearnedPolicy
 from .models import (
     BootstrapModel,
     FactorModel,
@@ -84,6 +85,8 @@ __all__ = [
     "GaussianModel",
     "HistoricalEpisode",
     "HistoricalWindowsModel",
+    "LearnedModel",
+    "LearnedPolicy",
     "McsimError",
     "MeanVariance",
     "ModelFitError",

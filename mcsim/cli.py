@@ -24,6 +24,7 @@ from .data import list_datasets, load_returns
 from .engine import estimate_memory, run
 from .errors import ConfigError, McsimError
 from .fit_command import fit_command
+from .learned.run import learn_command, ready_learned, save_trained, validation_stand_ins
 from .models import HistoricalWindowsModel
 from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import check_folder, checkpoint_warnings_as_lines
@@ -95,7 +96,22 @@ def _resolve_scenario(arg: str | None) -> Path:
 def _cmd_run(args: argparse.Namespace) -> int:
     path = _resolve_scenario(args.scenario)
     scenario = Scenario.from_toml(path, allow_code=args.allow_code)
-    return _run_and_print(scenario, args)
+    # Learned policies: model files read (relative to the scenario), missing ones trained.
+    scenario, trained = ready_learned(scenario, path.parent)
+    code = _run_and_print(scenario, args)
+    for saved in save_trained(trained, args.out):
+        print(f"Saved the trained model to {saved} (name it as `model` to reuse it).")
+    return code
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    path = _resolve_scenario(args.scenario)
+    scenario = Scenario.from_toml(path, allow_code=args.allow_code)
+    learn_command(
+        scenario, policy=args.policy, out=args.out, regressor=args.regressor,
+        n_paths=args.paths, seed=args.seed,
+    )  # fmt: skip
+    return 0
 
 
 def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
@@ -526,10 +542,12 @@ def _dask_client(address: str | None):
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    scenario = Scenario.from_toml(_resolve_scenario(args.scenario), allow_code=args.allow_code)
+    path = _resolve_scenario(args.scenario)
+    scenario = Scenario.from_toml(path, allow_code=args.allow_code)
     if args.paths is not None:
         scenario = scenario.replace(n_paths=args.paths)
     refs = scenario.code_references
+    scenario, learned_notes = validation_stand_ins(scenario, path.parent)
     plan = prepare(_with_stand_ins(scenario) if refs else scenario)
     sim = scenario.simulation
     print(f"{scenario.name}: valid.")
@@ -544,7 +562,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"  policy {name!r} names code {spec!r}; it is imported only with --allow-code "
             "(its rule is not checked)"
         )
-    for note in _defaults_notes(scenario, args):
+    for note in [*learned_notes, *_defaults_notes(scenario, args)]:
         print(f"  {note}")
     return 0
 
@@ -661,6 +679,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("learn", help="train a learned policy of a scenario; writes model.json")
+    p.add_argument("scenario", help="scenario TOML file or bundled name")
+    p.add_argument("--policy", help="the learned policy (needed when there are several)")
+    p.add_argument("--out", required=True, help="model file to write (model.json)")
+    p.add_argument(
+        "--regressor",
+        choices=["linear", "tree", "boosting"],
+        help="overrides the policy's regressor",
+    )
+    p.add_argument("--paths", type=int, help="training paths (overrides train_paths)")
+    p.add_argument("--seed", type=int, help="training seed (overrides train_seed)")
+    p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
+    p.set_defaults(func=_cmd_learn)
 
     p = sub.add_parser(
         "sweep", help="run a scenario with a grid of variants of one of its policies, ranked"

@@ -31,7 +31,7 @@ LAZY_ALLOWED = {
     "playwright": "optional headless browser",
     # Required, but slow to import and needed by one option each: at module level they
     # would add about 1.2 s (scikit-learn) and 0.5 s (arch) to every `import mcsim`.
-    "sklearn": "Ledoit-Wolf / OAS covariance estimators only",
+    "sklearn": "Ledoit-Wolf / OAS covariance estimators and the learned policy's training",
     "arch": "GARCH fits and the bootstrap block length only",
 }
 # The one place that imports a module by name: custom rules named in a scenario

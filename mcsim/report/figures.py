@@ -33,6 +33,7 @@ from .format import (
     rgba,
     si,
 )
+from .learned import learned_figure_builders
 from .stress import stress_figures
 from .view import ReportView
 
@@ -137,6 +138,8 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
     for key, fig in stress_figures(view).items():
         figs[key] = _safe_figure(key, lambda fig=fig: fig)
     for key, build in choose_figure_builders(view).items():
+        figs[key] = _safe_figure(key, build)
+    for key, build in learned_figure_builders(view).items():
         figs[key] = _safe_figure(key, build)
     check = view.model_check
     if isinstance(check, tuple):

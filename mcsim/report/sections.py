@@ -7,6 +7,7 @@ from typing import Any
 from .choose import choose_sections
 from .figures import N_SAMPLE_PATHS, n_bins
 from .format import esc, format_value
+from .learned import learned_sections
 from .section import Section
 from .stress import stress_sections
 from .tables import (
@@ -132,6 +133,7 @@ def report_sections(view: ReportView) -> list[Section]:
             Section(event.anchor, event.title, f"<p>{esc(event.intro)}</p>", body=[table.to_html()])
         )
     secs.extend(choose_sections(view))
+    secs.extend(learned_sections(view))
     secs.extend(stress_sections(view))
     check = view.model_check
     if isinstance(check, tuple):
