@@ -371,9 +371,16 @@ def _check_memory(plan: RunPlan, n_jobs: int, max_memory: int | None) -> int:
 
 def _run_key(plan: RunPlan) -> str:
     """SHA-256 of everything a block's numbers depend on (its first 16 digits name its folder)."""
+    # The policies' kernel arrays too: a learned policy's model (or any policy given in memory)
+    # is not in the scenario's text, only its path.
+    arrays = hashlib.sha256()
+    for policy in [*plan.policies, *plan.sweep_policies]:
+        for a in (policy.params, policy.state0, policy.exec_params, policy.w_init):
+            arrays.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
     payload = {
         "scenario": plan.scenario.to_dict(),
         "model": plan.model.params(),
+        "policy_arrays": arrays.hexdigest(),
         "entropy": str(plan.entropy),
         "version": __version__,
     }

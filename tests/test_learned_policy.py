@@ -10,8 +10,10 @@ import pytest
 import mcsim
 from mcsim.cli import main
 from mcsim.decision import fee_equivalent
+from mcsim.engine import _run_key
 from mcsim.errors import ConfigError
 from mcsim.learned import LearnedPolicy
+from mcsim.plan import prepare
 from mcsim.report import build_figures
 from mcsim.report.sections import report_sections
 from mcsim.report.view import ReportView
@@ -236,3 +238,24 @@ def test_validate_checks_model_files_and_notes_the_training(tmp_path, capsys):
     assert "names no model file: `mcsim run` trains it first" in capsys.readouterr().out
     assert main(["validate", str(_toml(tmp_path / "t.toml", 'model = "absent.json"'))]) == 2
     assert "`[policies.learned].model`" in capsys.readouterr().err
+
+
+def test_a_run_with_another_model_has_another_checkpoint_key():
+    # The model lives in the policy's arrays, not in the scenario's text: resuming a folder
+    # with another model under the same settings must not reuse its blocks.
+    table = _table()
+    table["simulation"]["n_paths"] = 400
+    table["policies"][2]["train_paths"] = 400
+    scenario = mcsim.Scenario.from_dict(table)
+    keys = set()
+    for regressor in ("linear", "tree"):
+        model = LearnedPolicy.fit(scenario, regressor=regressor)
+        ready = dataclasses.replace(
+            scenario,
+            policies=tuple(
+                p.with_model(model) if isinstance(p, LearnedPolicy) else p
+                for p in scenario.policies
+            ),
+        )
+        keys.add(_run_key(prepare(ready)))
+    assert len(keys) == 2
