@@ -37,6 +37,8 @@ from mcsim.report import model_check_figure
 COLUMNS = ["history", "sim_median", "sim_p05", "sim_p95", "inside_90"]
 # Kinds other engineers are adding; tests for them skip until they are registered.
 EXPECTED_KINDS = {"gaussian", "student_t", "bootstrap", "garch", "regime"}
+# What a kind needs beyond its name to be fitted (the factor model: how many factors).
+REQUIRED_OPTIONS = {"factor": {"n_factors": 1}}
 # Models with random draws: the historical-windows model replays the data, nothing to check.
 ALL_KINDS = sorted(
     EXPECTED_KINDS | {k for k, m in MODELS.items() if getattr(m, "draws_random_numbers", True)}
@@ -232,7 +234,8 @@ def test_gaussian_fails_the_fat_tails_of_shiller(shiller_check):
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_model_passes_its_own_check(kind, recent):
     _require_kind(kind)
-    model = model_from_config({"kind": kind}).fit(recent, periods_per_year=12)
+    model = model_from_config({"kind": kind, **REQUIRED_OPTIONS.get(kind, {})})
+    model = model.fit(recent, periods_per_year=12)
     names = model.series_names
     fake = pd.DataFrame(model.simulate(1, len(recent), 12, seed=11)[0], columns=names)
     table = model_check(model, fake, 12, n_paths=400, seed=12)
