@@ -29,7 +29,12 @@ from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
-from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
+from .scenarios import (
+    bundled_scenarios,
+    default_scenario_path,
+    resolve_scenario,
+    scenario_path,
+)
 from .stress import episode_table
 from .sweeps import parse_grid_option
 
@@ -92,19 +97,7 @@ def comparison_table(result) -> pd.DataFrame:
 
 
 def _resolve_scenario(arg: str | None) -> Path:
-    if arg is None:
-        return default_scenario_path()
-    p = Path(arg)
-    if p.exists() or p.suffix == ".toml":
-        return p
-    if arg in bundled_scenarios():
-        return scenario_path(arg)
-    close = difflib.get_close_matches(arg, bundled_scenarios(), n=1)
-    hint = f" Did you mean the bundled scenario {close[0]!r}?" if close else ""
-    raise ConfigError(
-        f"Scenario file {arg!r} does not exist and is not a bundled scenario.{hint} "
-        "`mcsim scenarios` lists the bundled ones."
-    )
+    return default_scenario_path() if arg is None else resolve_scenario(arg)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -584,15 +577,47 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     )
 
 
+def _terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` when set), at least 40."""
+    return max(40, shutil.get_terminal_size((100, 24)).columns)
+
+
+def dataset_lines(width: int) -> list[str]:
+    """The listing of ``mcsim data``: per dataset a heading line and its details indented,
+    every line at most ``width`` characters."""
+    lines: list[str] = []
+    for row in list_datasets().itertuples(index=False):
+        heading = (
+            f"{row.name}: {row.frequency} {row.kind}, {row.first:%Y-%m} .. {row.last:%Y-%m}, "
+            f"{row.rows:,} rows"
+        )
+        lines.extend(textwrap.wrap(heading, width, subsequent_indent="    "))
+        for label, text in (
+            ("series", row.columns),
+            ("about", row.description),
+            ("source", row.citation),
+        ):
+            lines.extend(
+                textwrap.wrap(
+                    f"{label}: {text}",
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
+        lines.append("")
+    return lines[:-1]
+
+
 def _cmd_data(args: argparse.Namespace) -> int:
+    width = _terminal_width()
     if args.name is None:
-        with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-            print(list_datasets().to_string(index=False))
+        print("\n".join(dataset_lines(width)))
         return 0
     df = load_returns(args.name, kind=args.kind)
     print(f"{args.name}: {len(df):,} rows, {df.index[0].date()} .. {df.index[-1].date()}")
-    with pd.option_context("display.width", 200):
-        print(df.describe().T.to_string())
+    print(df.describe().T.to_string(line_width=width))
     return 0
 
 
@@ -668,8 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paths", type=int, help="number of paths (overrides [simulation].n_paths)")
     p.add_argument("--seed", type=int, help="root seed (overrides [simulation].seed)")
     p.add_argument("--jobs", type=int, help="workers (default 1); results do not depend on it")
-    p.add_argument("--backend", choices=["threads", "loky", "dask"])
-    p.add_argument("--scheduler", help="dask scheduler address")
+    p.add_argument(
+        "--backend",
+        choices=["threads", "loky", "dask"],
+        help="joblib backend (default threads; dask when --scheduler is given)",
+    )
+    p.add_argument("--scheduler", help="dask scheduler address (implies --backend dask)")
     p.add_argument("--max-memory", type=float, help="memory the run may use, in GiB")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -689,9 +718,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_optimize_band)
 
     p = sub.add_parser("validate", help="check a scenario and its data without running it")
-    p.add_argument("scenario", nargs="?")
-    p.add_argument("--paths", type=int)
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        help="scenario TOML file or bundled name (default: the bundled 60/40)",
+    )
+    p.add_argument(
+        "--paths", type=int, help="number of paths for the estimates (overrides n_paths)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="workers the memory and time estimates assume (default 1; -1 for all cores)",
+    )
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_validate)
 
@@ -705,7 +745,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", help="comma-separated columns to fit (default: all)")
     p.add_argument("--start", help="first date, such as 1926-07")
     p.add_argument("--end", help="last date")
-    p.add_argument("--kind", choices=["returns", "prices"], default="returns")
+    p.add_argument(
+        "--kind",
+        choices=["returns", "prices"],
+        default="returns",
+        help="whether the file holds returns per period or price levels (default returns)",
+    )
     p.add_argument("--steps-per-year", type=int, help="simulation steps per year for the check")
     p.add_argument(
         "--option",
@@ -714,13 +759,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="model option, repeatable (estimator=ledoit_wolf)",
     )
     p.add_argument("--paths", type=int, default=2000, help="simulated histories for the check")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the check's simulations")
     p.add_argument("--out", help="folder for fit.json, model_check.csv and model_check.html")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("data", help="list the bundled datasets, or describe one")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--kind", choices=["returns", "prices"], default="returns")
+    p.add_argument("name", nargs="?", help="dataset to describe (default: list them all)")
+    p.add_argument(
+        "--kind",
+        choices=["returns", "prices"],
+        default="returns",
+        help="describe returns per period or price levels (levels: shiller_levels)",
+    )
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("scenarios", help="list the bundled scenario files")
