@@ -500,7 +500,7 @@ def _dask_client(address: str | None):
         from dask.distributed import Client
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise McsimError(
-            "--backend dask needs dask.distributed: pip install 'mcsim-rebalance[dask]'."
+            '--backend dask needs dask.distributed: pip install ".[dask]" from the clone.'
         ) from e
     if address:
         try:
