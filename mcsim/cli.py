@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import json
 import math
 import os
 import shutil
@@ -35,6 +36,7 @@ from .scenarios import (
     resolve_scenario,
     scenario_path,
 )
+from .schema import scenario_schema, write_schema
 from .stress import episode_table
 from .sweeps import parse_grid_option
 
@@ -621,6 +623,27 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    if args.out is None:
+        print(json.dumps(scenario_schema(), indent=2))
+        return 0
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(
+            f"`--out` {str(out)!r} is a folder; give a file such as {out}/mcsim.json."
+        )
+    if not out.parent.is_dir():
+        raise ConfigError(
+            f"`--out`: the folder {str(out.parent)!r} does not exist; create it or write elsewhere."
+        )
+    try:
+        write_schema(out)
+    except OSError as e:
+        raise ConfigError(f"`--out` {str(out)!r} cannot be written ({e.strerror}).") from e
+    print(f"Wrote the JSON Schema of scenario files to {out}", file=sys.stderr)
+    return 0
+
+
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     for name in bundled_scenarios():
         with scenario_path(name).open("rb") as f:
@@ -775,6 +798,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scenarios", help="list the bundled scenario files")
     p.set_defaults(func=_cmd_scenarios)
+
+    p = sub.add_parser(
+        "schema",
+        help="write the JSON Schema of scenario files (for editors such as Even Better TOML)",
+    )
+    p.add_argument("--out", help="file to write (default: print it)")
+    p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("stresses", help="list the bundled historical episodes for [[stresses]]")
     p.set_defaults(func=_cmd_stresses)

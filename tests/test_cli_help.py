@@ -40,7 +40,7 @@ def test_the_walk_finds_a_missing_help():
 def test_every_argument_of_every_subcommand_has_help():
     parser = cli.build_parser()
     subs = _subparsers(parser)
-    assert {"run", "validate", "data", "fit", "sweep"} <= set(subs)
+    assert {"run", "validate", "data", "fit", "sweep", "schema"} <= set(subs)
     missing = {name: _missing_help(p) for name, p in {"mcsim": parser, **subs}.items()}
     missing = {k: v for k, v in missing.items() if v}
     assert not missing, f"arguments without help: {missing}"
