@@ -30,6 +30,8 @@ from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
+from .progress import kernels_cached
+from .rates import compile_seconds, estimate_run_seconds, load_rates
 from .scenarios import (
     bundled_scenarios,
     default_scenario_path,
@@ -536,6 +538,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
     mib = estimate_memory(plan, jobs) / 2**20
     print(f"  estimated peak memory: {mib:,.0f} MiB with {jobs} worker(s)")
+    print(f"  {run_time_line(plan, jobs)}")
     for name, spec in refs:
         print(
             f"  policy {name!r} names code {spec!r}; it is imported only with --allow-code "
@@ -544,6 +547,27 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for note in _defaults_notes(scenario, args):
         print(f"  {note}")
     return 0
+
+
+def run_time_line(plan, jobs: int) -> str:
+    """The estimate ``mcsim validate`` prints: simulation seconds from the measured rates,
+    and the one-off compile when numba's cache does not hold the kernels yet."""
+    seconds = estimate_run_seconds(plan, jobs)
+    line = f"estimated run time: {_duration(seconds)} simulating with {jobs} worker(s)"
+    if kernels_cached() is False:
+        line += f", plus {_duration(compile_seconds())} compiling on this first run"
+    measured = load_rates()["measured"]
+    return line + f" (rates measured {measured['date']} on {measured['machine'].split(',')[0]})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 0.5:
+        return "under a second"
+    if seconds < 120:
+        return f"about {seconds:.0f} s"
+    if seconds < 7200:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
 
 
 def _with_stand_ins(scenario):
