@@ -2,10 +2,14 @@
 
 For every bundled scenario: the model's draws (ns per path-step-series) and each policy's
 step loop (ns per path-step-asset), timed on the same chunk of paths after a warm-up; per
-kind the median over the scenarios that use it. Then the cold compile of the default
-scenario, in a fresh process with an empty NUMBA_CACHE_DIR. Run under the shared lock::
+kind the median over the scenarios that use it. Then ``run_factor``: the median over the
+bundled scenarios of a whole run's simulation time (one worker) over the sum of its parts,
+which holds what the parts leave out (blocks, merging, statistics of stresses and sweeps).
+Then the cold compile of the default scenario, in a fresh process with an empty
+NUMBA_CACHE_DIR. Run under the shared lock::
 
     flock /work/notes/bench.lock python benchmarks/measure_rates.py [--paths 1000] [--write]
+    flock /work/notes/bench.lock python benchmarks/measure_rates.py --calibrate-only --write
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from mcsim.kernels import layout
 
 import mcsim
 from mcsim import engine
+from mcsim.rates import estimate_run_seconds
 from mcsim.scenarios import bundled_scenarios, scenario_path
 from mcsim.sketch import HIST_BINS
 
@@ -73,6 +78,22 @@ def measure_scenario(name: str, n_paths: int) -> tuple[str, float, dict[str, lis
     return plan.model.kind, model_ns, per_kind
 
 
+def run_factor(n_paths: int) -> float:
+    """Median of (whole run's simulate_s) / (estimate from the parts) over bundled scenarios."""
+    ratios = []
+    for name in bundled_scenarios():
+        scenario = mcsim.Scenario.from_toml(scenario_path(name), allow_code=True)
+        scenario = scenario.replace(n_paths=max(n_paths, 2 * scenario.simulation.block_size))
+        result = mcsim.run(scenario, n_jobs=1, seed=1)
+        parts = estimate_run_seconds(mcsim.prepare(scenario, seed=1), 1, with_factor=False)
+        ratios.append(result.timings["simulate_s"] / parts)
+        print(
+            f"{name:28s} run {result.timings['simulate_s']:.3f} s, parts {parts:.3f} s, "
+            f"ratio {ratios[-1]:.2f}"
+        )
+    return statistics.median(ratios)
+
+
 def cold_compile_seconds() -> float:
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
@@ -91,8 +112,20 @@ def main() -> None:
     p.add_argument("--paths", type=int, default=1000, help="paths per timed chunk")
     p.add_argument("--write", action="store_true", help=f"write {OUT.name}")
     p.add_argument("--no-cold", action="store_true", help="skip the cold-compile measurement")
+    p.add_argument(
+        "--calibrate-only", action="store_true", help="measure run_factor alone, keep the rest"
+    )
     args = p.parse_args()
     print(f"load average: {open('/proc/loadavg').read().strip()}")
+    if args.calibrate_only:
+        rates = json.loads(OUT.read_text(encoding="utf-8"))
+        rates["run_factor"] = round(run_factor(2 * args.paths), 3)
+        rates["measured"]["run_factor_load_average"] = open("/proc/loadavg").read().split()[:3]
+        print(json.dumps(rates, indent=2))
+        if args.write:
+            OUT.write_text(json.dumps(rates, indent=2) + "\n", encoding="utf-8")
+            print(f"wrote {OUT}")
+        return
     models: dict[str, list[float]] = {}
     policies: dict[str, list[float]] = {}
     for name in bundled_scenarios():

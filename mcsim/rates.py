@@ -41,12 +41,14 @@ def _rate(table: dict[str, float], kind: str) -> float:
     return float(table.get(kind, max(table.values())))
 
 
-def estimate_run_seconds(plan: RunPlan, n_jobs: int) -> float:
+def estimate_run_seconds(plan: RunPlan, n_jobs: int, *, with_factor: bool = True) -> float:
     """Seconds of simulation for ``plan`` on ``n_jobs`` workers, from the measured rates.
 
-    ``paths x steps x (model ns x series + sum over policies of policy ns x assets x
-    (1 + stresses))``, divided by the workers that can run at once (at most one per core
-    and one per block). Compiling and writing files are not included.
+    ``paths x steps x (model ns x series + sum over policies of policy ns x assets) x
+    (1 + stresses) x run_factor``, divided by the workers that can run at once (at most one
+    per core and one per block). ``run_factor`` is the measured ratio of whole runs to the
+    sum of their parts (1 when not measured, or with ``with_factor=False``). Compiling and
+    writing files are not included.
     """
     rates = load_rates()
     sim = plan.scenario.simulation
@@ -60,4 +62,5 @@ def estimate_run_seconds(plan: RunPlan, n_jobs: int) -> float:
         kind = kinds.get(pol.name, "custom")
         per_path_step += _rate(rates["policy_ns_per_asset_step"], kind) * n_assets * variants
     workers = max(1, min(n_jobs, os.cpu_count() or 1, sim.n_blocks))
-    return sim.n_paths * plan.n_steps * per_path_step * 1e-9 / workers
+    factor = float(rates.get("run_factor") or 1.0) if with_factor else 1.0
+    return sim.n_paths * plan.n_steps * per_path_step * factor * 1e-9 / workers
