@@ -58,7 +58,8 @@ def estimate_run_seconds(plan: RunPlan, n_jobs: int, *, with_factor: bool = True
     variants = 1 + len(plan.stresses)
     per_path_step = _rate(rates["model_ns_per_series_step"], plan.model.kind) * n_series
     per_path_step *= variants
-    for pol in plan.policies:
+    # A sweep's grid points run beside the named policies on every path.
+    for pol in (*plan.policies, *plan.sweep_policies):
         kind = kinds.get(pol.name, "custom")
         per_path_step += _rate(rates["policy_ns_per_asset_step"], kind) * n_assets * variants
     workers = max(1, min(n_jobs, os.cpu_count() or 1, sim.n_blocks))

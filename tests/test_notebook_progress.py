@@ -154,3 +154,14 @@ def test_estimate_is_within_a_factor_of_the_measured_run():
     estimate = estimate_run_seconds(mcsim.prepare(scenario.replace(n_paths=5000)), 1)
     ratio = result.timings["simulate_s"] / estimate
     assert 0.25 < ratio < 4, ratio
+
+
+def test_sweep_grid_points_count_as_policies():
+    scenario = mcsim.Scenario.from_toml("choose_bands")
+    plan = mcsim.prepare(scenario)
+    named = {k: v for k, v in scenario.source.items() if k not in ("sweeps", "decision")}
+    plain = mcsim.prepare(mcsim.Scenario.from_dict(named))
+    n_points = len(plan.sweep_policies)
+    assert n_points > 10
+    ratio = estimate_run_seconds(plan, 1) / estimate_run_seconds(plain, 1)
+    assert ratio == pytest.approx((len(plain.policies) + n_points) / len(plain.policies), rel=0.5)
