@@ -32,6 +32,7 @@ from ._layout import (
     M_DEFERRED_TRADES,
     TS_PENDING_W,
     TS_PRICE,
+    TS_TRADE_COST,
 )
 from ._memory import njit_no_refcount
 from ._noise import STREAM_SLIPPAGE, noise_normal_nb
@@ -115,7 +116,8 @@ def execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc):
     """Cost of the trades ``trade`` (currency per asset, + buy / - sell).
 
     Adds each component to its slot of ``acc`` and returns the total (currency, >= 0).
-    Numba-compiled.
+    Each asset's cost is kept in ``tax_state[:, TS_TRADE_COST]`` for the tax lots (basis of a
+    purchase, proceeds of a sale). Numba-compiled.
     """
     # Components are summed in locals and booked once: adding to ``acc`` per asset would
     # chain every asset's cost through memory.
@@ -127,8 +129,10 @@ def execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc):
     for i in range(trade.size):
         a = abs(trade[i])
         if a == 0.0:
+            tax_state[i, TS_TRADE_COST] = 0.0
             continue
         p, f, s, sl, im = asset_cost_parts_nb(i, a, t, asset_params, noise_key, tax_state)
+        tax_state[i, TS_TRADE_COST] = p + f + s + sl + im
         proportional += p
         fixed += f
         spread += s

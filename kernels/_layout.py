@@ -80,7 +80,10 @@ M_POLICY_EVENTS = 26  # the policy's own event count, ``state[STATE_EVENTS]`` at
 M_FLOOR_BREACHES = M_POLICY_EVENTS
 M_GOAL_SHORTFALL = 27  # max(goal - terminal wealth, 0) (currency)
 M_GOAL_MET = 28  # 1.0 when terminal wealth >= goal and never ruined, else 0.0
-N_METRICS = 29
+M_SHARPE = 29  # annualised mean per-step return over annualised volatility (risk-free 0)
+M_SORTINO = 30  # annualised mean per-step return over annualised downside deviation
+M_CALMAR = 31  # CAGR over maximum drawdown
+N_METRICS = 32
 
 # --- per-path accumulator: slots of ``acc`` (N_ACC,) -------------------------------------
 # Sums that become metrics share the metric's column; the rest follow.
@@ -101,7 +104,8 @@ A_YEAR_LONG = N_METRICS + 13  # net long-term gains realised in the current tax 
 A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
 A_RUIN_PEAK = N_METRICS + 16  # elapsed steps at the unit value's last peak before ruin
-N_ACC = N_METRICS + 17
+A_SUM_DOWN2 = N_METRICS + 17  # sum of squared negative per-step portfolio returns
+N_ACC = N_METRICS + 18
 
 # --- per-asset parameters: columns of ``asset_params`` (n_assets, N_ASSET_PARAMS) ------------
 AP_PROPORTIONAL = 0  # commission as a fraction of traded value (10 bps = 0.001)
@@ -184,7 +188,18 @@ TS_MAX_COST = 6  # highest cost per unit among open lots of vehicle 0 (vehicle 1
 TS_LOSS_SALE = 8  # step of the last harvest of vehicle 0 (vehicle 1 at + 1); -inf if none
 TS_PENDING_W = 10  # target weight of a capped trade carried to the next step
 TS_BY_COST = 11  # 1.0 when the asset's lots are kept in cost order (HIFO and tax-min books)
-N_TAX_STATE = 12
+TS_TRADE_COST = 12  # trading cost of the asset's trade in this rebalance (currency), booked
+# into the purchase's basis or deducted from the sale's proceeds, then reset to zero
+# Wash sales (per vehicle v at + v). The "loss pot": losses of sales at a loss not yet matched
+# by a purchase of the same vehicle, and the step of the latest such sale.
+TS_WASH_STEP = 13  # step of the latest sale at a loss; -inf if none
+TS_WASH_UNITS = 15  # units sold at a loss, not yet matched by a replacement purchase
+TS_WASH_SHORT = 17  # their unmatched short-term loss (currency, <= 0)
+TS_WASH_LONG = 19  # their unmatched long-term loss (currency, <= 0)
+# Units bought and not yet used as replacement shares, and the step of the latest purchase.
+TS_REPL_STEP = 21  # step of the latest purchase; -inf if none
+TS_REPL_UNITS = 23  # units of recent purchases not matched with a loss sale yet
+N_TAX_STATE = 25
 
 # --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------
 # A FIFO book is kept in purchase order; a HIFO or tax-min book (``TS_BY_COST``) in ascending

@@ -23,7 +23,12 @@ from ._layout import (
     TS_MAX_COST,
     TS_N_LOTS,
     TS_PRICE,
+    TS_TRADE_COST,
     TS_UNITS,
+    TS_WASH_LONG,
+    TS_WASH_SHORT,
+    TS_WASH_STEP,
+    TS_WASH_UNITS,
 )
 from ._memory import fixed_fields_nb, njit_no_refcount
 
@@ -293,34 +298,55 @@ def insert_lot_nb(i, amount, units, price, t, vehicle, long_steps, lots, tax_sta
 
 
 @njit(cache=True, inline="always")
-def add_lot_nb(i, amount, t, vehicle, long_steps, lots, tax_state):
-    """Buy ``amount`` (currency, > 0) of ``vehicle`` of asset ``i`` at step ``t``: a new lot.
+def book_lot_nb(i, units, basis, cost, t, vehicle, long_steps, lots, tax_state):
+    """Book ``units`` of ``vehicle`` of asset ``i`` bought at step ``t`` for ``basis``
+    (currency; ``cost`` = ``basis / units`` per unit, passed so a plain purchase uses its
+    price exactly).
 
     In a FIFO book the lot goes at the end, and a purchase in the same step and vehicle as
     the newest lot is merged into it; when every slot is taken, two old lots are merged
     first (:func:`merge_oldest_nb`). A cost-ordered book takes it in cost order
-    (:func:`insert_lot_nb`). Numba-compiled.
+    (:func:`insert_lot_nb`; merging it with a neighbour of the same step and vehicle keeps
+    the order, as the merged cost lies between the two). Numba-compiled.
     """
-    price = tax_state[i, TS_PRICE + vehicle]
-    units = amount / price
     if tax_state[i, TS_BY_COST] > 0.0:
-        insert_lot_nb(i, amount, units, price, t, vehicle, long_steps, lots, tax_state)
+        insert_lot_nb(i, basis, units, cost, t, vehicle, long_steps, lots, tax_state)
     else:
         n = int(tax_state[i, TS_N_LOTS])
         if n > 0 and lots[i, n - 1, LOT_STEP] == t and lots[i, n - 1, LOT_VEHICLE] == vehicle:
             lots[i, n - 1, LOT_UNITS] += units
-            lots[i, n - 1, LOT_BASIS] += amount
+            lots[i, n - 1, LOT_BASIS] += basis
         else:
             if n >= lots.shape[1]:
                 merge_oldest_nb(i, t, long_steps, lots, tax_state)
                 n = int(tax_state[i, TS_N_LOTS])
             lots[i, n, LOT_UNITS] = units
-            lots[i, n, LOT_BASIS] = amount
+            lots[i, n, LOT_BASIS] = basis
             lots[i, n, LOT_STEP] = t
             lots[i, n, LOT_VEHICLE] = vehicle
             tax_state[i, TS_N_LOTS] = n + 1
     tax_state[i, TS_UNITS + vehicle] += units
-    tax_state[i, TS_MAX_COST + vehicle] = max(tax_state[i, TS_MAX_COST + vehicle], price)
+    tax_state[i, TS_MAX_COST + vehicle] = max(tax_state[i, TS_MAX_COST + vehicle], cost)
+
+
+@njit(cache=True, inline="always")
+def add_lot_nb(i, amount, t, vehicle, long_steps, lots, tax_state):
+    """Buy ``amount`` (currency, > 0) of ``vehicle`` of asset ``i`` at step ``t`` at today's
+    price, with basis ``amount``: a new lot (:func:`book_lot_nb`). Numba-compiled."""
+    price = tax_state[i, TS_PRICE + vehicle]
+    book_lot_nb(i, amount / price, amount, price, t, vehicle, long_steps, lots, tax_state)
+
+
+@njit(cache=True, inline="always")
+def pot_loss_nb(i, v, t, units, gain, held_long, tax_state):
+    """Add the loss of ``units`` of vehicle ``v`` sold at step ``t`` (``gain`` < 0) to the
+    asset's wash-sale pot; a gain adds nothing. Branch-free."""
+    loss = gain < 0.0
+    tax_state[i, TS_WASH_UNITS + v] += units if loss else 0.0
+    tax_state[i, TS_WASH_SHORT + v] += gain if (loss and not held_long) else 0.0
+    tax_state[i, TS_WASH_LONG + v] += gain if (loss and held_long) else 0.0
+    if loss:
+        tax_state[i, TS_WASH_STEP + v] = t
 
 
 @njit(cache=True, inline="always")
@@ -342,6 +368,14 @@ def lot_key_nb(i, k, method, t, long_steps, lots, tax_state):
     return 4.0 + g  # short-term gains last
 
 
+@njit(cache=True, inline="always")
+def proceeds_factor_nb(i, amount, tax_state):
+    """Share of a sale's value that is proceeds: one less the asset's trading cost of this
+    rebalance (``TS_TRADE_COST``) over the value sold. Exactly 1 without costs."""
+    cost = tax_state[i, TS_TRADE_COST]
+    return 1.0 - cost / amount if cost > 0.0 else 1.0
+
+
 @njit_no_refcount
 def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     """Highest-cost-first sale from a cost-ordered book: lots are taken from its end.
@@ -352,6 +386,7 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     """
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
+    q = proceeds_factor_nb(i, amount, tax_state)
     left = amount
     kept = n
     k = n - 1
@@ -362,19 +397,23 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
         value = units * tax_state[i, TS_PRICE + v]
         if left >= value * (1.0 - _DUST):
             take = value
-            gain = value - basis
+            gain = value * q - basis
+            sold_units = units
             if commit:
                 tax_state[i, TS_UNITS + v] -= units
                 kept = k
         else:
             take = left
             f = left / value
-            gain = left - f * basis
+            gain = left * q - f * basis
+            sold_units = units * f
             if commit:
                 lots[i, k, LOT_UNITS] = units * (1.0 - f)
                 lots[i, k, LOT_BASIS] = basis * (1.0 - f)
                 tax_state[i, TS_UNITS + v] -= units * f
         held_long = t - lots[i, k, LOT_STEP] >= long_steps
+        if commit:
+            pot_loss_nb(i, v, t, sold_units, gain, held_long, tax_state)
         gains[1] += gain if held_long else 0.0
         gains[0] += 0.0 if held_long else gain
         left -= take
@@ -392,11 +431,14 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
     """Sell ``amount`` (currency) of asset ``i`` at step ``t``, lots chosen by ``method``.
 
     Adds the realised short-term and long-term gains (currency, losses negative) to
-    ``gains[0]`` and ``gains[1]``. With ``commit`` False the lots are left untouched (a dry
-    run, to estimate the tax of a trade). Returns the value sold (currency, at most the value
-    of the lots). Lots are taken in (key, index) order of :func:`lot_key_nb`; when ``gains``
-    has room for ``lots.shape[1]`` more values (the engine's scratch array), the keys are
-    computed once per sale instead of once per lot taken. A HIFO sale from a cost-ordered
+    ``gains[0]`` and ``gains[1]``; proceeds are the value sold less the asset's trading cost
+    ``TS_TRADE_COST`` (:func:`proceeds_factor_nb`). A committed sale adds the losses of the
+    lots it takes to the vehicles' wash-sale pots (:func:`pot_loss_nb`). With ``commit``
+    False the lots are left untouched (a dry run, to estimate the tax of a trade). Returns
+    the value sold (currency, at most the value of the lots). Lots are taken in (key, index)
+    order of :func:`lot_key_nb`; when ``gains`` has room for ``lots.shape[1]`` more values
+    (the engine's scratch array), the keys are computed once per sale instead of once per
+    lot taken. A HIFO sale from a cost-ordered
     book takes lots from its end (:func:`sell_from_end_nb`). Numba-compiled.
     """
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
@@ -406,6 +448,7 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
     # A FIFO sale from a FIFO book takes the first open lot: no keys, no search.
     in_order = method == LOT_FIFO and not by_cost
     n = int(tax_state[i, TS_N_LOTS])
+    q = proceeds_factor_nb(i, amount, tax_state)
     left = amount
     last_key = -np.inf
     last_k = -1
@@ -450,24 +493,71 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
             last_k = best
         value = lot_value_nb(i, best, lots, tax_state)
         basis = lots[i, best, LOT_BASIS]
+        units = lots[i, best, LOT_UNITS]
         if left >= value * (1.0 - _DUST):
             take = value
-            gain = value - basis
+            gain = value * q - basis
+            sold_units = units
             if commit:
                 lots[i, best, LOT_UNITS] = 0.0
                 lots[i, best, LOT_BASIS] = 0.0
         else:
             take = left
             f = left / value
-            gain = left - f * basis
+            gain = left * q - f * basis
+            sold_units = units * f
             if commit:
                 lots[i, best, LOT_UNITS] *= 1.0 - f
                 lots[i, best, LOT_BASIS] *= 1.0 - f
-        if t - lots[i, best, LOT_STEP] >= long_steps:
+        held_long = t - lots[i, best, LOT_STEP] >= long_steps
+        if held_long:
             gains[1] += gain
         else:
             gains[0] += gain
+        if commit:
+            v = int(lots[i, best, LOT_VEHICLE])
+            pot_loss_nb(i, v, t, sold_units, gain, held_long, tax_state)
         left -= take
     if commit:
         refresh_asset_nb(i, lots, tax_state)
     return amount - max(left, 0.0)
+
+
+@njit_no_refcount
+def add_wash_basis_nb(i, v, t, wash_steps, units, per_unit, lots, tax_state):
+    """Add a disallowed wash loss of ``per_unit`` (currency per unit, >= 0) to the basis of
+    up to ``units`` units of vehicle ``v`` of asset ``i`` bought within ``wash_steps`` steps
+    of ``t`` (the replacement shares), lot by lot from the end of the book. Returns the
+    units adjusted (fewer when fewer are held).
+
+    The vehicle's highest cost per unit stays an upper bound. In a cost-ordered book an
+    adjusted lot (its cost has grown) moves toward the end past the lots that now cost
+    less; walking from the end, no lot is visited twice. Numba-compiled."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    by_cost = tax_state[i, TS_BY_COST] > 0.0
+    n = int(tax_state[i, TS_N_LOTS])
+    top = tax_state[i, TS_MAX_COST + v]
+    left = units
+    k = n - 1
+    while k >= 0 and left > 0.0:
+        if lots[i, k, LOT_VEHICLE] == v and t - lots[i, k, LOT_STEP] <= wash_steps:
+            held = lots[i, k, LOT_UNITS]
+            u = min(held, left)
+            lots[i, k, LOT_BASIS] += u * per_unit
+            left -= u
+            top = max(top, lots[i, k, LOT_BASIS] / held)
+            j = k
+            while (
+                by_cost
+                and j + 1 < n
+                and lots[i, j + 1, LOT_BASIS] * lots[i, j, LOT_UNITS]
+                < lots[i, j, LOT_BASIS] * lots[i, j + 1, LOT_UNITS]
+            ):
+                for f in range(N_LOT_FIELDS):
+                    x = lots[i, j + 1, f]
+                    lots[i, j + 1, f] = lots[i, j, f]
+                    lots[i, j, f] = x
+                j += 1
+        k -= 1
+    tax_state[i, TS_MAX_COST + v] = top
+    return units - left

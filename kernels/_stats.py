@@ -9,6 +9,7 @@ from ._layout import (
     A_PEAK_NAV,
     A_PRICE_INDEX,
     A_RUIN_PEAK,
+    A_SUM_DOWN2,
     A_SUM_R,
     A_SUM_R2,
     A_TRADED,
@@ -17,6 +18,7 @@ from ._layout import (
     A_WEALTH,
     M_AFTER_TAX_WEALTH,
     M_CAGR,
+    M_CALMAR,
     M_FLOWS,
     M_GOAL_MET,
     M_GOAL_SHORTFALL,
@@ -25,6 +27,8 @@ from ._layout import (
     M_MAX_DRAWDOWN_DURATION,
     M_REAL_TERMINAL_WEALTH,
     M_RUINED,
+    M_SHARPE,
+    M_SORTINO,
     M_TERMINAL_WEALTH,
     M_TURNOVER,
     M_VOLATILITY,
@@ -59,6 +63,8 @@ def record_unit_return_nb(r, acc):
     acc[A_SUM_R] += r
     acc[A_SUM_R2] += r * r
     acc[A_N_R] += 1.0
+    if r < 0.0:
+        acc[A_SUM_DOWN2] += r * r
     if nav >= acc[A_PEAK_NAV]:
         acc[A_PEAK_NAV] = nav
         acc[A_UNDER] = 0.0
@@ -114,6 +120,7 @@ def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
         out_row[M_LOSS] = 1.0
         under = max(under, n_steps - acc[A_RUIN_PEAK])
     out_row[M_MAX_DRAWDOWN_DURATION] = under / steps_per_year
+    risk_adjusted_nb(acc, steps_per_year, out_row)
     # Without a goal (goal = inf) success means never running out of money.
     if np.isfinite(goal):
         out_row[M_GOAL_SHORTFALL] = max(goal - out_row[M_TERMINAL_WEALTH], 0.0)
@@ -121,6 +128,28 @@ def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
     else:
         out_row[M_GOAL_SHORTFALL] = 0.0
         out_row[M_GOAL_MET] = 0.0 if ruined else 1.0
+
+
+@njit(cache=True, inline="always")
+def risk_adjusted_nb(acc, steps_per_year, out_row):
+    """Sharpe, Sortino and Calmar ratios of the path, from ``acc`` and the row's CAGR,
+    volatility and maximum drawdown (written first).
+
+    With ``m`` the mean per-step return of the unit value, ``f`` steps per year and the
+    risk-free return taken as 0: Sharpe ``= m f / volatility``; Sortino ``= m f /
+    sqrt(f mean(min(r, 0)^2))`` (downside deviation against 0, over all steps); Calmar ``=
+    CAGR / max_drawdown``. A ratio whose denominator is 0 (no volatility, no losing step, no
+    drawdown) is NaN. A ruined path keeps the ratios of its steps until ruin for Sharpe and
+    Sortino; its Calmar is -1 (CAGR -1 over drawdown 1).
+    """
+    n = acc[A_N_R]
+    mean_annual = acc[A_SUM_R] / n * steps_per_year if n > 0.0 else np.nan
+    vol = out_row[M_VOLATILITY]
+    out_row[M_SHARPE] = mean_annual / vol if vol > 0.0 else np.nan
+    down = np.sqrt(acc[A_SUM_DOWN2] / n * steps_per_year) if n > 0.0 else 0.0
+    out_row[M_SORTINO] = mean_annual / down if down > 0.0 else np.nan
+    mdd = out_row[M_MAX_DRAWDOWN]
+    out_row[M_CALMAR] = out_row[M_CAGR] / mdd if mdd > 0.0 else np.nan
 
 
 def quantiles_from_histogram(counts, lo, width, probs):

@@ -60,7 +60,14 @@ from ._layout import (
     TS_N_LOTS,
     TS_PENDING_W,
     TS_PRICE,
+    TS_REPL_STEP,
+    TS_REPL_UNITS,
+    TS_TRADE_COST,
     TS_UNITS,
+    TS_WASH_LONG,
+    TS_WASH_SHORT,
+    TS_WASH_STEP,
+    TS_WASH_UNITS,
     TX_DIVIDEND_MODE,
     TX_DIVIDEND_RATE,
     TX_ENABLED,
@@ -78,6 +85,8 @@ from ._layout import (
 )
 from ._lots import (
     add_lot_nb,
+    add_wash_basis_nb,
+    book_lot_nb,
     compact_nb,
     holdings_value_nb,
     lot_value_nb,
@@ -147,32 +156,132 @@ def sale_method_nb(tax_params, exec_params):
     return int(tax_params[TX_LOT_METHOD])
 
 
+# --- wash sales ------------------------------------------------------------------------------
+@njit_no_refcount
+def reset_stale_wash_nb(i, t, wash_steps, tax_state):
+    """Empty the wash-sale pots of asset ``i`` whose latest loss sale is more than
+    ``wash_steps`` steps before ``t``: no purchase can match those losses any more."""
+    for v in range(2):
+        if t - tax_state[i, TS_WASH_STEP + v] > wash_steps:
+            tax_state[i, TS_WASH_UNITS + v] = 0.0
+            tax_state[i, TS_WASH_SHORT + v] = 0.0
+            tax_state[i, TS_WASH_LONG + v] = 0.0
+
+
+@njit_no_refcount
+def disallow_nb(i, v, matched, tax_state, acc):
+    """Disallow the loss of ``matched`` units of vehicle ``v``'s wash-sale pot (their share
+    of its short- and long-term losses): the loss is taken back out of the tax year's gains.
+    Returns the disallowed loss (currency, >= 0), which goes into the replacement shares'
+    basis. Numba-compiled."""
+    pot = tax_state[i, TS_WASH_UNITS + v]
+    g = 1.0 if matched >= pot else matched / pot
+    ds = g * tax_state[i, TS_WASH_SHORT + v]
+    dl = g * tax_state[i, TS_WASH_LONG + v]
+    tax_state[i, TS_WASH_UNITS + v] = pot - matched if g < 1.0 else 0.0
+    tax_state[i, TS_WASH_SHORT + v] -= ds
+    tax_state[i, TS_WASH_LONG + v] -= dl
+    realise_nb(-ds, -dl, acc)
+    return -(ds + dl)
+
+
+@njit_no_refcount
+def match_look_back_nb(i, v, t, tax_params, tax_state, lots, acc):
+    """After a sale at a loss of vehicle ``v`` at step ``t``: shares of ``v`` bought within
+    the wash-sale window before it and still held (not already matched with another loss)
+    are replacement shares. The loss of as many units as they number is disallowed and
+    added to their basis, the same loss per unit to each (:func:`._lots.add_wash_basis_nb`).
+    Returns the disallowed loss (currency, >= 0). Numba-compiled."""
+    wash = tax_params[TX_WASH_STEPS]
+    pot = tax_state[i, TS_WASH_UNITS + v]
+    if pot <= 0.0 or tax_state[i, TS_WASH_STEP + v] != t:
+        return 0.0
+    repl = tax_state[i, TS_REPL_UNITS + v]
+    if t - tax_state[i, TS_REPL_STEP + v] > wash or repl <= 0.0:
+        return 0.0
+    per_unit = -(tax_state[i, TS_WASH_SHORT + v] + tax_state[i, TS_WASH_LONG + v]) / pot
+    matched = add_wash_basis_nb(i, v, t, wash, min(pot, repl), per_unit, lots, tax_state)
+    if matched <= 0.0:
+        return 0.0
+    tax_state[i, TS_REPL_UNITS + v] = repl - matched
+    return disallow_nb(i, v, matched, tax_state, acc)
+
+
+@njit_no_refcount
+def match_purchase_nb(i, v, units, tax_state, acc):
+    """A purchase of ``units`` of vehicle ``v`` within the wash-sale window after a sale at a
+    loss: the loss of as many sold units is disallowed. Returns ``(disallowed, matched)``:
+    the loss to add to the purchase's basis (currency) and the units matched."""
+    matched = min(units, tax_state[i, TS_WASH_UNITS + v])
+    return disallow_nb(i, v, matched, tax_state, acc), matched
+
+
+@njit(cache=True, inline="always")
+def buy_nb(i, amount, cost, t, tax_params, tax_state, lots, acc):
+    """Buy ``amount`` (currency of shares, > 0) of asset ``i``'s current vehicle at step ``t``,
+    paying ``cost`` (currency) to trade: a lot with basis ``amount + cost``.
+
+    A purchase within the wash-sale window after a sale of the same vehicle at a loss makes
+    that loss a wash sale (:func:`match_purchase_nb`): it is disallowed and added to the new
+    lot's basis. Units not matched so are kept as possible replacement shares of a loss sale
+    that follows within the window (:func:`match_look_back_nb`). Without cost or wash sale
+    the lot is booked as :func:`add_lot_nb` books it. Numba-compiled.
+    """
+    v = int(tax_state[i, TS_CURRENT])
+    wash = tax_params[TX_WASH_STEPS]
+    units = amount / tax_state[i, TS_PRICE + v]
+    extra = cost
+    matched = 0.0
+    if tax_state[i, TS_WASH_UNITS + v] > 0.0 and t - tax_state[i, TS_WASH_STEP + v] <= wash:
+        disallowed, matched = match_purchase_nb(i, v, units, tax_state, acc)
+        extra += disallowed
+    if t - tax_state[i, TS_REPL_STEP + v] > wash:
+        tax_state[i, TS_REPL_UNITS + v] = 0.0
+    tax_state[i, TS_REPL_UNITS + v] += units - matched
+    tax_state[i, TS_REPL_STEP + v] = t
+    long_steps = tax_params[TX_LONG_STEPS]
+    if extra > 0.0:
+        basis = amount + extra
+        book_lot_nb(i, units, basis, basis / units, t, v, long_steps, lots, tax_state)
+    else:
+        add_lot_nb(i, amount, t, v, long_steps, lots, tax_state)
+
+
 @njit_no_refcount
 def sync_lots_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
     """Book the difference between holdings ``h`` and the lots as purchases and sales.
 
-    A purchase becomes a lot of the asset's current vehicle at today's price; a sale picks
-    lots by ``method`` and realises gains into the current tax year. ``gains`` is a scratch
-    array of 2. Numba-compiled.
+    A purchase becomes a lot of the asset's current vehicle at today's price (:func:`buy_nb`);
+    a sale picks lots by ``method`` and realises gains into the current tax year, then
+    matches its losses with shares bought within the wash-sale window before it
+    (:func:`match_look_back_nb`). The asset's trading cost of this rebalance
+    (``TS_TRADE_COST``) is added to a purchase's basis or deducted from a sale's proceeds,
+    then reset. ``gains`` is a scratch array of 2. Numba-compiled.
     """
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     tol = _SYNC_TOL * acc[A_WEALTH]
     long_steps = tax_params[TX_LONG_STEPS]
+    wash = tax_params[TX_WASH_STEPS]
     for i in range(h.size):
         d = h[i] - holdings_value_nb(i, tax_state)
         if d > tol:
-            add_lot_nb(i, d, t, int(tax_state[i, TS_CURRENT]), long_steps, lots, tax_state)
+            buy_nb(i, d, tax_state[i, TS_TRADE_COST], t, tax_params, tax_state, lots, acc)
         elif d < -tol:
+            reset_stale_wash_nb(i, t, wash, tax_state)
             gains[0] = 0.0
             gains[1] = 0.0
             sell_lots_nb(i, -d, t, method, long_steps, lots, tax_state, True, gains)
             realise_nb(gains[0], gains[1], acc)
+            for v in range(2):
+                match_look_back_nb(i, v, t, tax_params, tax_state, lots, acc)
+        tax_state[i, TS_TRADE_COST] = 0.0
 
 
 # --- along a path --------------------------------------------------------------------------
 @njit_no_refcount
 def start_account_nb(h, tax_params, tax_state, lots):
-    """Reset the per-path tax account; the initial holdings are lots bought at step -1."""
+    """Reset the per-path tax account; the initial holdings are lots bought at step -1 (never
+    replacement shares of a wash sale)."""
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     for i in range(h.size):
         tax_state[i, TS_N_LOTS] = 0.0
@@ -187,6 +296,14 @@ def start_account_nb(h, tax_params, tax_state, lots):
         tax_state[i, TS_LOSS_SALE + 1] = -np.inf
         tax_state[i, TS_PENDING_W] = 0.0
         tax_state[i, TS_BY_COST] = 1.0 if int(tax_params[TX_LOT_METHOD]) != LOT_FIFO else 0.0
+        tax_state[i, TS_TRADE_COST] = 0.0
+        for v in range(2):
+            tax_state[i, TS_WASH_STEP + v] = -np.inf
+            tax_state[i, TS_WASH_UNITS + v] = 0.0
+            tax_state[i, TS_WASH_SHORT + v] = 0.0
+            tax_state[i, TS_WASH_LONG + v] = 0.0
+            tax_state[i, TS_REPL_STEP + v] = -np.inf
+            tax_state[i, TS_REPL_UNITS + v] = 0.0
         if tax_params[TX_ENABLED] > 0.0 and h[i] > 0.0:
             add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
 
@@ -283,17 +400,25 @@ def harvest_vehicle_nb(
     """Harvest the lots of vehicle ``v`` of asset ``i`` past the threshold, if it pays (see
     :func:`harvest_nb`, which has checked that the vehicle may hold such lots and that
     buying the other is no wash sale). Returns the wealth less the harvest's costs.
-    Numba-compiled."""
+
+    The sale's cost is deducted from its proceeds (so it adds to the loss, shared by the lots
+    in proportion to their value) and the purchase's cost is added to the substitute's
+    basis. Shares of ``v`` bought within the wash-sale window before the harvest and kept
+    make the loss of as many units a wash sale (:func:`match_look_back_nb`): the harvest
+    counts only the loss it may deduct. Numba-compiled."""
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     thr = 1.0 - exec_params[EP_HARVEST_THRESHOLD]
     long_steps = tax_params[TX_LONG_STEPS]
+    wash = tax_params[TX_WASH_STEPS]
     by_cost = tax_state[i, TS_BY_COST] > 0.0
     price = tax_state[i, TS_PRICE + v]
     other = 1 - v
     short = 0.0
     long = 0.0
     sold = 0.0
+    sold_long = 0.0
     sold_units = 0.0
+    recent_sold = 0.0
     n = int(tax_state[i, TS_N_LOTS])
     # Lots past the threshold cost more than price / (1 - threshold) per unit: in a
     # cost-ordered book they lie in a suffix, in a FIFO book anywhere.
@@ -315,13 +440,19 @@ def harvest_vehicle_nb(
         long += value - basis if (hit & held_long) else 0.0
         short += value - basis if (hit & (not held_long)) else 0.0
         sold += value if hit else 0.0
+        sold_long += value if (hit & held_long) else 0.0
         sold_units += units if hit else 0.0
+        recent_sold += units if (hit & (t - lots[i, k, LOT_STEP] <= wash)) else 0.0
     if sold <= 0.0:
         if by_cost:
             tighten_top_cost_nb(i, v, lots, tax_state)
         return wealth
-    # Harvest only when the tax value of the loss beats the round trip's cost.
+    # Harvest only when the tax value of the loss it may deduct beats the round trip's cost.
     saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
+    # Recent purchases not yet matched and not sold now are the replacement shares.
+    repl = tax_state[i, TS_REPL_UNITS + v]
+    if repl > 0.0 and t - tax_state[i, TS_REPL_STEP + v] <= wash:
+        saving *= 1.0 - min(1.0, max(0.0, repl - recent_sold) / sold_units)
     quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
     if saving <= quote:
         return wealth
@@ -334,17 +465,27 @@ def harvest_vehicle_nb(
         tax_state[i, TS_UNITS + v] -= sold_units
     else:
         refresh_asset_nb(i, lots, tax_state)
-    cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
-    cost += asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    sell_cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    buy_cost = asset_cost_nb(i, sold, t, asset_params, noise_key, tax_state, acc)
+    cost = sell_cost + buy_cost
+    # The sale's cost is shared by the lots sold in proportion to their value.
+    long -= sell_cost * (sold_long / sold)
+    short -= sell_cost * ((sold - sold_long) / sold)
+    realise_nb(short, long, acc)
+    reset_stale_wash_nb(i, t, wash, tax_state)
+    tax_state[i, TS_WASH_UNITS + v] += sold_units
+    tax_state[i, TS_WASH_SHORT + v] += short
+    tax_state[i, TS_WASH_LONG + v] += long
+    tax_state[i, TS_WASH_STEP + v] = t
+    disallowed = match_look_back_nb(i, v, t, tax_params, tax_state, lots, acc)
     tax_state[i, TS_CURRENT] = other
     tax_state[i, TS_LOSS_SALE + v] = t
     if sold - cost > 0.0:
-        add_lot_nb(i, sold - cost, t, other, long_steps, lots, tax_state)
+        buy_nb(i, sold - cost, buy_cost, t, tax_params, tax_state, lots, acc)
     h[i] -= cost
     acc[M_COSTS] += cost
     acc[A_TRADED] += sold / acc[A_WEALTH]
-    acc[M_HARVESTED_LOSSES] -= short + long
-    realise_nb(short, long, acc)
+    acc[M_HARVESTED_LOSSES] -= short + long + min(disallowed, -(short + long))
     return wealth - cost
 
 
@@ -442,12 +583,11 @@ def book_step_nb(t, h, method, tax_params, tax_state, lots, acc, gains):
     booked here, inlined; sales, which are rare outside rebalances, go through the compiled
     :func:`sync_lots_nb`. Assets are independent, so the result is the same."""
     tol = _SYNC_TOL * acc[A_WEALTH]
-    long_steps = tax_params[TX_LONG_STEPS]
     sells = False
     for i in range(h.size):
         d = h[i] - holdings_value_nb(i, tax_state)
         if d > tol:
-            add_lot_nb(i, d, t, int(tax_state[i, TS_CURRENT]), long_steps, lots, tax_state)
+            buy_nb(i, d, 0.0, t, tax_params, tax_state, lots, acc)
         elif d < -tol:
             sells = True
     if sells:

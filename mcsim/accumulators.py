@@ -12,7 +12,9 @@ need:
   with ``m`` the policy's largest exponent so far, its mean and centred sum of squares, and
   per reference the sums that give the paired variance of the log-CE difference without
   cancellation (see :meth:`Accumulator._merge_state`); at ``g = 1`` the same of ``log W``;
-* a fixed-bin histogram of ``log(W / W0)`` with the engine's sketch bins, for quantiles.
+* a fixed-bin histogram of ``log(W / W0)`` with the engine's sketch bins, for quantiles;
+* a fixed-bin histogram of the maximum drawdown (:data:`DRAWDOWN_BINS` bins of width
+  :data:`DRAWDOWN_WIDTH` over [0, 1]), for its quantiles (the p95 of the frontier chart).
 
 Merging is exact for the counts and histograms and correct to rounding for the sums; merging
 per-block accumulators in block order gives the same bits for any ``n_jobs``. The figures of
@@ -45,6 +47,8 @@ from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 
 __all__ = [
     "DEFAULT_ACCUMULATED_METRICS",
+    "DRAWDOWN_BINS",
+    "DRAWDOWN_WIDTH",
     "HALVES",
     "STATE_ARRAYS",
     "Accumulator",
@@ -67,6 +71,7 @@ STATE_ARRAYS = (
     "pair_q",
     "pair_p",
     "hist",
+    "dd_hist",
 )
 
 HALVES = ("selection", "evaluation")
@@ -82,6 +87,12 @@ DEFAULT_ACCUMULATED_METRICS = (
 )
 _QUANTILES = (0.05, 0.5, 0.95)
 
+#: Interior bins of the maximum-drawdown histogram over [0, 1] (a drawdown is a fraction);
+#: bins 0 and ``DRAWDOWN_BINS + 1`` are the (always empty) tails of the sketch layout.
+DRAWDOWN_BINS = 500
+DRAWDOWN_WIDTH = 1.0 / DRAWDOWN_BINS
+_DRAWDOWN_QUANTILES = (0.5, 0.95)
+
 
 def accumulator_bytes(
     n_policies: int, n_metrics: int, n_risk_aversions: int, n_references: int = 1
@@ -91,13 +102,14 @@ def accumulator_bytes(
     Per half: ``3 n_metrics`` floats per policy for the metric moments and ``3 n_metrics``
     per (reference, policy) for the paired ones, ``3`` per (risk aversion, policy) for the
     utility and ``2`` per (risk aversion, reference, policy) for the paired utility, plus the
-    ``HIST_BINS`` int64 histogram per policy and the path count.
+    ``HIST_BINS`` int64 wealth histogram and the ``DRAWDOWN_BINS + 2`` int64 drawdown
+    histogram per policy, and the path count.
     """
     per_half = (
         3 * n_metrics * n_policies * (1 + n_references)
         + 3 * n_risk_aversions * n_policies
         + 2 * n_risk_aversions * n_references * n_policies
-        + HIST_BINS * n_policies
+        + (HIST_BINS + DRAWDOWN_BINS + 2) * n_policies
         + 1
     )
     return 2 * per_half * 8
@@ -238,6 +250,7 @@ class Accumulator:
         self.pair_q = np.zeros((n_h, n_g, n_r, n_p), dtype=f8)
         self.pair_p = np.zeros((n_h, n_g, n_r, n_p), dtype=f8)
         self.hist = np.zeros((n_h, n_p, HIST_BINS), dtype=np.int64)
+        self.dd_hist = np.zeros((n_h, n_p, DRAWDOWN_BINS + 2), dtype=np.int64)
 
     # -- size --------------------------------------------------------------------------------
     @property
@@ -257,6 +270,7 @@ class Accumulator:
             self.pair_q,
             self.pair_p,
             self.hist,
+            self.dd_hist,
         )
         return int(sum(a.nbytes for a in arrays))
 
@@ -277,6 +291,7 @@ class Accumulator:
             "pair_q",
             "pair_p",
             "hist",
+            "dd_hist",
         ):
             setattr(out, name, np.zeros_like(getattr(self, name)))
         out.u_shift = np.full_like(self.u_shift, -np.inf)
@@ -355,6 +370,11 @@ class Accumulator:
         bins = _histogram_bins(rel)
         for p in range(self.n_policies):
             self.hist[h, p] = np.bincount(bins[p], minlength=HIST_BINS)
+        drawdown = block[:, :, METRICS["max_drawdown"].column]
+        for p in range(self.n_policies):
+            self.dd_hist[h, p] = np.bincount(
+                _drawdown_bins(drawdown[p]), minlength=DRAWDOWN_BINS + 2
+            )
 
     # -- merging -----------------------------------------------------------------------------
     def _check_compatible(self, other: Accumulator) -> None:
@@ -422,6 +442,7 @@ class Accumulator:
             other.d_m2[h],
         )
         self.hist[h] += other.hist[h]
+        self.dd_hist[h] += other.dd_hist[h]
         one = np.array(1.0)
         for gi, g in enumerate(self.risk_aversions):
             if g == 1.0:
@@ -546,7 +567,10 @@ class Accumulator:
             certainty fee equivalent (bp) columns of :func:`mcsim.decision.ranking_table`
             (with ``_se``), ``mean_M``, ``mean_M_se``, ``diff_M`` and ``diff_M_se`` per
             metric ``M`` (paired difference to the reference), and terminal-wealth quantiles
-            ``wealth_p05``, ``wealth_p50``, ``wealth_p95`` from the histogram.
+            ``wealth_p05``, ``wealth_p50``, ``wealth_p95`` from the histogram, and
+            maximum-drawdown quantiles ``max_drawdown_p50``, ``max_drawdown_p95`` (fractions)
+            from the drawdown histogram, within one bin (``DRAWDOWN_WIDTH``) of the per-path
+            quantiles.
         """
         if not 0 <= reference < len(self.references):
             raise ConfigError(
@@ -558,6 +582,9 @@ class Accumulator:
         t = self.horizon_years
         r = self.references[reference]
         q = quantiles_from_histogram(acc.hist[h], HIST_LO, HIST_WIDTH, np.array(_QUANTILES))
+        q_dd = quantiles_from_histogram(
+            acc.dd_hist[h], 0.0, DRAWDOWN_WIDTH, np.array(_DRAWDOWN_QUANTILES)
+        )
         frames = []
         for gi, g in enumerate(self.risk_aversions):
             ce = np.exp(log_ce[gi])
@@ -584,6 +611,8 @@ class Accumulator:
                 cols[f"diff_{name}_se"] = _se_from(acc.d_m2[h, reference, :, k], d_n)
             for j, p in enumerate(_QUANTILES):
                 cols[f"wealth_p{round(100 * p):02d}"] = self.initial_wealth * np.exp(q[:, j])
+            for j, p in enumerate(_DRAWDOWN_QUANTILES):
+                cols[f"max_drawdown_p{round(100 * p):02d}"] = q_dd[:, j]
             frames.append(pd.DataFrame(cols))
         table = pd.concat(frames, ignore_index=True)
         table.attrs["reference"] = self.policy_names[r]
@@ -703,6 +732,15 @@ def _histogram_bins(log_value: np.ndarray) -> np.ndarray:
     k = np.minimum(k, HIST_BINS)
     k = np.where(ok, np.minimum(k.astype(np.int64) + 1, HIST_BINS - 1), 0)
     return k.astype(np.int64)
+
+
+def _drawdown_bins(drawdown: np.ndarray) -> np.ndarray:
+    """Bins of the maximum-drawdown histogram: interior bin ``1 + floor(d / width)``, with a
+    drawdown of exactly 1 (ruin) in the last interior bin; a non-finite value (none is
+    expected) in the upper tail bin, so it is counted and visible rather than dropped."""
+    d = np.clip(np.where(np.isfinite(drawdown), drawdown, 0.0), 0.0, 1.0)
+    k = np.minimum((d * DRAWDOWN_BINS).astype(np.int64) + 1, DRAWDOWN_BINS)
+    return np.where(np.isfinite(drawdown), k, DRAWDOWN_BINS + 1)
 
 
 def merge_in_order(accumulators: Iterable[Accumulator]) -> Accumulator:

@@ -174,8 +174,10 @@ def sweep_ranking(acc: Accumulator, decision: DecisionConfig) -> pd.DataFrame:
     Columns as :func:`mcsim.decision.ranking_table` for the CE wealth, CE return and
     certainty fee equivalent (each with ``_se``, ``_ci_low``, ``_ci_high``; intervals on the
     log scale), ``goal_probability`` (with a goal), ``objective_value``, ``objective_se``,
-    ``rank``, and the means of the accumulated metrics (``mean_turnover``, ``mean_costs``,
-    ``mean_max_drawdown``, ...).
+    ``rank``, the means of the accumulated metrics (``mean_turnover``, ``mean_costs``,
+    ``mean_max_drawdown``, ...), and ``max_drawdown_p95``, the 95th percentile of the
+    maximum drawdown (a fraction, from the accumulators' drawdown histogram, within
+    :data:`mcsim.accumulators.DRAWDOWN_WIDTH`).
     """
     s = acc.summary("all")
     t = acc.horizon_years
@@ -213,6 +215,7 @@ def sweep_ranking(acc: Accumulator, decision: DecisionConfig) -> pd.DataFrame:
     for m in ("turnover", "costs", "taxes", "max_drawdown", "cagr"):
         if f"mean_{m}" in s:
             out[f"mean_{m}"] = s[f"mean_{m}"]
+    out["max_drawdown_p95"] = s["max_drawdown_p95"]
     out["rank"] = _rank(out)
     out.attrs["baseline"] = s.attrs.get("reference")
     return out

@@ -27,11 +27,14 @@ from .errors import ConfigError, McsimError
 from .fit_command import fit_command
 from .models import HistoricalWindowsModel
 from .optimize import DEFAULT_COSTS_BPS, optimize_band
-from .output import checkpoint_warnings_as_lines
+from .output import check_folder, checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
 from .progress import kernels_cached
 from .rates import compile_seconds, estimate_run_seconds, load_rates
+from .report.format import format_amount
+from .report.headline import headline_table
+from .report.model_risk import model_risk_line
 from .scenarios import (
     bundled_scenarios,
     default_scenario_path,
@@ -44,20 +47,6 @@ from .sweeps import parse_grid_option
 
 __all__ = ["main"]
 
-_SUMMARY_COLUMNS = [
-    ("terminal_wealth", "mean", "mean wealth", "money"),
-    ("terminal_wealth", "p05", "p5 wealth", "money"),
-    ("terminal_wealth", "p50", "median", "money"),
-    ("terminal_wealth", "p95", "p95 wealth", "money"),
-    ("cagr", "mean", "CAGR", "pct"),
-    ("volatility", "mean", "vol", "pct"),
-    ("max_drawdown", "p50", "median maxDD", "pct"),
-    ("max_drawdown", "p95", "p95 maxDD", "pct"),
-    ("turnover", "mean", "turnover/yr", "pct"),
-    ("costs", "mean", "costs", "money"),
-    ("loss", "mean", "P(loss)", "pct"),
-]
-
 
 def _fmt(x: float, kind: str) -> str:
     if pd.isna(x):
@@ -65,19 +54,14 @@ def _fmt(x: float, kind: str) -> str:
     if kind == "pct":
         return f"{100 * x:.2f}%"
     if kind == "signed_money":
-        return f"{x:+,.0f}"
-    return f"{x:,.0f}"
+        return format_amount(x, signed=True)
+    return format_amount(x)
 
 
 def summary_table(result) -> pd.DataFrame:
-    """The table ``mcsim run`` prints: one row per policy, formatted."""
-    s = result.summary
-    rows = {}
-    for pol in result.policy_names:
-        rows[pol] = {
-            label: _fmt(s.loc[(pol, m), stat], kind) for m, stat, label, kind in _SUMMARY_COLUMNS
-        }
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("policy")
+    """The table ``mcsim run`` prints: one row per policy, the columns the scenario calls for
+    (:func:`mcsim.report.headline.headline_columns`), formatted."""
+    return headline_table(result)
 
 
 def comparison_table(result) -> pd.DataFrame:
@@ -92,7 +76,8 @@ def comparison_table(result) -> pd.DataFrame:
         dd = c.loc[(pol, "max_drawdown")]
         rows[pol] = {
             "wealth diff": _fmt(tw["mean_diff"], "signed_money"),
-            "95% CI": f"[{tw['ci95_low']:+,.0f}, {tw['ci95_high']:+,.0f}]",
+            "95% CI": f"[{_fmt(tw['ci95_low'], 'signed_money')}, "
+            f"{_fmt(tw['ci95_high'], 'signed_money')}]",
             "P(more wealth)": _fmt(tw["prob_higher"], "pct"),
             "CAGR diff": f"{100 * cagr['mean_diff']:+.3f}pp",
             "maxDD diff": f"{100 * dd['mean_diff']:+.2f}pp",
@@ -128,7 +113,7 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
                 n_paths=args.paths,
                 progress=progress,
                 out=args.out,
-                report=not args.no_report,
+                report=False if args.no_report else args.report_plotly,
                 out_name="--out",
                 backend=backend,
                 max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
@@ -148,6 +133,10 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print()
         print(summary_table(result).to_string())
+        risk = model_risk_line(result.scenario, result.model_check)
+        if risk is not None:
+            print()
+            print(textwrap.fill(risk, width=min(shutil.get_terminal_size().columns, 100)))
         if len(result.policy_names) > 1:
             print()
             print(comparison_table(result).to_string())
@@ -252,6 +241,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_optimize_band(args: argparse.Namespace) -> int:
     path = _resolve_scenario(args.scenario)
     scenario = Scenario.from_toml(path)
+    if args.out is not None:
+        check_folder(args.out, "--out")  # before the search, not after minutes of it
     costs = DEFAULT_COSTS_BPS
     if args.costs is not None:
         try:
@@ -273,6 +264,12 @@ def _cmd_optimize_band(args: argparse.Namespace) -> int:
     if study.merton_weight is None:
         print("(no theory column: the formula needs a two-asset lognormal market with one")
         print(" nearly safe asset; see docs/choosing.md)")
+    if args.out is not None:
+        files = study.save(args.out, out_name="--out")
+        print()
+        print(
+            f"Wrote {len(files)} files to {args.out}/: " + ", ".join(p.name for p in files.values())
+        )
     return 0
 
 
@@ -293,7 +290,8 @@ def stress_table(result) -> pd.DataFrame:
             rows[(stress, pol)] = {
                 "mean wealth": _fmt(tw["stressed"], "money"),
                 "wealth diff": _fmt(tw["difference"], "signed_money"),
-                "95% CI": f"[{tw['ci95_low']:+,.0f}, {tw['ci95_high']:+,.0f}]",
+                "95% CI": f"[{_fmt(tw['ci95_low'], 'signed_money')}, "
+                f"{_fmt(tw['ci95_high'], 'signed_money')}]",
                 "median diff": _fmt(
                     st.loc[(pol, stress, "median_terminal_wealth"), "difference"], "signed_money"
                 ),
@@ -682,6 +680,16 @@ _ALLOW_CODE_HELP = (
 )
 
 
+def _add_report_plotly(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--report-plotly",
+        choices=["inline", "directory"],
+        default="inline",
+        help="inline (default): plotly.js inside report.html, opens offline; directory: one "
+        "plotly.min.js beside report.html, which stays under 600 KB",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcsim",
@@ -721,6 +729,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory the run may use, in GiB (default: available memory)",
     )
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    _add_report_plotly(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_run)
@@ -748,6 +757,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="dask scheduler address (implies --backend dask)")
     p.add_argument("--max-memory", type=float, help="memory the run may use, in GiB")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
+    _add_report_plotly(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_sweep)
@@ -762,6 +772,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paths", type=int, help="number of paths (overrides [simulation].n_paths)")
     p.add_argument("--seed", type=int, help="root seed (overrides [simulation].seed)")
     p.add_argument("--jobs", type=int, default=1, help="workers; results do not depend on it")
+    p.add_argument(
+        "--out",
+        help="folder for band_theory.csv, band_curves.csv and band_theory.html (the band "
+        "against the cube-root formula, log-log)",
+    )
     p.set_defaults(func=_cmd_optimize_band)
 
     p = sub.add_parser("validate", help="check a scenario and its data without running it")

@@ -6,6 +6,7 @@ import copy
 import difflib
 import os
 import tomllib
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,29 @@ MAX_HORIZON_YEARS = 1_000.0
 MAX_STEPS = 10_000_000
 
 
+def check_currency(value: Any, where: str) -> None:
+    """Refuse a currency label that is neither a three-letter code nor a short symbol.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``where`` and the accepted forms.
+    """
+    ok = isinstance(value, str) and (
+        (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper())
+        or (
+            0 < len(value) <= 3
+            and not any(c.isspace() for c in value)
+            and any(unicodedata.category(c) == "Sc" for c in value)
+        )
+    )
+    if not ok:
+        raise ConfigError(
+            f'`{where}` must be a three-letter currency code such as "USD" or "EUR", or a '
+            f'symbol such as "$" or "€"; got {value!r}.'
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimulationConfig:
     """How many paths, how long, how fine.
@@ -62,6 +86,10 @@ class SimulationConfig:
         Terminal wealth to reach (currency): gives the shortfall and success metrics.
     keep_paths : int
         Number of leading paths whose whole wealth path is kept (for inspection and plots).
+    currency : str
+        What amounts are in, as the tables and axes show it: a three-letter code (``"USD"``,
+        ``"EUR"``) or a symbol of up to three characters with a currency sign (``"$"``,
+        ``"€"``, ``"R$"``). Default ``"USD"``. A label only: nothing is converted.
     """
 
     n_paths: int = 10_000
@@ -72,9 +100,11 @@ class SimulationConfig:
     initial_wealth: float = 1_000_000.0
     goal: float | None = None
     keep_paths: int = 50
+    currency: str = "USD"
 
     def __post_init__(self) -> None:
         w = "[simulation]"
+        check_currency(self.currency, f"{w}.currency")
         as_int(self.n_paths, f"{w}.n_paths", low=1)
         as_float(
             self.horizon_years, f"{w}.horizon_years", low=0.0, low_open=True, high=MAX_HORIZON_YEARS

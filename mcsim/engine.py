@@ -33,11 +33,13 @@ from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
-from .kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
+from .kernels import layout, simulate_policy_builtin_nb
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
 from .progress import announce, compile_message, fit_message
+from .report.page import PLOTLY_MODES
 from .results import SimulationResult
+from .rule_loops import rule_loop
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 from .stress import apply_stress, restore_stress, rewrite_stress, splice_steps
@@ -102,7 +104,11 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     n_str = len(plan.stresses)
     n_grid = plan.grid_steps.size
     n_keep = max(0, min(sim.keep_paths, stop) - start)
-    metrics = np.empty((n_pol, n_block, layout.N_METRICS))
+    n_sweep = len(plan.sweep_policies)
+    # Named policies and grid points write into one array, so the block's sums read it
+    # without a concatenated copy (a copy would double the largest buffer of a sweep).
+    all_metrics = np.empty((n_pol + n_sweep, n_block, layout.N_METRICS))
+    metrics = all_metrics[:n_pol]
     hist = np.zeros((n_pol, n_grid, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, n_keep, n_steps + 1))
     stress_metrics = np.empty((n_str, n_pol, n_block, layout.N_METRICS))
@@ -115,8 +121,7 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     buf = np.empty((chunk, n_steps, n_series))
     stressed_buf = np.empty((chunk, n_steps, n_series)) if n_str else buf[:0]
     no_wealth = np.zeros((0, n_steps + 1))
-    n_sweep = len(plan.sweep_policies)
-    sweep_metrics = np.empty((n_sweep, n_block, layout.N_METRICS))
+    sweep_metrics = all_metrics[n_pol:]
     # Grid points keep no sketches or sample paths: the kernel adds into a scratch histogram.
     scratch_hist = np.zeros((n_grid, HIST_BINS), dtype=np.int64)
     # Random splice steps are drawn once per block (not per chunk): the same for any chunking.
@@ -185,9 +190,10 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
             restore_stress(resolved, series, stressed, splice_steps=steps)
     acc = None
     if n_sweep:
-        acc = sweep_accumulator(plan).update(
-            block, np.concatenate((metrics, sweep_metrics), axis=0)
-        )
+        acc = sweep_accumulator(plan).update(block, all_metrics)
+        # Keep only the named policies' rows: a view would hold the grid's buffer alive.
+        metrics = metrics.copy()
+        del all_metrics, sweep_metrics
     return BlockResult(
         block=block,
         metrics=metrics,
@@ -266,7 +272,7 @@ def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out
     if pol.rebalance_nb is None:
         simulate_policy_builtin_nb(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
-        simulate_policy_custom_nb(pol.rebalance_nb, pol.check_every, pol.check_offset, *args)
+        rule_loop(pol.rebalance_nb)(pol.check_every, pol.check_offset, *args)
 
 
 def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:
@@ -411,7 +417,7 @@ def run(
     progress: bool = False,
     checkpoint_dir: str | Path | None = None,
     out: str | os.PathLike[str] | None = None,
-    report: bool = True,
+    report: bool | str = True,
     out_name: str = "out",
     backend: str | None = None,
     max_memory: int | None = None,
@@ -442,8 +448,9 @@ def run(
         into ``out/.mcsim-checkpoint``, every result file is saved (see
         :meth:`SimulationResult.save`, ``result.files``), and only then are the blocks
         removed. When saving fails the blocks stay, and a rerun resumes without simulating.
-    report : bool
-        With ``out``: also write ``report.html``.
+    report : bool or {"inline", "directory"}
+        With ``out``: also write ``report.html`` (True or ``"inline"``: plotly.js embedded;
+        ``"directory"``: one ``plotly.min.js`` beside it, see :func:`mcsim.report.write_report`).
     out_name : str
         How messages name ``out`` (the command line passes ``"--out"``).
     backend : str, optional
@@ -469,6 +476,8 @@ def run(
             "`checkpoint_dir` cannot be combined with `out`: a run into `out` keeps its "
             "blocks in `out/.mcsim-checkpoint`. Drop `checkpoint_dir`."
         )
+    if not isinstance(report, bool) and report not in PLOTLY_MODES:
+        raise ConfigError(f'`report` must be True, False, "inline" or "directory"; got {report!r}.')
     if n_paths is not None:
         scenario = scenario.replace(n_paths=n_paths)
     t0 = time.perf_counter()

@@ -200,8 +200,36 @@ METRICS: dict[str, MetricInfo] = {
         "probability",
         "Goal reached and money never ran out (1) or not (0); with no goal: never ran out",
     ),
+    "sharpe": MetricInfo(
+        layout.M_SHARPE,
+        True,
+        "ratio",
+        "Sharpe ratio: annualised mean per-step return over volatility, risk-free rate 0",
+    ),
+    "sortino": MetricInfo(
+        layout.M_SORTINO,
+        True,
+        "ratio",
+        "Sortino ratio: annualised mean per-step return over downside deviation below 0",
+    ),
+    "calmar": MetricInfo(
+        layout.M_CALMAR, True, "ratio", "Calmar ratio: CAGR over maximum drawdown"
+    ),
 }
-"""The base metrics: every policy reports them, each in its own kernel column."""
+"""The base metrics: every policy reports them, each in its own kernel column.
+
+The risk-adjusted ratios are per path and annualised, with the risk-free return taken as 0
+in every scenario (a scenario's cash series is not subtracted). With ``r_t`` the per-step
+returns of the unit value over the ``n`` steps until the horizon (or ruin), ``f`` steps per
+year and ``m = mean(r_t)``:
+
+* ``sharpe = m f / volatility`` (volatility as in ``volatility``: ``std(r_t, ddof=1) sqrt(f)``);
+* ``sortino = m f / sqrt(f sum(min(r_t, 0)^2) / n)``;
+* ``calmar = cagr / max_drawdown`` (-1 on a ruined path).
+
+A ratio with a zero denominator (a riskless path, no losing step, no drawdown) is NaN and is
+left out of the summary's statistics.
+"""
 
 QUANTILES = (0.01, 0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
 QUANTILE_LABELS = tuple(f"p{round(q * 100):02d}" for q in QUANTILES)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,9 +30,18 @@ from .decision import DecisionConfig, log_certainty_equivalent
 from .engine import run
 from .errors import ConfigError
 from .models import GaussianModel
+from .output import check_folder, locked, write_staged
 from .policies import Threshold
+from .report.band_theory import band_theory_page
 
-__all__ = ["BandStudy", "optimize_band"]
+__all__ = ["BAND_STUDY_FILES", "BandStudy", "optimize_band"]
+
+#: The files :meth:`BandStudy.save` writes, by key.
+BAND_STUDY_FILES = {
+    "table": "band_theory.csv",
+    "curves": "band_curves.csv",
+    "report": "band_theory.html",
+}
 
 DEFAULT_COSTS_BPS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 _COARSE = tuple(np.geomspace(0.004, 0.4, 15))
@@ -57,6 +68,8 @@ class BandStudy:
     risk_aversion : float
     merton_weight : float or None
         The frictionless weight of the first asset (two-asset lognormal markets only).
+    scenario : str
+        Name of the scenario searched (the report's title).
     """
 
     table: pd.DataFrame
@@ -65,6 +78,7 @@ class BandStudy:
     policy: str
     risk_aversion: float
     merton_weight: float | None
+    scenario: str = ""
 
     def lines(self) -> list[str]:
         """The table and the fitted slope as the CLI prints them."""
@@ -78,6 +92,58 @@ class BandStudy:
                 f"(cube-root law: 0.333; {self.fit.z_score():+.1f} standard errors away)"
             )
         return out
+
+    def report_html(self) -> str:
+        """The study's page: the band-versus-theory chart, the curves searched, the table."""
+        fit = self.fit
+        title = f"Optimal band of {self.policy!r}" + (
+            f" in {self.scenario}" if self.scenario else ""
+        )
+        return band_theory_page(
+            self.table,
+            self.curves,
+            title=title,
+            lines=self.lines(),
+            slope=None if fit is None else fit.slope,
+            slope_se=None if fit is None else fit.slope_se,
+            intercept=None if fit is None else fit.intercept,
+        )
+
+    def save(self, out: str | os.PathLike[str], *, out_name: str = "out") -> dict[str, Path]:
+        """Write ``band_theory.csv`` (the table), ``band_curves.csv`` (every band searched)
+        and ``band_theory.html`` (:meth:`report_html`) into the folder ``out``.
+
+        The files are written to a staging folder and moved in once all exist, so a failed
+        write leaves the files already in ``out`` as they were.
+
+        Parameters
+        ----------
+        out : path
+            The folder (created if needed).
+        out_name : str
+            How messages name ``out`` (the command line passes ``"--out"``).
+
+        Returns
+        -------
+        dict of str to Path
+            The files written, by the keys of :data:`BAND_STUDY_FILES`.
+
+        Raises
+        ------
+        OutputError
+            When the folder cannot be used or a file cannot be written.
+        """
+        folder = check_folder(out, out_name)
+
+        def writer(staging: Path) -> dict[str, Path]:
+            paths = {k: staging / name for k, name in BAND_STUDY_FILES.items()}
+            self.table.to_csv(paths["table"], index=False)
+            self.curves.to_csv(paths["curves"], index=False)
+            paths["report"].write_text(self.report_html(), encoding="utf-8")
+            return paths
+
+        with locked(folder, out_name):
+            return write_staged(folder, writer, label=out_name)
 
 
 def _threshold(scenario: Scenario, policy: str | None) -> Threshold:
@@ -261,4 +327,5 @@ def optimize_band(
         policy=base.name,
         risk_aversion=gamma,
         merton_weight=pi,
+        scenario=scenario.name,
     )

@@ -69,7 +69,7 @@ class ResultPlots:
 
     def fan(self) -> go.Figure:
         """Wealth quantiles (5-95 %) per year, one panel per policy, on a log axis, with a
-        few sample paths (currency units, nominal)."""
+        few sample paths (in the scenario's currency, nominal)."""
         v = self._view
         return fan_figure(
             v.fan,
@@ -79,6 +79,7 @@ class ResultPlots:
             v.colours,
             steps_per_year=v.sim.steps_per_year,
             initial_wealth=v.sim.initial_wealth,
+            currency=v.sim.currency,
         )
 
     def distribution(self, metric: str = "terminal_wealth") -> go.Figure:

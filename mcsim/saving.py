@@ -44,7 +44,7 @@ def save_result(
     result: SimulationResult,
     out_dir: str | os.PathLike[str],
     *,
-    report: bool = True,
+    report: bool | str = True,
     out_name: str = "out_dir",
 ) -> dict[str, Path]:
     """Write ``result`` into ``out_dir``; files appear only once all are written.
@@ -62,8 +62,9 @@ def save_result(
         What to save.
     out_dir : path
         The folder, created if needed.
-    report : bool
-        Also write ``report.html``.
+    report : bool or {"inline", "directory"}
+        Also write ``report.html``: True or ``"inline"`` with plotly.js embedded;
+        ``"directory"`` with plotly.js in ``plotly.min.js`` beside it (kind ``"plotly"``).
     out_name : str
         How messages name the folder.
 
@@ -78,6 +79,8 @@ def save_result(
         When the folder cannot be created, locked or written (the message names the file
         and the reason, such as "No space left on device").
     """
+    if report and report is not True:
+        report_module.check_plotly_mode(report, "report")
     out = check_folder(out_dir, out_name)
     with locked(out, out_name):
         clean_stale(out)
@@ -91,7 +94,7 @@ def save_result(
     return files
 
 
-def _write(result: SimulationResult, d: Path, *, report: bool) -> dict[str, Path]:
+def _write(result: SimulationResult, d: Path, *, report: bool | str) -> dict[str, Path]:
     files = {kind: d / name for kind, name in RESULT_FILES.items() if report or kind != "report"}
     if result.ranking is None:
         del files["ranking"]
@@ -118,7 +121,11 @@ def _write(result: SimulationResult, d: Path, *, report: bool) -> dict[str, Path
     files["manifest"].write_text(json.dumps(result.manifest, indent=2, default=_json_default))
     if report:
         # Looked up at call time, so the report writer can be replaced (tests fail it).
-        report_module.write_report(result, files["report"])
+        if report == "directory":
+            report_module.write_report(result, files["report"], plotly="directory")
+            files["plotly"] = d / report_module.PLOTLY_FILE
+        else:
+            report_module.write_report(result, files["report"])
     return files
 
 

@@ -435,11 +435,17 @@ def sweep_memory_bytes(
 ) -> int:
     """Peak bytes of a sweep that keeps accumulators for its points.
 
-    The merged :class:`~mcsim.accumulators.Accumulator` of all points, one more per block in
-    flight (``n_jobs``) with the block's metric array ``(n_points, block_size, N_METRICS)``,
-    and the per-path tables of ``n_kept_tables`` named policies (counted twice, as the
-    engine's :func:`~mcsim.engine.estimate_memory` does for the labelled copy). It grows with
-    the grid, not with grid x paths.
+    The merged :class:`~mcsim.accumulators.Accumulator` of all points and, per block in
+    flight (``n_jobs``), two more (the block's sums and the part merged into them), the
+    block's metric array ``(n_points, block_size, N_METRICS)`` and the working set of the
+    update that reads it (the accumulated metrics and up to four temporaries of their size,
+    ``5 n_metrics`` floats per point and path of the block, a bound that
+    ``tests/test_sweeps_grid.py`` checks with ``tracemalloc``); and the per-path tables of
+    ``n_kept_tables`` policies (counted twice, as the engine's
+    :func:`~mcsim.engine.estimate_memory` does for the labelled copy). It grows with the
+    grid, not with grid x paths. Measured against the peak resident memory of a 500-point
+    sweep on W1 (docs/performance.md), it covers what the sweep adds (669 MiB estimated,
+    about 540 MiB measured at 10,000 paths).
 
     Parameters
     ----------
@@ -456,6 +462,7 @@ def sweep_memory_bytes(
     """
     acc = accumulator_bytes(n_points, n_metrics, n_risk_aversions, n_references)
     jobs = max(1, int(n_jobs))
-    per_block = int(n_points) * min(int(block_size), int(n_paths)) * layout.N_METRICS * 8
+    per_path = layout.N_METRICS + 5 * int(n_metrics)
+    per_block = int(n_points) * min(int(block_size), int(n_paths)) * per_path * 8
     tables = 2 * int(n_kept_tables) * int(n_paths) * layout.N_METRICS * 8
-    return acc * (1 + jobs) + jobs * per_block + tables
+    return acc * (1 + 2 * jobs) + jobs * per_block + tables

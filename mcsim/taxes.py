@@ -59,8 +59,10 @@ class TaxConfig:
         Annual tracking error of the substitute security bought by loss harvesting
         (fraction, >= 0).
     wash_sale_days : float
-        Days after a harvest during which the sold security may not be bought back (30).
-        Converted to whole steps, rounding up: 1 step with monthly steps.
+        Wash-sale window (days, 30), converted to whole steps rounding up (1 step with
+        monthly steps). A harvested security is not bought back within it; a purchase of
+        the same security within it before or after any sale at a loss disallows the loss
+        on as many units and adds it to the purchase's basis.
     """
 
     enabled: bool = False

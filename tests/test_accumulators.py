@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from mcsim.kernels import layout
 from mcsim.kernels._stats import histogram_bin_nb
 
-from mcsim.accumulators import Accumulator, accumulator_bytes, merge_in_order
+from mcsim.accumulators import (
+    DRAWDOWN_BINS,
+    DRAWDOWN_WIDTH,
+    Accumulator,
+    accumulator_bytes,
+    merge_in_order,
+)
 from mcsim.decision import DecisionConfig, ranking_table, selection_mask
 from mcsim.errors import ConfigError, DataError
 from mcsim.sketch import HIST_BINS, HIST_LO, HIST_WIDTH
@@ -132,6 +138,28 @@ def test_histogram_uses_the_engine_bins_and_gives_quantiles():
     assert acc.hist.sum() == 2 * 5000
 
 
+def test_drawdown_quantiles_are_within_one_bin_of_the_per_path_quantiles():
+    rng = np.random.default_rng(11)
+    metrics = _metrics(3, 6000, 12)
+    # Realistic maximum drawdowns: fractions in [0, 1], a few ruined paths at exactly 1.
+    dd = rng.beta(2.0, 6.0, size=(3, 6000)) * np.array([0.6, 1.0, 1.4])[:, None]
+    dd = np.minimum(dd, 1.0)
+    dd[1, :40] = 1.0
+    metrics[:, :, layout.M_MAX_DRAWDOWN] = dd
+    acc = _accumulate(metrics, 700, risk_aversions=(3.0,))
+    assert acc.dd_hist.sum() == 3 * 6000
+    assert acc.dd_hist[:, :, 0].sum() == 0 and acc.dd_hist[:, :, -1].sum() == 0
+    assert acc.dd_hist[:, 1, DRAWDOWN_BINS].sum() >= 40  # ruin is in the last interior bin
+    s = acc.summary()
+    for q, col in ((0.5, "max_drawdown_p50"), (0.95, "max_drawdown_p95")):
+        expected = np.quantile(dd, q, axis=1)
+        np.testing.assert_allclose(s[col].to_numpy(), expected, atol=DRAWDOWN_WIDTH)
+    # A histogram of the selection half plus one of the evaluation half is the whole one.
+    sel = acc.summary("selection")["max_drawdown_p95"].to_numpy()
+    mask = selection_mask(6000, 700, 0.5)
+    np.testing.assert_allclose(sel, np.quantile(dd[:, mask], 0.95, axis=1), atol=DRAWDOWN_WIDTH)
+
+
 def test_merging_in_block_order_gives_the_same_bits_whatever_the_computation_order():
     metrics = _metrics(3, 1200, 6)
     blocks = [(b, metrics[:, s : s + 100]) for b, s in enumerate(range(0, 1200, 100))]
@@ -175,6 +203,7 @@ _STATE = (
 
 def _assert_same_state(x: Accumulator, y: Accumulator) -> None:
     assert np.array_equal(x.hist, y.hist)
+    assert np.array_equal(x.dd_hist, y.dd_hist)
     assert np.array_equal(x.n_paths, y.n_paths)
     assert np.array_equal(x.m_n, y.m_n)
     for name in _STATE:

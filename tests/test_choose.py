@@ -96,7 +96,7 @@ def test_grid_point_sums_equal_sums_of_a_separate_run_bit_for_bit(swept):
         parts.append(sweep_accumulator(plan).update(b, named.metrics_array[:, lo:hi]))
     ref = merge_in_order(parts)
     acc = swept.sweep.accumulator
-    for name in ("m_mean", "m_m2", "d_mean", "u_mean", "u_m2", "pair_q", "hist"):
+    for name in ("m_mean", "m_m2", "d_mean", "u_mean", "u_m2", "pair_q", "hist", "dd_hist"):
         np.testing.assert_array_equal(getattr(acc, name), getattr(ref, name))
 
 
@@ -105,7 +105,7 @@ def test_sweep_results_are_identical_for_any_jobs(swept):
     two = mcsim.run(s, n_jobs=2)
     np.testing.assert_array_equal(two.metrics_array, swept.metrics_array)
     assert two.policy_names == swept.policy_names
-    for name in ("m_mean", "u_mean", "pair_q", "hist"):
+    for name in ("m_mean", "u_mean", "pair_q", "hist", "dd_hist"):
         np.testing.assert_array_equal(
             getattr(two.sweep.accumulator, name), getattr(swept.sweep.accumulator, name)
         )
@@ -121,7 +121,9 @@ def test_accumulators_merge_exactly_across_blocks():
     for b in blocks:  # the same blocks added one by one give the same bits
         whole.update(b.block, np.concatenate([b.metrics, _sweep_metrics(plan, b.block)]))
     np.testing.assert_array_equal(merged.hist, whole.hist)
+    np.testing.assert_array_equal(merged.dd_hist, whole.dd_hist)
     np.testing.assert_array_equal(merged.m_n, whole.m_n)
+    assert int(merged.dd_hist.sum(axis=(0, 2))[0]) == s.simulation.n_paths
     assert int(merged.hist.sum(axis=(0, 2))[0]) == s.simulation.n_paths
 
 

@@ -63,7 +63,7 @@ def _assert_same(a, b):
     np.testing.assert_array_equal(a.stress_metrics_array, b.stress_metrics_array)
     np.testing.assert_array_equal(a.stress_hist, b.stress_hist)
     np.testing.assert_array_equal(a.features_array, b.features_array)
-    for name in ("m_mean", "m_m2", "u_mean", "pair_q", "hist"):
+    for name in ("m_mean", "m_m2", "u_mean", "pair_q", "hist", "dd_hist"):
         np.testing.assert_array_equal(
             getattr(a.sweep.accumulator, name), getattr(b.sweep.accumulator, name)
         )

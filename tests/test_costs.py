@@ -44,11 +44,15 @@ def test_trade_costs_match_reference(seed, growth):
     total = _costs.execution_costs_nb(2, trade, ap, key, ts, acc)
     parts = {"proportional": 0.0, "fixed": 0.0, "spread": 0.0, "slippage": 0.0, "impact": 0.0}
     for i in range(3):
+        mine = 0.0
         if trade[i] != 0:
             for k, v in ref.asset_cost(
                 abs(trade[i]), ap[i], ref.execution_normal(key, 2, i, 3, 0), ts[i, layout.TS_PRICE]
             ).items():
                 parts[k] += v
+                mine += v
+        # Each asset's own cost is kept for its tax lots (basis of a purchase, proceeds).
+        assert ts[i, layout.TS_TRADE_COST] == pytest.approx(mine, rel=1e-12, abs=1e-300)
     assert acc[layout.M_COST_PROPORTIONAL] == pytest.approx(parts["proportional"], rel=1e-12)
     assert acc[layout.M_COST_FIXED] == pytest.approx(parts["fixed"], rel=1e-12)
     assert acc[layout.M_COST_SPREAD] == pytest.approx(parts["spread"], rel=1e-12)

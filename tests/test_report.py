@@ -33,8 +33,10 @@ N_PATHS = 300
 
 @pytest.fixture(scope="module")
 def result() -> SimulationResult:
-    scenario = mcsim.Scenario.from_toml(mcsim.default_scenario_path())
-    return mcsim.run(scenario, n_paths=N_PATHS, seed=1)
+    """The default scenario with the lognormal model: parameters the header shows in full."""
+    table = _default_table()
+    table["model"] = {"kind": "gaussian"}
+    return mcsim.run(mcsim.Scenario.from_dict(table), n_paths=N_PATHS, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +210,7 @@ def test_figure_keys_follow_the_scenario(result, figures):
     # The default run has costs (10 bps) and history (Shiller): no taxes, flows or goal.
     assert set(figures) == {
         "fan",
+        "underwater",
         "terminal_wealth",
         "max_drawdown",
         "comparison",
@@ -320,7 +323,7 @@ def test_costs_figure(result, figures):
         fig.data[0].y,
         [result.summary.loc[(p, "cost_proportional"), "mean"] for p in result.policy_names],
     )
-    assert "currency" in fig.layout.yaxis.title.text
+    assert fig.layout.yaxis.title.text == "Mean cost (USD)"  # [simulation].currency
 
 
 # -- HTML --------------------------------------------------------------------------------------
@@ -348,7 +351,8 @@ def test_html_header(result, html_text):
     assert f"<dd>{result.entropy}</dd>" in html_text
     assert f"<dd>{result.baseline}</dd>" in html_text
     mu = result.manifest["model"]["mu"][0]
-    assert f"{mu:.4f}" in html_text
+    assert f'<td class="num">{100 * mu:.2f}</td>' in html_text  # annual mean, in percent
+    assert "mean (annual, %)" in html_text
 
 
 def _section(html: str, key: str) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mcsim
+from mcsim.accumulators import DRAWDOWN_WIDTH
 from mcsim.report import build_figures
 from mcsim.report.choose import grid_points
 from mcsim.report.sections import report_sections
@@ -134,10 +135,29 @@ def test_the_frontier_has_one_point_per_policy_and_marks_winner_and_baseline(swe
     assert marks["baseline"].name == f"baseline: {swept.baseline}"
 
 
+def test_the_drawdown_frontier_puts_each_point_at_its_p95_maximum_drawdown(swept, figures):
+    fig = figures["choose_frontier_drawdown"]
+    first = swept.ranking.loc[swept.ranking["risk_aversion"] == 3]
+    cloud = fig.data[0]
+    assert len(cloud.x) == len(first) == 2 + len(swept.sweep.point_names)
+    np.testing.assert_array_equal(np.asarray(cloud.x), first["max_drawdown_p95"].to_numpy())
+    assert fig.layout.title.text == "Certainty equivalent against p95 maximum drawdown"
+    marks = {t.name.split(":")[0]: t for t in fig.data[1:]}
+    assert set(marks) == {"winner", "baseline"}
+    assert marks["winner"].marker.symbol == "star"
+    # Policies with per-path tables (the named ones and the kept grid points): the p95 from
+    # the accumulated drawdown histogram is within one bin of the per-path quantile.
+    dd = swept.metric("max_drawdown")
+    for policy in dd.columns:
+        row = first.loc[first["policy"] == policy]
+        expected = np.quantile(dd[policy].to_numpy(), 0.95)
+        assert abs(row["max_drawdown_p95"].iloc[0] - expected) <= DRAWDOWN_WIDTH, policy
+
+
 def test_the_ranking_section_shows_the_table_and_the_winner_line(swept):
     view = ReportView.from_result(swept)
     (sec,) = [s for s in report_sections(view) if s.key == "choose"]
-    assert sec.figures == ["choose_heatmap_0", "choose_frontier"]
+    assert sec.figures == ["choose_heatmap_0", "choose_frontier", "choose_frontier_drawdown"]
     assert "judged on the other half" in sec.intro
     table = sec.body[0]
     assert "(winner)" in table and "(baseline)" in table

@@ -107,7 +107,7 @@ BAD = {
     "bad_data_kind": (("data", "kind"), "levels"),
     "bad_model_kind": (("model", "kind"), "gaussain"),
     "bad_estimator": (("model", "estimator"), "shrunk"),
-    "model_key_of_another_kind": (("model", "block_length"), 5),
+    "model_key_of_another_kind": (("model", "halflife"), 12),
     "policy_kind": (("policies", 1, "kind"), "calender"),
     "policy_key_of_another_kind": (("policies", 1, "band"), 0.05),
     "no_policies": (("policies",), []),

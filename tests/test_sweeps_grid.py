@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import tomllib
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
 import pytest
 from mcsim.kernels import layout
 
 from mcsim.accumulators import Accumulator, accumulator_bytes
+from mcsim.config import Scenario
+from mcsim.engine import estimate_memory, run
 from mcsim.errors import ConfigError
+from mcsim.plan import prepare
 from mcsim.policies import Threshold, policy_from_config
 from mcsim.sweeps import (
     MAX_GRID_POINTS,
@@ -18,6 +28,7 @@ from mcsim.sweeps import (
     sweep_memory_bytes,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 BANDS = {"name": "bands", "kind": "threshold", "band": 0.05, "relative_band": 0.25}
 
 
@@ -204,11 +215,98 @@ def test_sweep_memory_grows_with_the_grid_not_with_grid_times_paths():
     acc = Accumulator(100, initial_wealth=1.0, horizon_years=1.0)
     assert accumulator_bytes(100, len(acc.metric_names), 1) == acc.nbytes
     small = sweep_memory_bytes(100, 1_000_000, 0)
-    assert small == 2 * acc.nbytes + 100 * 1000 * layout.N_METRICS * 8
-    # 1,000 points over a million paths: about 1.3 GB, mostly one block's metrics of every
-    # point, where per-path tables of every point would need 464 GB.
+    n_metrics = len(acc.metric_names)
+    assert small == 3 * acc.nbytes + 100 * 1000 * (layout.N_METRICS + 5 * n_metrics) * 8
+    # 1,000 points over a million paths: about 1.7 GB, mostly one block's metrics of every
+    # point and the update's working set, where per-path tables of every point would need
+    # 464 GB.
     big = sweep_memory_bytes(1000, 1_000_000, 2)
     assert big < 2e9
     assert big - sweep_memory_bytes(1000, 1_000_000, 0) == 2 * 2 * 1_000_000 * 29 * 8
     assert sweep_memory_bytes(1000, 1_000_000, 0, n_jobs=2) > sweep_memory_bytes(1000, 1_000_000, 0)
     assert MAX_GRID_POINTS == 100_000
+
+
+def _bands_sweep(n_paths: int, band: str | list[float]) -> Scenario:
+    table = tomllib.loads((ROOT / "configs" / "choose_bands.toml").read_text())
+    table["simulation"]["n_paths"] = n_paths
+    table["sweeps"] = [
+        {
+            "policy": "bands",
+            "grid": {"band": band, "check_every": [1, 2, 3, 6, 12], "trade_to": ["target", "edge"]},
+        }
+    ]
+    return Scenario.from_dict(table)
+
+
+_GRID_500 = "0.002:0.10:0.002"  # 50 widths x 5 checks x 2 rules
+_GRID_10 = [0.05]  # 1 width: 10 points
+
+
+def test_the_run_estimate_of_a_500_point_sweep_on_100k_paths_is_under_2_gib():
+    plan = prepare(_bands_sweep(100_000, _GRID_500), seed=1)
+    assert len(plan.sweep_policies) == 500
+    assert estimate_memory(plan) < 2 * 2**30
+
+    # Each path adds the same bytes whatever the grid: only the named policies' and the
+    # kept grid points' per-path tables grow with the paths, never grid x paths.
+    def per_50k_paths(band):
+        big = estimate_memory(prepare(_bands_sweep(100_000, band), seed=1))
+        return big - estimate_memory(prepare(_bands_sweep(50_000, band), seed=1))
+
+    assert per_50k_paths(_GRID_500) == per_50k_paths(_GRID_10)
+
+
+def test_the_guard_refuses_a_sweep_too_large_and_says_how_many_points_fit():
+    sc = _bands_sweep(100_000, _GRID_500)
+    plan = prepare(sc, seed=1)
+    limit = estimate_memory(plan) // 2
+    with pytest.raises(ConfigError, match=r"at most ([\d,]+) grid points fit") as info:
+        run(sc, seed=1, max_memory=limit)
+    fit = int(re.search(r"at most ([\d,]+) grid", str(info.value)).group(1).replace(",", ""))
+    assert 0 < fit < 500
+    smaller = dataclasses.replace(plan, sweep_policies=plan.sweep_policies[:fit])
+    larger = dataclasses.replace(plan, sweep_policies=plan.sweep_policies[: fit + 1])
+    assert estimate_memory(smaller) <= 0.9 * limit < estimate_memory(larger)
+
+
+@pytest.mark.parametrize(
+    ("n_points", "n_block", "gammas", "refs", "goal"),
+    [
+        (200, 1000, (3.0,), (0,), None),
+        (200, 1000, (0.0, 1.0, 3.0, 10.0), (0,), None),
+        (100, 2000, (3.0,), (0, 5), 1.2),
+        (500, 500, (3.0, 1.0), (0,), None),
+    ],
+)
+def test_the_estimate_covers_the_working_set_of_a_block_update(
+    n_points, n_block, gammas, refs, goal
+):
+    rng = np.random.default_rng(0)
+    block = rng.random((n_points, n_block, layout.N_METRICS)) + 0.5
+    acc = Accumulator(
+        n_points,
+        initial_wealth=1.0,
+        horizon_years=10.0,
+        risk_aversions=gammas,
+        references=refs,
+        goal=goal,
+    )
+    tracemalloc.start()
+    try:
+        acc.update(1, block)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = sweep_memory_bytes(
+        n_points,
+        n_block,
+        0,
+        n_metrics=len(acc.metric_names),
+        n_risk_aversions=len(gammas),
+        n_references=len(refs),
+        block_size=n_block,
+    )
+    # What the update allocates, against the estimate less what existed before it: the
+    # block's metric array and the merged sums.
+    assert peak <= estimate - block.nbytes - acc.nbytes

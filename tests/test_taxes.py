@@ -253,14 +253,14 @@ def test_harvest_matches_reference(seed, vehicle, by_cost, stale):
         if not has_loss or (v == 1 and results and results[0][2] > 0):
             results.append([0.0, 0.0, 0.0])
             continue
-        trial = copy.deepcopy(expect)
-        r = trial.harvest(v, 0.05, t)
-        cost = 2 * 0.001 * r[2]
-        if -(0.35 * r[0] + 0.15 * r[1]) <= cost:  # not worth its cost: no harvest
+        gross = copy.deepcopy(expect).harvest(v, 0.05, t)
+        cost = 2 * 0.001 * gross[2]
+        if -(0.35 * gross[0] + 0.15 * gross[1]) <= cost:  # not worth its cost: no harvest
             results.append([0.0, 0.0, 0.0])
             continue
-        expect = trial
-        expect.buy(r[2] - cost, t, 1 - v)
+        # The sale's cost adds to the loss; the purchase's cost to the substitute's basis.
+        r = expect.harvest(v, 0.05, t, cost_rate=0.001)
+        expect.buy(r[2] - cost, t, 1 - v, basis=r[2] - cost / 2)
         results.append(r)
         assert expect.total_value() == pytest.approx(before - cost, rel=1e-12)
     _tax_account.harvest_nb(t, h, ap, tp, ep, np.uint64(0), ts, lots, acc)

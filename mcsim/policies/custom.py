@@ -168,8 +168,9 @@ class Custom(Policy):
 
     Notes
     -----
-    The engine compiles its step loop once per distinct function (this loop is not cached
-    on disk), which takes several seconds on the first run of a process.
+    The engine's step loop for the rule is compiled once and cached on disk when the rule is
+    defined at the top level of an importable module (:mod:`mcsim.rule_loops`); otherwise it
+    is compiled once per process, which takes several seconds.
     """
 
     kind: ClassVar[str] = "custom"

@@ -1,5 +1,6 @@
 """Report section of choosing a policy: the ranking, the honest winner, and for a sweep the
-objective over the grid (heatmaps) and the frontier of certainty equivalent against costs."""
+objective over the grid (heatmaps) and the frontiers of certainty equivalent against costs
+and against the 95th percentile of the maximum drawdown."""
 
 from __future__ import annotations
 
@@ -210,7 +211,7 @@ def frontier_figure(
     winner: str | None = None,
     cost: str = "mean_costs",
 ) -> go.Figure:
-    """Certainty-equivalent wealth against mean costs: one point per policy or grid point.
+    """Certainty-equivalent wealth against a cost or risk: one point per policy or grid point.
 
     Parameters
     ----------
@@ -221,16 +222,22 @@ def frontier_figure(
     winner : str, optional
         The chosen policy, drawn as a star.
     cost : str
-        The ranking column on the horizontal axis (``mean_costs``, ``mean_turnover`` or
-        ``mean_max_drawdown``).
+        The ranking column on the horizontal axis (``mean_costs``, ``mean_turnover``,
+        ``mean_max_drawdown`` or ``max_drawdown_p95``; drawdowns are fractions, drawn as
+        percent).
     """
     g = ranking["risk_aversion"].iloc[0]
     part = ranking.loc[ranking["risk_aversion"] == g]
     labels = {
-        "mean_costs": "mean trading costs",
-        "mean_turnover": "mean turnover",
-        "mean_max_drawdown": "mean maximum drawdown",
+        "mean_costs": ("mean trading costs", "costs"),
+        "mean_turnover": ("mean turnover", "turnover"),
+        "mean_max_drawdown": ("mean maximum drawdown", "mean maximum drawdown"),
+        "max_drawdown_p95": (
+            "maximum drawdown, 95th percentile of paths",
+            "p95 maximum drawdown",
+        ),
     }
+    axis_label, short = labels.get(cost, (cost, cost))
     fig = go.Figure(
         go.Scatter(
             x=part[cost],
@@ -255,10 +262,10 @@ def frontier_figure(
                 name=f"{'winner' if name == winner else 'baseline'}: {name}",
             )
         )
-    fig.update_xaxes(title=labels.get(cost, cost))
+    fig.update_xaxes(title=axis_label, tickformat=".1%" if "drawdown" in cost else None)
     fig.update_yaxes(title=f"certainty-equivalent wealth (risk aversion {g:g})")
     fig.update_layout(
-        title={"text": "Certainty equivalent against costs", "x": 0.01},
+        title={"text": f"Certainty equivalent against {short}", "x": 0.01},
         template="plotly_white",
         height=420,
         font={"family": FONT, "size": 12, "color": "#222"},
@@ -295,12 +302,17 @@ def choose_figure_builders(view: ReportView) -> dict[str, Callable[[], go.Figure
         out["choose_frontier"] = lambda: frontier_figure(
             ranking, baseline=view.baseline, winner=winner
         )
+    if "max_drawdown_p95" in ranking:
+        out["choose_frontier_drawdown"] = lambda: frontier_figure(
+            ranking, baseline=view.baseline, winner=winner, cost="max_drawdown_p95"
+        )
     return out
 
 
 def choose_figures(view: ReportView) -> dict[str, go.Figure]:
     """For a sweep: per sweep of two or more fields a heatmap of the objective, and the
-    frontier of certainty equivalent against costs (none without a sweep's ranking)."""
+    frontiers of certainty equivalent against mean costs and against the p95 maximum
+    drawdown (none without a sweep's ranking)."""
     return {key: build() for key, build in choose_figure_builders(view).items()}
 
 
@@ -327,7 +339,8 @@ def choose_sections(view: ReportView) -> list[Section]:
     if figures:
         intro += (
             "<p>Each grid point is a policy on the very same paths. The heatmap shows the "
-            "objective over two swept fields (the best over any others); the frontier, "
-            "certainty-equivalent wealth against mean costs, one point per policy.</p>"
+            "objective over two swept fields (the best over any others); the frontiers, "
+            "certainty-equivalent wealth against mean costs and against the 95th percentile "
+            "of the maximum drawdown, one point per policy, the winner starred.</p>"
         )
     return [Section("choose", "Choosing a policy", intro, figures, [t.to_html() for t in body])]

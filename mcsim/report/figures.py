@@ -46,7 +46,10 @@ __all__ = [
     "flows_figure",
     "n_bins",
     "report_figures",
+    "share_at_or_above",
+    "success_figure",
     "taxes_figure",
+    "underwater_figure",
 ]
 
 N_SAMPLE_PATHS = 20
@@ -79,6 +82,7 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             view.colours,
             steps_per_year=sim.steps_per_year,
             initial_wealth=sim.initial_wealth,
+            currency=sim.currency,
         ),
         "terminal_wealth": lambda: distribution_figure(
             "terminal_wealth", view.metric("terminal_wealth"), view.summary, view.colours
@@ -87,6 +91,10 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             "max_drawdown", view.metric("max_drawdown"), view.summary, view.colours
         ),
     }
+    if len(view.sample_paths):
+        builders["underwater"] = lambda: underwater_figure(
+            view.sample_paths, view.colours, steps_per_year=sim.steps_per_year
+        )
     if len(view.policies) > 1:
         builders["comparison"] = lambda: comparison_figure(
             view.comparison,
@@ -97,9 +105,23 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             view.colours,
         )
     if view.has_costs:
-        builders["costs"] = lambda: costs_figure(view.summary, view.cost_parts, view.policies)
+        builders["costs"] = lambda: costs_figure(
+            view.summary, view.cost_parts, view.policies, sim.currency
+        )
     if view.has_taxes:
-        builders["taxes"] = lambda: taxes_figure(view.summary, view.colours)
+        builders["taxes"] = lambda: taxes_figure(view.summary, view.colours, sim.currency)
+    if view.has_flows and view.wealth_hist is not None:
+        sketch = view.manifest["sketch"]
+        builders["success"] = lambda: success_figure(
+            view.wealth_hist,
+            view.grid_steps,
+            view.colours,
+            steps_per_year=sim.steps_per_year,
+            initial_wealth=sim.initial_wealth,
+            goal=sim.goal,
+            hist_lo=float(sketch["lo"]),
+            hist_width=float(sketch["width"]),
+        )
     if view.has_flows:
         builders["flows"] = lambda: flows_figure(
             view.metric("ruin_year"),
@@ -185,6 +207,7 @@ def fan_figure(
     *,
     steps_per_year: int,
     initial_wealth: float,
+    currency: str = "currency",
 ) -> go.Figure:
     """Wealth quantiles over time, one panel per policy, shared log axis.
 
@@ -207,6 +230,8 @@ def fan_figure(
         Steps per year of the sample paths.
     initial_wealth : float
         Wealth at the start, drawn as a dotted line.
+    currency : str
+        What amounts are in (``[simulation].currency``), shown in the axis title.
     """
     n = len(policies)
     cols = 1 if n == 1 else 2 if n in (2, 4) else 3
@@ -319,7 +344,7 @@ def fan_figure(
     )
     fig.update_xaxes(gridcolor="#e6e8eb")
     for r in range(1, rows + 1):
-        fig.update_yaxes(title_text="Wealth (currency, log scale)", row=r, col=1)
+        fig.update_yaxes(title_text=f"Wealth ({currency}, log scale)", row=r, col=1)
     for c in range(1, cols + 1):
         fig.update_xaxes(title_text="Years", row=rows, col=c)
     title = "Wealth over time: median, 25–75 % and 5–95 % bands"
@@ -580,7 +605,12 @@ def comparison_figure(
     return fig
 
 
-def costs_figure(summary: pd.DataFrame, parts: Sequence[str], policies: Sequence[str]) -> go.Figure:
+def costs_figure(
+    summary: pd.DataFrame,
+    parts: Sequence[str],
+    policies: Sequence[str],
+    currency: str = "currency",
+) -> go.Figure:
     """Mean trading costs per policy, stacked by kind of cost (``parts``: cost metrics shown)."""
     fig = go.Figure()
     for part, colour in zip(COST_PARTS, COST_COLOURS, strict=True):
@@ -597,13 +627,15 @@ def costs_figure(summary: pd.DataFrame, parts: Sequence[str], policies: Sequence
             )
         )
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text="Mean cost (currency)", tickformat="~s")
+    fig.update_yaxes(title_text=f"Mean cost ({currency})", tickformat="~s")
     fig.update_xaxes(title_text="Policy", tickfont={"color": "#222"})
     _layout(fig, "Trading costs by kind (mean per path)", 380)
     return fig
 
 
-def taxes_figure(summary: pd.DataFrame, colours: Mapping[str, str]) -> go.Figure:
+def taxes_figure(
+    summary: pd.DataFrame, colours: Mapping[str, str], currency: str = "currency"
+) -> go.Figure:
     """Mean taxes paid per policy (``colours``: each policy's colour, in policy order)."""
     fig = go.Figure()
     for pol, colour in colours.items():
@@ -617,9 +649,161 @@ def taxes_figure(summary: pd.DataFrame, colours: Mapping[str, str]) -> go.Figure
                 hovertemplate="%{x}<br>mean taxes %{y:,.0f}<extra></extra>",
             )
         )
-    fig.update_yaxes(title_text="Mean taxes paid (currency)")
+    fig.update_yaxes(title_text=f"Mean taxes paid ({currency})")
     fig.update_xaxes(title_text="Policy")
     _layout(fig, "Taxes paid (mean per path)", 360)
+    return fig
+
+
+def underwater_figure(
+    samples: pd.DataFrame, colours: Mapping[str, str], *, steps_per_year: int
+) -> go.Figure:
+    """Drawdown over time (underwater chart): median and 5-95 % band per policy.
+
+    The drawdown of a path at step ``t`` is ``1 - W_t / max_{s<=t} W_s`` of its wealth
+    ``W`` (with flows in it: a withdrawal deepens it), in percent below the running peak.
+    The quantiles are over the kept sample paths (``[simulation].keep_paths``), the only
+    paths whose whole wealth path a run keeps; with few of them the band is rough.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        Index (policy, path); wealth per step (the result's ``sample_paths``).
+    colours : mapping of str to str
+        Colour of each policy, in policy order (policies without samples are left out).
+    steps_per_year : int
+        Steps per year of the sample paths.
+    """
+    fig = go.Figure()
+    kept = set(samples.index.get_level_values("policy"))
+    n_kept = 0
+    for pol, colour in colours.items():
+        if pol not in kept:
+            continue
+        w = samples.loc[pol].to_numpy(dtype=np.float64)
+        n_kept = w.shape[0]
+        peak = np.maximum.accumulate(w, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dd = np.where(peak > 0, 1.0 - w / peak, 1.0)
+        p05, p50, p95 = np.quantile(dd, [0.05, 0.5, 0.95], axis=0)
+        n_steps = w.shape[1] - 1
+        stride = max(1, math.ceil(n_steps / _MAX_POINTS_PER_PATH))
+        idx = np.unique(np.append(np.arange(0, n_steps + 1, stride), n_steps))
+        years = idx / steps_per_year
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([years, years[::-1]]),
+                y=-100.0 * np.concatenate([p05[idx], p95[idx][::-1]]),
+                fill="toself",
+                fillcolor=rgba(colour, 0.12),
+                line={"width": 0},
+                mode="lines",
+                name=pol,
+                legendgroup=pol,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=years,
+                y=-100.0 * p50[idx],
+                mode="lines",
+                line={"color": colour, "width": 2},
+                name=pol,
+                legendgroup=pol,
+                hovertemplate=(
+                    f"<b>{esc(pol)}</b><br>year %{{x:.1f}}: median %{{y:.1f}} % below the "
+                    "peak<extra></extra>"
+                ),
+            )
+        )
+    fig.update_xaxes(title_text="Years")
+    fig.update_yaxes(title_text="Drawdown of wealth (% below its peak)")
+    _layout(
+        fig,
+        f"Under water: drawdown over time, median and 5–95 % band of {n_kept} sample paths",
+        400,
+    )
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    return fig
+
+
+def share_at_or_above(counts: np.ndarray, log_level: float, lo: float, width: float) -> float:
+    """Share of a wealth sketch's paths at or above ``log_level`` (log of wealth over initial
+    wealth), linearly interpolated inside the bin that holds it; bin 0 (ruin and below the
+    sketch) is never above a finite level."""
+    total = counts.sum()
+    if total == 0:
+        return float("nan")
+    pos = (log_level - lo) / width + 1.0
+    k = int(np.floor(pos))
+    if k < 1:
+        return float(counts[1:].sum() / total)
+    if k >= counts.size - 1:  # beyond the sketch's range: the upper tail bin, an upper bound
+        return float(counts[-1] / total)
+    above = counts[k + 1 :].sum() + counts[k] * (1.0 - (pos - k))
+    return float(above / total)
+
+
+def success_figure(
+    hist: np.ndarray,
+    grid_steps: np.ndarray,
+    colours: Mapping[str, str],
+    *,
+    steps_per_year: int,
+    initial_wealth: float,
+    goal: float | None,
+    hist_lo: float,
+    hist_width: float,
+) -> go.Figure:
+    """Probability of success by year, from the wealth sketches.
+
+    With a goal: the share of paths whose wealth at year ``t`` is at or above the goal (a
+    ruined path has wealth 0, so it never counts); at the horizon this is P(goal met) up to the
+    paths within one sketch bin (0.5 %) of the goal. Without a goal: the share of paths that
+    still have money (not ruined by year ``t``).
+
+    Parameters
+    ----------
+    hist : ndarray of shape (n_policies, n_grid, n_bins)
+        Merged sketch counts of log(wealth / initial wealth), policies in ``colours`` order.
+    grid_steps : ndarray of shape (n_grid,)
+        Step of each grid point.
+    colours : mapping of str to str
+        Colour of each policy, in policy order.
+    steps_per_year : int
+    initial_wealth, goal : float
+        Currency; ``goal`` None for none.
+    hist_lo, hist_width : float
+        Left edge of bin 1 and the width of interior bins (log-wealth units).
+    """
+    years = np.asarray(grid_steps, dtype=float) / steps_per_year
+    level = math.log(goal / initial_wealth) if goal else None
+    fig = go.Figure()
+    for k, (pol, colour) in enumerate(colours.items()):
+        if level is None:
+            share = [1.0 - hist[k, g, 0] / max(hist[k, g].sum(), 1) for g in range(years.size)]
+        else:
+            share = [
+                share_at_or_above(hist[k, g], level, hist_lo, hist_width) for g in range(years.size)
+            ]
+        fig.add_trace(
+            go.Scatter(
+                x=years,
+                y=100.0 * np.asarray(share),
+                mode="lines+markers",
+                line={"color": colour, "width": 2},
+                marker={"size": 4},
+                name=pol,
+                hovertemplate=f"<b>{esc(pol)}</b><br>year %{{x:.0f}}: %{{y:.1f}} %<extra></extra>",
+            )
+        )
+    what = "wealth at or above the goal" if level is not None else "paths that still have money"
+    fig.update_xaxes(title_text="Years")
+    fig.update_yaxes(title_text=f"P(success) (%): {what}", range=[0, 100.5])
+    _layout(fig, f"Probability of success by year: {what}", 380)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "LOG_MIN",
     "METRIC_LABELS",
     "esc",
+    "format_amount",
     "format_value",
     "is_fraction",
     "log_bound",
@@ -73,23 +74,46 @@ def is_fraction(unit: str) -> bool:
 def format_value(x: float, unit: str, *, signed: bool = False) -> str:
     """A number as shown in the report's tables.
 
-    Currency gets thousands separators and no decimals (``12,345,678``; from 1e15 on,
-    scientific notation: ``3.142e+200``); fractions and probabilities are shown in percent
+    Currency as :func:`format_amount` (``12,345,678``; ``4.123`` and ``0.8123`` at the scale
+    of an initial wealth of 1); fractions and probabilities are shown in percent
     with two decimals (``7.53%``), and differences of fractions in percentage points
-    (``-0.48 pp``); years with one decimal; counts with one.
+    (``-0.48 pp``); years with one decimal; ratios (Sharpe, Sortino, Calmar) with two;
+    counts with one.
     Missing values (NaN) show as an en dash.
     """
     if x is None or not np.isfinite(x):
         return "–" if x is None or np.isnan(x) else ("∞" if x > 0 else "-∞")
     sign = "+" if signed else ""
     if unit == "currency":
-        # All the digits of an amount past 1e15 are noise to a reader: scientific notation.
-        return f"{x:{sign}.3e}" if abs(x) >= 1e15 else f"{x:{sign},.0f}"
+        return format_amount(x, signed=signed)
     if is_fraction(unit):
         return f"{100 * x:{sign}.2f} pp" if signed else f"{100 * x:.2f}%"
     if unit == "years":
         return f"{x:{sign}.1f} y"
+    if unit == "ratio":
+        return f"{x:{sign}.2f}"
     return f"{x:{sign},.1f}"
+
+
+def format_amount(x: float, *, signed: bool = False) -> str:
+    """An amount of money with the digits its scale needs.
+
+    From 1,000 on: thousands separators and no decimals (``12,345,678``); from 1e15 on,
+    scientific notation (``3.142e+200``: all the digits past that are noise to a reader).
+    Below 1,000: four significant digits (``812.3``, ``4.123``, ``0.8123``, ``0.0001235``), so
+    a scenario that starts from wealth 1 shows its quantiles apart instead of as "4" and "0".
+    Zero is ``0``; NaN an en dash, infinities ``∞`` and ``-∞``.
+    """
+    if not np.isfinite(x):
+        return "–" if np.isnan(x) else ("∞" if x > 0 else "-∞")
+    sign = "+" if signed else ""
+    a = abs(x)
+    if a >= 1e15:
+        return f"{x:{sign}.3e}"
+    if a >= 1e3 or x == 0:
+        return f"{x:{sign},.0f}"
+    decimals = 3 - math.floor(math.log10(a))
+    return f"{x:{sign}.{decimals}f}"
 
 
 def esc(x: Any) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .choose import choose_sections
 from .figures import N_SAMPLE_PATHS, n_bins
-from .format import esc, format_value, to_json
+from .format import esc, format_value
 from .section import Section
 from .stress import stress_sections
 from .tables import (
@@ -14,6 +14,7 @@ from .tables import (
     costs_table,
     event_table,
     flows_table,
+    key_value_table,
     model_check_table,
     policies_html,
     summary_table,
@@ -37,7 +38,11 @@ def report_sections(view: ReportView) -> list[Section]:
             "tax on unrealised gains; CVaR 5% is the mean of the worst 5% of paths. CAGR, "
             "volatility, drawdown, turnover and costs are means over paths; P(loss) is the "
             "share of paths ending below initial wealth plus net flows.</p>",
-            body=[summary_table(summary, policies, baseline, view.metric_info).to_html()],
+            body=[
+                summary_table(
+                    summary, policies, baseline, view.metric_info, view.sim.currency
+                ).to_html()
+            ],
         ),
         Section(
             "fan",
@@ -46,8 +51,10 @@ def report_sections(view: ReportView) -> list[Section]:
             "(bins of 0.5 % of wealth). Dark line: median; darker band: 25th–75th "
             "percentile; light band: 5th–95th; thin lines: the first "
             f"{min(N_SAMPLE_PATHS, sim.keep_paths)} sample paths. All panels share "
-            "the log-scale wealth axis.</p>",
-            ["fan"],
+            "the log-scale wealth axis. Below: under water, how far wealth is below its "
+            "running peak at each year (median and 5–95 % band of the kept sample paths; "
+            "cash flows move it too).</p>",
+            ["fan", "underwater"],
         ),
         Section(
             "distributions",
@@ -111,7 +118,13 @@ def report_sections(view: ReportView) -> list[Section]:
             )
         table = flows_table(summary, policies, baseline, has_goal=view.has_goal)
         secs.append(
-            Section("flows", "Cash flows and goal", intro + "</p>", ["flows"], [table.to_html()])
+            Section(
+                "flows",
+                "Cash flows and goal",
+                intro + "</p>",
+                ["success", "flows"],
+                [table.to_html()],
+            )
         )
     for name, event in view.events.items():
         table = event_table(view.metric(name), summary, policies, baseline, name, event)
@@ -153,12 +166,12 @@ def _details_section(view: ReportView) -> Section:
         "<h3>Policies</h3>",
         policies_html(sc.policies, view.baseline),
         "<h3>Costs</h3>",
-        f"<pre>{esc(to_json(sc.costs.to_dict()))}</pre>",
+        key_value_table(sc.costs.to_dict()),
     ]
     if sc.flows:
         details += [
             "<h3>Cash flows</h3>",
-            f"<pre>{esc(to_json([f.to_dict() for f in sc.flows]))}</pre>",
+            key_value_table({f"flow {i + 1}": f.to_dict() for i, f in enumerate(sc.flows)}),
         ]
     man = view.manifest
     run_info = {
@@ -167,7 +180,7 @@ def _details_section(view: ReportView) -> Section:
         "timings": man["timings"],
         "versions": man["versions"],
     }
-    details += ["<h3>Run</h3>", f"<pre>{esc(to_json(run_info))}</pre>"]
+    details += ["<h3>Run</h3>", key_value_table(run_info)]
     return Section(
         "details",
         "Run details",

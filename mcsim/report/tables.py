@@ -31,6 +31,7 @@ __all__ = [
     "costs_table",
     "event_table",
     "flows_table",
+    "key_value_table",
     "model_check_table",
     "model_params_html",
     "policies_html",
@@ -72,6 +73,28 @@ class Table:
         return "".join(out)
 
 
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        out: list[tuple[str, str]] = []
+        for k, v in value.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(value, float):
+        return [(prefix, f"{float(f'{value:.6g}'):g}")]
+    return [(prefix, short(value))]
+
+
+def key_value_table(
+    value: Mapping[str, Any], header: tuple[str, str] = ("Setting", "Value")
+) -> str:
+    """A nested mapping as a two-column HTML table, nested keys joined by dots
+    (``per_asset.us_stocks_tr.proportional_bps``); floats to 6 significant digits."""
+    rows = [[k, v] for k, v in _flatten(value)]
+    t = Table([[(header[0], 1), (header[1], 1)]], rows)
+    t.first_col_left = 2
+    return t.to_html("data compact kv")
+
+
 def _stat(summary: pd.DataFrame, policy: str, metric: str, column: str) -> float:
     return float(summary.loc[(policy, metric), column])
 
@@ -89,8 +112,10 @@ def summary_table(
     policies: Sequence[str],
     baseline: str,
     metric_info: Mapping[str, MetricInfo],
+    currency: str = "currency",
 ) -> Table:
-    """Terminal wealth quantiles and the mean of the main metrics, one row per policy."""
+    """Terminal wealth quantiles (labelled with ``currency``) and the mean of the main
+    metrics, one row per policy."""
     tw = [("mean", "Mean"), ("p05", "5th pct"), ("p50", "Median"), ("p95", "95th pct")]
     tw.append(("cvar05", "CVaR 5%"))
     means = [
@@ -102,7 +127,7 @@ def summary_table(
         ("loss", "P(loss)"),
     ]
     header = [
-        [("", 1), ("Terminal wealth (currency)", len(tw)), ("Mean per path", len(means))],
+        [("", 1), (f"Terminal wealth ({currency})", len(tw)), ("Mean per path", len(means))],
         [("Policy", 1), *[(t, 1) for _, t in tw], *[(t, 1) for _, t in means]],
     ]
     rows = []
@@ -334,6 +359,10 @@ def _number_table(value: Any) -> bool:
     )
 
 
+# Per-series parameters that are annual fractions: shown in percent.
+_PERCENT_PARAMS = frozenset({"mu", "vol", "mean", "means", "vols", "dividend_yield"})
+
+
 def model_params_html(params: Mapping[str, Any], series_names: Sequence[str]) -> str:
     """Model parameters: per-series lists and matrices as tables, the rest as a list.
 
@@ -360,11 +389,16 @@ def model_params_html(params: Mapping[str, Any], series_names: Sequence[str]) ->
         else:
             other[key] = value
     out = []
-    labels = {"mu": "mu (annual mean)", "vol": "vol (annual)"}
+    labels = {"mu": "mean (annual, %)", "vol": "volatility (annual, %)"}
     if per_series:
         header = [[("Series", 1), *[(labels.get(k, k), 1) for k in per_series]]]
         rows = [
-            [s] + [param_number(v[i]) for v in per_series.values()] for i, s in enumerate(names)
+            [s]
+            + [
+                f"{100 * v[i]:.2f}" if k in _PERCENT_PARAMS else param_number(v[i])
+                for k, v in per_series.items()
+            ]
+            for i, s in enumerate(names)
         ]
         out.append(Table(header, rows).to_html("data compact"))
     for key, mat in tables.items():
@@ -398,4 +432,4 @@ def policies_html(policies: Sequence[Policy], baseline: str) -> str:
         rows.append([_policy_label(p.name, baseline), str(d.get("kind", p.kind)), settings])
     t = Table(header, rows, ["baseline" if r[0].endswith("(baseline)") else "" for r in rows])
     t.first_col_left = 3
-    return t.to_html("data compact")
+    return t.to_html("data compact policies")

@@ -94,6 +94,9 @@ class ReportView:
     ranking: pd.DataFrame | None = None
     winner: Winner | None = None
     sweep_points: pd.DataFrame | None = None
+    # The merged wealth sketches (n_policies, n_grid, n_bins) and the steps of their grid.
+    wealth_hist: np.ndarray | None = None
+    grid_steps: np.ndarray | None = None
     _metric_cache: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -113,6 +116,8 @@ class ReportView:
             series_names=list(result.series_names),
             per_path=result.metric,
             model_check_table=result.model_check,
+            wealth_hist=result.hist,
+            grid_steps=result.grid_steps,
             stress=result.stress if result.stress_names else None,
             stress_fans={name: result.stress_fan(name) for name in result.stress_names},
             failure=result.failure,

@@ -260,20 +260,23 @@ class LotBook:
                 lots[1], lots[2] = lots[2], lots[1]
         self.lots = [lot for lot in lots if lot["units"] > 0]
 
-    def buy(self, amount: float, t: float, vehicle: int) -> None:
+    def buy(self, amount: float, t: float, vehicle: int, basis: float | None = None) -> None:
+        """Buy ``amount`` (currency) of shares; their basis is ``amount`` unless given (a
+        purchase's trading cost or a disallowed wash loss added to it)."""
         price = self.prices[vehicle]
         units = amount / price
+        paid = amount if basis is None else basis
         if self.by_cost:
-            self._buy_by_cost(amount, units, price, t, vehicle)
+            self._buy_by_cost(paid, units, paid / units if basis is not None else price, t, vehicle)
             return
         last = self.lots[-1] if self.lots else None
         if last is not None and last["step"] == t and last["vehicle"] == vehicle:
             last["units"] += units
-            last["basis"] += amount
+            last["basis"] += paid
             return
         if len(self.lots) >= self.max_lots:
             self.merge_oldest(t)
-        self.lots.append({"units": units, "basis": amount, "step": t, "vehicle": vehicle})
+        self.lots.append({"units": units, "basis": paid, "step": t, "vehicle": vehicle})
 
     def _position(self, price: float) -> int:
         """After every lot that costs no more (searched from the end, as the kernel)."""
@@ -340,17 +343,21 @@ class LotBook:
             self.lots = [lot for lot in self.lots if lot["units"] > 0]
         return [short, long, amount - max(left, 0.0)]
 
-    def harvest(self, vehicle: int, threshold: float, t: float) -> list[float]:
-        """Sell every lot of ``vehicle`` worth less than ``(1 - threshold)`` x its basis."""
+    def harvest(
+        self, vehicle: int, threshold: float, t: float, cost_rate: float = 0.0
+    ) -> list[float]:
+        """Sell every lot of ``vehicle`` worth less than ``(1 - threshold)`` x its basis;
+        the sale's cost (``cost_rate`` x value sold) is deducted from the proceeds, so each
+        lot's loss grows by ``cost_rate`` x its value."""
         short = long = sold = 0.0
         keep = []
         for lot in self.lots:
             v = self.value(lot)
             if lot["vehicle"] == vehicle and v < (1 - threshold) * lot["basis"]:
                 if self.is_long(lot, t):
-                    long += v - lot["basis"]
+                    long += v * (1 - cost_rate) - lot["basis"]
                 else:
-                    short += v - lot["basis"]
+                    short += v * (1 - cost_rate) - lot["basis"]
                 sold += v
             else:
                 keep.append(lot)
