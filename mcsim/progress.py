@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING
 
 from .kernels import _engine
 from .rates import compile_seconds
+from .rule_loops import rule_loop
 
 if TYPE_CHECKING:
     from .config import Scenario
@@ -99,13 +100,29 @@ def kernels_cached() -> bool | None:
     return any(states) if states else None
 
 
+def _loop_cached(rule: object) -> bool:
+    """Whether the disk-cached step loop of a custom rule (:mod:`mcsim.rule_loops`) is
+    compiled already; False for a rule run in the uncached loop (compiled every process)."""
+    cache_file = getattr(getattr(rule_loop(rule), "_cache", None), "_cache_file", None)
+    if cache_file is None:
+        return False
+    try:
+        return bool(cache_file._load_index())
+    except Exception:  # numba's private layout changed: say it compiles
+        return False
+
+
 def compile_message(plan: RunPlan) -> str | None:
     """What the warm-up before the first block will do, when it takes long; else None.
 
     A cold cache compiles the step loop (measured seconds in :mod:`mcsim.rates`); a custom
-    rule is compiled with its loop on every run.
+    rule's loop is compiled when it is not in the rule-loop cache yet.
     """
-    custom = [p.name for p in plan.policies if getattr(p, "rebalance_nb", None) is not None]
+    custom = [
+        p.name
+        for p in plan.policies
+        if getattr(p, "rebalance_nb", None) is not None and not _loop_cached(p.rebalance_nb)
+    ]
     cached = kernels_cached()
     if cached is False:
         return (

@@ -165,3 +165,15 @@ def test_sweep_grid_points_count_as_policies():
     assert n_points > 10
     ratio = estimate_run_seconds(plan, 1) / estimate_run_seconds(plain, 1)
     assert ratio == pytest.approx((len(plain.policies) + n_points) / len(plain.policies), rel=0.5)
+
+
+def test_a_custom_rule_is_announced_only_until_its_loop_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("MCSIM_CACHE_DIR", str(tmp_path))  # an empty rule-loop cache
+    scenario = mcsim.Scenario.from_toml("bands_5_25").replace(n_paths=50)
+    plan = mcsim.prepare(scenario)
+    message = compile_message(plan)
+    # Loops are memoised per process: another test may have loaded this rule's already.
+    if message is not None:
+        assert message.startswith("compiling the custom rule 'momentum_tilt'")
+    mcsim.run(scenario, seed=1)
+    assert compile_message(mcsim.prepare(scenario)) is None
