@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import dataclasses
 import difflib
+import json
 import math
 import os
 import shutil
@@ -30,10 +31,18 @@ from .optimize import DEFAULT_COSTS_BPS, optimize_band
 from .output import check_folder, checkpoint_warnings_as_lines
 from .plan import prepare
 from .policies import BuyAndHold, Custom, Policy
+from .progress import kernels_cached
+from .rates import compile_seconds, estimate_run_seconds, load_rates
 from .report.format import format_amount
 from .report.headline import headline_table
 from .report.model_risk import model_risk_line
-from .scenarios import bundled_scenarios, default_scenario_path, scenario_path
+from .scenarios import (
+    bundled_scenarios,
+    default_scenario_path,
+    resolve_scenario,
+    scenario_path,
+)
+from .schema import scenario_schema, write_schema
 from .stress import episode_table
 from .sweeps import parse_grid_option
 
@@ -78,19 +87,7 @@ def comparison_table(result) -> pd.DataFrame:
 
 
 def _resolve_scenario(arg: str | None) -> Path:
-    if arg is None:
-        return default_scenario_path()
-    p = Path(arg)
-    if p.exists() or p.suffix == ".toml":
-        return p
-    if arg in bundled_scenarios():
-        return scenario_path(arg)
-    close = difflib.get_close_matches(arg, bundled_scenarios(), n=1)
-    hint = f" Did you mean the bundled scenario {close[0]!r}?" if close else ""
-    raise ConfigError(
-        f"Scenario file {arg!r} does not exist and is not a bundled scenario.{hint} "
-        "`mcsim scenarios` lists the bundled ones."
-    )
+    return default_scenario_path() if arg is None else resolve_scenario(arg)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -521,7 +518,7 @@ def _dask_client(address: str | None):
         from dask.distributed import Client
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise McsimError(
-            "--backend dask needs dask.distributed: pip install 'mcsim-rebalance[dask]'."
+            '--backend dask needs dask.distributed: pip install ".[dask]" from the clone.'
         ) from e
     if address:
         try:
@@ -557,6 +554,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
     mib = estimate_memory(plan, jobs) / 2**20
     print(f"  estimated peak memory: {mib:,.0f} MiB with {jobs} worker(s)")
+    print(f"  {run_time_line(plan, jobs)}")
     for name, spec in refs:
         print(
             f"  policy {name!r} names code {spec!r}; it is imported only with --allow-code "
@@ -565,6 +563,27 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for note in [*learned_notes, *_defaults_notes(scenario, args)]:
         print(f"  {note}")
     return 0
+
+
+def run_time_line(plan, jobs: int) -> str:
+    """The estimate ``mcsim validate`` prints: simulation seconds from the measured rates,
+    and the one-off compile when numba's cache does not hold the kernels yet."""
+    seconds = estimate_run_seconds(plan, jobs)
+    line = f"estimated run time: {_duration(seconds)} simulating with {jobs} worker(s)"
+    if kernels_cached() is False:
+        line += f", plus {_duration(compile_seconds())} compiling on this first run"
+    measured = load_rates()["measured"]
+    return line + f" (rates measured {measured['date']} on {measured['machine'].split(',')[0]})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 0.5:
+        return "under a second"
+    if seconds < 120:
+        return f"about {seconds:.0f} s"
+    if seconds < 7200:
+        return f"about {seconds / 60:.0f} min"
+    return f"about {seconds / 3600:.1f} h"
 
 
 def _with_stand_ins(scenario):
@@ -600,15 +619,68 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     )
 
 
+def _terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` when set), at least 40."""
+    return max(40, shutil.get_terminal_size((100, 24)).columns)
+
+
+def dataset_lines(width: int) -> list[str]:
+    """The listing of ``mcsim data``: per dataset a heading line and its details indented,
+    every line at most ``width`` characters."""
+    lines: list[str] = []
+    for row in list_datasets().itertuples(index=False):
+        heading = (
+            f"{row.name}: {row.frequency} {row.kind}, {row.first:%Y-%m} .. {row.last:%Y-%m}, "
+            f"{row.rows:,} rows"
+        )
+        lines.extend(textwrap.wrap(heading, width, subsequent_indent="    "))
+        for label, text in (
+            ("series", row.columns),
+            ("about", row.description),
+            ("source", row.citation),
+        ):
+            lines.extend(
+                textwrap.wrap(
+                    f"{label}: {text}",
+                    width,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
+        lines.append("")
+    return lines[:-1]
+
+
 def _cmd_data(args: argparse.Namespace) -> int:
+    width = _terminal_width()
     if args.name is None:
-        with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-            print(list_datasets().to_string(index=False))
+        print("\n".join(dataset_lines(width)))
         return 0
     df = load_returns(args.name, kind=args.kind)
     print(f"{args.name}: {len(df):,} rows, {df.index[0].date()} .. {df.index[-1].date()}")
-    with pd.option_context("display.width", 200):
-        print(df.describe().T.to_string())
+    print(df.describe().T.to_string(line_width=width))
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    if args.out is None:
+        print(json.dumps(scenario_schema(), indent=2))
+        return 0
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(
+            f"`--out` {str(out)!r} is a folder; give a file such as {out}/mcsim.json."
+        )
+    if not out.parent.is_dir():
+        raise ConfigError(
+            f"`--out`: the folder {str(out.parent)!r} does not exist; create it or write elsewhere."
+        )
+    try:
+        write_schema(out)
+    except OSError as e:
+        raise ConfigError(f"`--out` {str(out)!r} cannot be written ({e.strerror}).") from e
+    print(f"Wrote the JSON Schema of scenario files to {out}", file=sys.stderr)
     return 0
 
 
@@ -709,8 +781,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paths", type=int, help="number of paths (overrides [simulation].n_paths)")
     p.add_argument("--seed", type=int, help="root seed (overrides [simulation].seed)")
     p.add_argument("--jobs", type=int, help="workers (default 1); results do not depend on it")
-    p.add_argument("--backend", choices=["threads", "loky", "dask"])
-    p.add_argument("--scheduler", help="dask scheduler address")
+    p.add_argument(
+        "--backend",
+        choices=["threads", "loky", "dask"],
+        help="joblib backend (default threads; dask when --scheduler is given)",
+    )
+    p.add_argument("--scheduler", help="dask scheduler address (implies --backend dask)")
     p.add_argument("--max-memory", type=float, help="memory the run may use, in GiB")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     _add_report_plotly(p)
@@ -736,9 +812,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_optimize_band)
 
     p = sub.add_parser("validate", help="check a scenario and its data without running it")
-    p.add_argument("scenario", nargs="?")
-    p.add_argument("--paths", type=int)
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        help="scenario TOML file or bundled name (default: the bundled 60/40)",
+    )
+    p.add_argument(
+        "--paths", type=int, help="number of paths for the estimates (overrides n_paths)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="workers the memory and time estimates assume (default 1; -1 for all cores)",
+    )
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_validate)
 
@@ -752,7 +839,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", help="comma-separated columns to fit (default: all)")
     p.add_argument("--start", help="first date, such as 1926-07")
     p.add_argument("--end", help="last date")
-    p.add_argument("--kind", choices=["returns", "prices"], default="returns")
+    p.add_argument(
+        "--kind",
+        choices=["returns", "prices"],
+        default="returns",
+        help="whether the file holds returns per period or price levels (default returns)",
+    )
     p.add_argument("--steps-per-year", type=int, help="simulation steps per year for the check")
     p.add_argument(
         "--option",
@@ -761,17 +853,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="model option, repeatable (estimator=ledoit_wolf)",
     )
     p.add_argument("--paths", type=int, default=2000, help="simulated histories for the check")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the check's simulations")
     p.add_argument("--out", help="folder for fit.json, model_check.csv and model_check.html")
     p.set_defaults(func=_cmd_fit)
 
     p = sub.add_parser("data", help="list the bundled datasets, or describe one")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--kind", choices=["returns", "prices"], default="returns")
+    p.add_argument("name", nargs="?", help="dataset to describe (default: list them all)")
+    p.add_argument(
+        "--kind",
+        choices=["returns", "prices"],
+        default="returns",
+        help="describe returns per period or price levels (levels: shiller_levels)",
+    )
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("scenarios", help="list the bundled scenario files")
     p.set_defaults(func=_cmd_scenarios)
+
+    p = sub.add_parser(
+        "schema",
+        help="write the JSON Schema of scenario files (for editors such as Even Better TOML)",
+    )
+    p.add_argument("--out", help="file to write (default: print it)")
+    p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("stresses", help="list the bundled historical episodes for [[stresses]]")
     p.set_defaults(func=_cmd_stresses)

@@ -22,6 +22,7 @@ from .failure import FailureConfig
 from .flows import CashFlow, flows_from_config
 from .models import ReturnModel, model_from_config
 from .policies import Custom, Policy, policy_from_config
+from .scenarios import resolve_scenario
 from .stress import Stress, stress_from_config
 from .sweeps import SweepConfig, expand
 from .taxes import TaxConfig
@@ -359,6 +360,47 @@ class Scenario:
             )
         self._check_stress_testing()
 
+    def __repr__(self) -> str:
+        """A few lines a person can read: size, data, model, target, policies, extras."""
+        sim = self.simulation
+        seed = "fresh entropy" if sim.seed is None else f"seed {sim.seed}"
+        lines = [
+            f"Scenario {self.name!r}: {sim.n_paths:,} paths x {sim.n_steps} steps "
+            f"({sim.horizon_years:g} years, {sim.steps_per_year}/year), {seed}"
+        ]
+        if self.data is not None:
+            d = self.data
+            cols = f" [{', '.join(d.columns)}]" if d.columns else ""
+            infl = f", inflation {d.inflation}" if d.inflation else ""
+            lines.append(f"  data: {d.source}{cols}{infl}")
+        lines.append(f"  model: {self.model.kind}")
+        lines.append("  target: " + ", ".join(f"{a} {100 * w:g}%" for a, w in self.target.items()))
+        lines.append(
+            "  policies: "
+            + ", ".join(
+                f"{p.name} ({p.kind}{', baseline' if p.name == self.baseline else ''})"
+                for p in self.policies
+            )
+        )
+        extras = []
+        if self.flows:
+            extras.append(f"{len(self.flows)} cash flow(s)")
+        if sim.goal is not None:
+            extras.append(f"goal {sim.goal:,.10g}")
+        if self.taxes.enabled:
+            extras.append("taxes")
+        if self.sweeps:
+            extras.append(f"{len(self.sweep_points)} sweep grid point(s)")
+        if self.decision is not None:
+            extras.append("a [decision]")
+        if self.stresses:
+            extras.append(f"{len(self.stresses)} stress(es)")
+        if self.failure is not None:
+            extras.append("a [failure] test")
+        if extras:
+            lines.append("  with " + ", ".join(extras))
+        return "\n".join(lines)
+
     # -- stress testing (the [[stresses]] and [failure] keys) -------------------------------
     def _check_stress_testing(self) -> None:
         """Own the stresses as a tuple with unique names; check ``[failure]`` against the goal."""
@@ -395,7 +437,9 @@ class Scenario:
         Parameters
         ----------
         path : str or Path
-            The TOML file (UTF-8).
+            The TOML file (UTF-8), or the name of a bundled scenario with or without
+            ``.toml`` (``"default_60_40"``; ``mcsim scenarios`` lists them), found from any
+            folder. A file of that name in the current folder comes first.
         allow_code : bool
             Import the custom rules the file names as ``"package.module:function"``, which
             runs those modules' code. Without it nothing outside mcsim is imported: such a
@@ -412,9 +456,7 @@ class Scenario:
         ConfigError
             When the file is missing, unreadable, not UTF-8, not TOML, or not a valid scenario.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Scenario file {str(path)!r} does not exist.")
+        path = resolve_scenario(path)
         try:
             raw = path.read_bytes()
         except OSError as e:

@@ -36,6 +36,7 @@ from .failure import feature_names, path_features
 from .kernels import layout, simulate_policy_builtin_nb
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
+from .progress import announce, compile_message, fit_message
 from .report.page import PLOTLY_MODES
 from .results import SimulationResult
 from .rule_loops import rule_loop
@@ -487,7 +488,8 @@ def run(
     if n_paths is not None:
         scenario = scenario.replace(n_paths=n_paths)
     t0 = time.perf_counter()
-    plan = prepare(scenario, seed=seed)
+    with announce(fit_message(scenario), enabled=progress):
+        plan = prepare(scenario, seed=seed)
     t_prepare = time.perf_counter() - t0
     requested_jobs = n_jobs
     n_jobs = _resolve_jobs(n_jobs)
@@ -505,8 +507,10 @@ def run(
         clean_stale(folder)
         ckpt = Checkpoint(folder / CHECKPOINT_NAME, _run_key(plan), out_name)
         result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
+        saving = "writing the results and the report" if report else None
         try:
-            files = save_result(result, folder, report=report, out_name=out_name)
+            with announce(saving, enabled=progress):
+                files = save_result(result, folder, report=report, out_name=out_name)
         except OutputError as e:
             raise OutputError(
                 f"{e} The simulated blocks are kept in {str(ckpt.dir)!r}: run again with the "
@@ -553,7 +557,8 @@ def _simulate(
 
         # Compile (or load from cache) in this thread before workers start.
         t1 = time.perf_counter()
-        _warm_up(plan)
+        with announce(compile_message(plan) if progress else None, enabled=progress):
+            _warm_up(plan)
         t_compile = time.perf_counter() - t1
 
         bar = _progress_bar(sim.n_blocks, resumed, sim.n_paths) if progress else None

@@ -246,6 +246,13 @@ class FailureConfig:
     meets no condition. With ``mode = "any"`` (the default) a path fails when any condition
     holds; with ``mode = "all"``, when every one does. ``n_worst`` failing paths with the
     lowest terminal wealth are listed per policy.
+
+    Parameters
+    ----------
+    mode : {"any", "all"}
+        Whether a path fails when any condition holds (the default) or when every one does.
+    n_worst : int
+        Failing paths with the lowest terminal wealth listed per policy (>= 0).
     """
 
     ruin: bool = False

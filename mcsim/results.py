@@ -40,6 +40,8 @@ from .metrics import (
     declared_event_metric,
     run_metrics,
 )
+from .notebook import result_html
+from .plotting import ResultPlots
 from .policies import POLICIES
 from .saving import save_result
 from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH, wealth_quantiles
@@ -210,6 +212,16 @@ class SimulationResult:
             f"{sim.n_steps} steps, policies {self.policy_names}, "
             f"baseline {self.baseline!r})"
         )
+
+    def _repr_html_(self) -> str:
+        """The summary and the paired comparison as compact HTML (notebooks)."""
+        return result_html(self)
+
+    @cached_property
+    def plot(self) -> ResultPlots:
+        """The run's plotly figures: ``plot.fan()``, ``plot.distribution(metric)``,
+        ``plot.comparison()``, ``plot.drawdown()`` (see :class:`mcsim.plotting.ResultPlots`)."""
+        return ResultPlots(self)
 
     # -- per-path ---------------------------------------------------------------------------
     @cached_property

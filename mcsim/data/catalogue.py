@@ -190,7 +190,7 @@ def unknown_dataset_error(name: str, *, as_path: bool = False) -> DataError:
     close = close_match(name, list(BUNDLED))
     hint = f" Did you mean {close!r}?" if close else ""
     tail = (
-        " It is not a file either; pass a path to a .csv or .parquet file, or a DataFrame."
+        " It is not a file either; pass a path to a .csv, .xlsx or .parquet file, or a DataFrame."
         if as_path
         else ""
     )

@@ -1,4 +1,5 @@
-"""Reading returns from bundled datasets, CSV and Parquet files and DataFrames, with every check."""
+"""Reading returns from bundled datasets, CSV, Excel and Parquet files and DataFrames, with
+every check."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ DateLike = str | int | _dt.date | np.datetime64 | pd.Timestamp
 _DATE_NAMES = ("date", "Date", "DATE", "year", "Year")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_EXCEL_SUFFIXES = (".xlsx",)
+EXCEL_INSTALL = 'pip install ".[excel]"'
+"""How to install the Excel reader (openpyxl) from a clone of the repository."""
 
 
 def load_dataset(
@@ -184,7 +188,7 @@ def load_returns(
         )
     if not isinstance(source, str | Path):
         raise ConfigError(
-            "source must be a bundled dataset name, a path to a .csv or .parquet file, or a "
+            "source must be a bundled dataset name, a path to a .csv, .xlsx or .parquet file, or a "
             f"pandas DataFrame, not {type(source).__name__}."
         )
     return _load_file(
@@ -213,6 +217,7 @@ def _load_file(
     name = path.name.lower()
     is_csv = name.endswith(_CSV_SUFFIXES)
     is_parquet = name.endswith(_PARQUET_SUFFIXES)
+    is_excel = name.endswith(_EXCEL_SUFFIXES)
     if not path.exists():
         looks_like_path = isinstance(raw_source, Path) or bool(
             path.suffix or "/" in str(raw_source) or "\\" in str(raw_source)
@@ -223,13 +228,29 @@ def _load_file(
             f"File not found: {str(path)!r} (absolute path {str(path.resolve())!r}). "
             "Check the path and the working directory."
         )
-    if path.is_dir() or not (is_csv or is_parquet):
+    if path.is_dir() or not (is_csv or is_parquet or is_excel):
         raise DataError(
             f"Unsupported file {str(path)!r}: expected a .csv (optionally compressed: "
-            ".csv.gz, .csv.bz2, .csv.xz, .csv.zip) or .parquet file. Convert it, or load it "
-            "with pandas and pass the DataFrame."
+            ".csv.gz, .csv.bz2, .csv.xz, .csv.zip), .xlsx or .parquet file. Convert it, or "
+            "load it with pandas and pass the DataFrame."
         )
     label = f"file {str(path)!r}"
+    if is_excel:
+        raw, date_col = _read_excel(path, date_column, label=label)
+        return _tidy(
+            raw,
+            date_source=date_col,
+            label=label,
+            is_file=True,
+            kind=kind,
+            columns=columns,
+            start=start,
+            end=end,
+            periods_per_year=periods_per_year,
+            attrs={"source": str(path)},
+            date_guessed=date_column is None and date_col not in _DATE_NAMES,
+            from_file=True,
+        )
     if is_parquet:
         try:
             frame = pd.read_parquet(path)
@@ -276,6 +297,42 @@ def _load_file(
         date_guessed=date_column is None and date_col not in _DATE_NAMES,
         from_file=True,
     )
+
+
+def _read_excel(path: Path, date_column: str | None, *, label: str) -> tuple[pd.DataFrame, str]:
+    """The first sheet of an ``.xlsx`` workbook as a CSV-like table, and its date column.
+
+    The date column is read as text (as a CSV file's is, so the same date checks apply);
+    value cells keep the numbers Excel stores, and a text cell among them is parsed, or
+    refused with its row, exactly as in a CSV file.
+    """
+    try:
+        header = pd.read_excel(path, sheet_name=0, nrows=0, engine="openpyxl")
+    except ImportError as exc:
+        raise DataError(
+            f"Reading {label} needs openpyxl, which is not installed: {EXCEL_INSTALL} from the "
+            "clone (or pip install openpyxl), or save the sheet as CSV."
+        ) from exc
+    except Exception as exc:  # openpyxl and zipfile raise several types for damaged files
+        # Not the reader's own text: it can quote bytes of the file.
+        raise DataError(
+            f"Cannot read {label} as an Excel workbook ({type(exc).__name__}): the file is "
+            "damaged or not an .xlsx file. Save it again from Excel, or save the sheet as CSV."
+        ) from exc
+    names = [str(c) for c in header.columns]
+    if not names:
+        raise DataError(
+            f"{label} is empty: its first sheet needs a header row (the date column and one "
+            "name per series) and at least 2 data rows."
+        )
+    date_col = _pick_date_column(names, date_column, label=label, from_file=True)
+    raw = pd.read_excel(path, sheet_name=0, engine="openpyxl", dtype={date_col: str})
+    raw.columns = [str(c) for c in raw.columns]
+    # Excel stores a date cell as a timestamp: as text it reads "1926-07-31 00:00:00".
+    raw[date_col] = raw[date_col].where(
+        raw[date_col].isna(), raw[date_col].astype(str).str.removesuffix(" 00:00:00")
+    )
+    return raw, date_col
 
 
 _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
