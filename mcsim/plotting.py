@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
-from .report.figures import comparison_figure, distribution_figure, fan_figure
+from .report.figures import (
+    comparison_figure,
+    distribution_figure,
+    fan_figure,
+    success_figure,
+    underwater_figure,
+)
 from .report.view import ReportView
 
 if TYPE_CHECKING:
@@ -43,7 +49,7 @@ class ResultPlots:
     def __repr__(self) -> str:
         return (
             f"<plots of {self._result.scenario.name!r}: fan(), distribution(metric), "
-            "comparison(), drawdown()>"
+            "comparison(), drawdown(), underwater(), success()>"
         )
 
     @cached_property
@@ -65,6 +71,8 @@ class ResultPlots:
             series_names=list(r.series_names),
             per_path=r.metric,
             model_check_table=None,
+            wealth_hist=r.hist,
+            grid_steps=r.grid_steps,
         )
 
     def fan(self) -> go.Figure:
@@ -138,4 +146,37 @@ class ResultPlots:
             )
         return comparison_figure(
             v.comparison, shown, v.metric_info, v.policies, v.baseline, v.colours
+        )
+
+    def underwater(self) -> go.Figure:
+        """Drawdown over time (percent below the running peak of wealth): median and 5-95 %
+        band per policy, from the kept sample paths.
+
+        Raises
+        ------
+        ValueError
+            When the run kept no wealth paths (`[simulation].keep_paths = 0`).
+        """
+        v = self._view
+        if not len(v.sample_paths):
+            raise ValueError(
+                "underwater(): the run kept no wealth paths; set `[simulation].keep_paths` "
+                "above 0 (for example 200) and run again."
+            )
+        return underwater_figure(v.sample_paths, v.colours, steps_per_year=v.sim.steps_per_year)
+
+    def success(self) -> go.Figure:
+        """Probability of success by year: the share of paths at or above the goal (with
+        `[simulation].goal`), else the share not yet ruined, from the wealth sketches."""
+        v = self._view
+        sketch = v.manifest["sketch"]
+        return success_figure(
+            v.wealth_hist,
+            v.grid_steps,
+            v.colours,
+            steps_per_year=v.sim.steps_per_year,
+            initial_wealth=v.sim.initial_wealth,
+            goal=v.sim.goal,
+            hist_lo=float(sketch["lo"]),
+            hist_width=float(sketch["width"]),
         )

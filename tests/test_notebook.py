@@ -8,6 +8,7 @@ import subprocess
 import sys
 from importlib import resources
 
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 
@@ -167,3 +168,19 @@ def test_python_dash_m_runs_the_command(tmp_path):
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "is not a bundled scenario" in bad.stderr
+
+
+def test_plot_underwater_and_success_draw_the_report_figures(small_table):
+    flows = small_table()
+    flows["simulation"]["goal"] = 1.3 * flows["simulation"]["initial_wealth"]
+    res = mcsim.run(mcsim.Scenario.from_dict(flows), seed=3)
+    report = mcsim.report.build_figures(res)
+    assert res.plot.underwater().to_json() == report["underwater"].to_json()
+    success = res.plot.success()
+    # The last point of success by year is P(goal met), in percent, up to the paths within
+    # one sketch bin (0.5 %) of the goal: here none of the 64 paths is that close.
+    met = res.metric("goal_met").mean()
+    for trace in success.data:
+        if trace.name in res.policy_names:
+            y = np.asarray(trace.y, dtype=float)
+            assert y[-1] == pytest.approx(100 * met[trace.name], abs=100 / 64 + 1e-9)
