@@ -73,7 +73,7 @@ class DecisionConfig:
 
     Parameters
     ----------
-    risk_aversion : tuple of float
+    risk_aversion : float or tuple of float
         CRRA risk aversions ``g >= 0`` (0 = risk neutral, 1 = log utility). Several give one
         ranking per value.
     objective : {"certainty_equivalent", "goal_probability", "cvar"}

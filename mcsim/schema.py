@@ -356,7 +356,7 @@ def _by_kind(
 
 
 def _policy_keys(cls: type) -> list[str]:
-    return _fields(cls)
+    return _fields(cls, skip=getattr(cls, "python_only", ()))
 
 
 def _stress_keys(cls: type) -> list[str]:

@@ -29,6 +29,9 @@ def fresh_cache(tmp_path, monkeypatch):
     """An empty cache folder and no loop loaded yet in this process."""
     monkeypatch.setenv("MCSIM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(rule_loops, "_LOADED", {})
+    # Loop modules imported by earlier tests of this process would be reused from memory.
+    for name in [n for n in sys.modules if n.startswith("mcsim_rule_loop_")]:
+        monkeypatch.delitem(sys.modules, name)
     return tmp_path / "cache" / "rule_loops"
 
 

@@ -222,7 +222,7 @@ def test_sweep_memory_grows_with_the_grid_not_with_grid_times_paths():
     # 464 GB.
     big = sweep_memory_bytes(1000, 1_000_000, 2)
     assert big < 2e9
-    assert big - sweep_memory_bytes(1000, 1_000_000, 0) == 2 * 2 * 1_000_000 * 29 * 8
+    assert big - sweep_memory_bytes(1000, 1_000_000, 0) == 2 * 2 * 1_000_000 * layout.N_METRICS * 8
     assert sweep_memory_bytes(1000, 1_000_000, 0, n_jobs=2) > sweep_memory_bytes(1000, 1_000_000, 0)
     assert MAX_GRID_POINTS == 100_000
 

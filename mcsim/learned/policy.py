@@ -69,6 +69,8 @@ class LearnedPolicy(Policy):
     degree: int = 2
     max_depth: int = 5
     fitted: LearnedModel | None = field(default=None, compare=False, repr=False)
+    # Fields set from Python only, never keys of a scenario's table (nor of its schema).
+    python_only: ClassVar[tuple[str, ...]] = ("fitted",)
 
     def __post_init__(self) -> None:
         super(LearnedPolicy, self).__post_init__()
@@ -92,7 +94,7 @@ class LearnedPolicy(Policy):
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], where: str) -> Policy:
-        names = [f.name for f in dataclasses.fields(cls) if f.name != "fitted"]
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in cls.python_only]
         check_keys(section, ["kind", *names], where)
         return cls(**{k: v for k, v in section.items() if k != "kind"})
 
