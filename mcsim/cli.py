@@ -396,6 +396,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
             f"`mcsim backtest` replays the scenario's data, but {str(path)!r} has no [data] "
             "section; add one, such as [data] source = 'shiller'."
         )
+    # Learned policies are trained on the scenario's own model (simulated paths, the training
+    # seed), then judged on history: paths they never saw.
+    scenario, trained = ready_learned(scenario, path.parent)
     backtest = dataclasses.replace(scenario, model=HistoricalWindowsModel())
     with checkpoint_warnings_as_lines():
         result = run(
@@ -428,6 +431,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     files = result.files
     print()
     print(f"Wrote {len(files)} files to {args.out}/: " + ", ".join(p.name for p in files.values()))
+    for saved in save_trained(trained, args.out):
+        print(f"Saved the trained model to {saved} (name it as `model` to reuse it).")
     return 0
 
 
