@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import mcsim
+from mcsim.learned.run import ready_learned
 from mcsim.scenarios import bundled_scenarios, scenario_path
 
 
@@ -33,6 +34,8 @@ def _digest(a: np.ndarray) -> str:
 def fingerprint(name: str, n_paths: int, seed: int) -> dict:
     """Digests of one bundled scenario's results, and its per-path table for diffs."""
     scenario = mcsim.Scenario.from_toml(scenario_path(name))
+    # Learned policies without a model file are trained first, as `mcsim run` does.
+    scenario, _ = ready_learned(scenario, scenario_path(name).parent, say=lambda _: None)
     if scenario.decision is not None or scenario.sweeps:
         # The honest winner is chosen on some blocks and judged on others: a small run
         # needs small blocks to have both halves.
