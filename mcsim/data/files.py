@@ -235,22 +235,6 @@ def _load_file(
             "load it with pandas and pass the DataFrame."
         )
     label = f"file {str(path)!r}"
-    if is_excel:
-        raw, date_col = _read_excel(path, date_column, label=label)
-        return _tidy(
-            raw,
-            date_source=date_col,
-            label=label,
-            is_file=True,
-            kind=kind,
-            columns=columns,
-            start=start,
-            end=end,
-            periods_per_year=periods_per_year,
-            attrs={"source": str(path)},
-            date_guessed=date_column is None and date_col not in _DATE_NAMES,
-            from_file=True,
-        )
     if is_parquet:
         try:
             frame = pd.read_parquet(path)
@@ -272,17 +256,10 @@ def _load_file(
             source=str(path),
             typed=True,
         )
-    try:
-        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise _csv_error(exc, label) from exc
-    names = [str(c) for c in header.columns]
-    date_col = _pick_date_column(names, date_column, label=label, from_file=True)
-    try:
-        raw = pd.read_csv(path, dtype={date_col: str}, encoding="utf-8-sig")
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise _csv_error(exc, label) from exc
-    raw.columns = [str(c) for c in raw.columns]
+    if is_excel:
+        raw, date_col = _read_excel(path, date_column, label=label)
+    else:
+        raw, date_col = _read_csv(path, date_column, label=label)
     return _tidy(
         raw,
         date_source=date_col,
@@ -297,6 +274,22 @@ def _load_file(
         date_guessed=date_column is None and date_col not in _DATE_NAMES,
         from_file=True,
     )
+
+
+def _read_csv(path: Path, date_column: str | None, *, label: str) -> tuple[pd.DataFrame, str]:
+    """The CSV file's cells (dates as text) and the name of its date column."""
+    try:
+        header = pd.read_csv(path, nrows=0, encoding="utf-8-sig")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise _csv_error(exc, label) from exc
+    names = [str(c) for c in header.columns]
+    date_col = _pick_date_column(names, date_column, label=label, from_file=True)
+    try:
+        raw = pd.read_csv(path, dtype={date_col: str}, encoding="utf-8-sig")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise _csv_error(exc, label) from exc
+    raw.columns = [str(c) for c in raw.columns]
+    return raw, date_col
 
 
 def _read_excel(path: Path, date_column: str | None, *, label: str) -> tuple[pd.DataFrame, str]:

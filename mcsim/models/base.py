@@ -87,6 +87,18 @@ class ReturnModel(ABC):
         return out
 
 
+def history_info(returns: pd.DataFrame, periods_per_year: int) -> dict[str, Any]:
+    """What a fit records of its history: rows, periods per year, first and last date."""
+    info: dict[str, Any] = {
+        "n_obs": int(returns.shape[0]),
+        "periods_per_year": int(periods_per_year),
+    }
+    if isinstance(returns.index, pd.DatetimeIndex) and len(returns.index):
+        info["start"] = returns.index[0].strftime("%Y-%m-%d")
+        info["end"] = returns.index[-1].strftime("%Y-%m-%d")
+    return info
+
+
 def check_history(returns: pd.DataFrame, min_rows: int, model: str) -> np.ndarray:
     """Returns as a float array, with DataError when there are too few rows or bad values."""
     if not isinstance(returns, pd.DataFrame):

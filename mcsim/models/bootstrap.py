@@ -11,7 +11,7 @@ import pandas as pd
 from .._validation import as_float, as_int, as_str, check_keys
 from ..errors import ConfigError
 from ..kernels._bootstrap import bootstrap_iid_nb, bootstrap_stationary_nb
-from .base import ReturnModel, check_history
+from .base import ReturnModel, check_history, history_info
 
 __all__ = ["BootstrapModel", "auto_block_length"]
 
@@ -181,10 +181,7 @@ class BootstrapModel(ReturnModel):
                 f"`[model].assets` ({', '.join(self.assets)}) does not match the data's columns "
                 f"({', '.join(names)}); select the columns with `[data].columns` or fix `assets`."
             )
-        info: dict[str, Any] = {"n_obs": int(x.shape[0]), "periods_per_year": ppy}
-        if isinstance(returns.index, pd.DatetimeIndex):
-            info["start"] = returns.index[0].strftime("%Y-%m-%d")
-            info["end"] = returns.index[-1].strftime("%Y-%m-%d")
+        info = history_info(returns, ppy)
         if self.method == "stationary":
             if self.block_length == "auto":
                 length, per_series = auto_block_length(x)

@@ -27,7 +27,7 @@ from .._validation import (
 )
 from ..errors import ConfigError, ConvergenceWarning
 from ..kernels._factor import simulate_factor_nb
-from .base import ReturnModel, check_history, psd_cholesky
+from .base import ReturnModel, check_history, history_info, psd_cholesky
 
 __all__ = ["FactorFit", "FactorModel", "fit_factor_structure"]
 
@@ -399,10 +399,7 @@ class FactorModel(ReturnModel):
         self.names_ = names
         var = self._variances()
         self.mu_ = x.mean(axis=0) * periods_per_year + 0.5 * var if mu_user is None else mu_user
-        info: dict[str, Any] = {"n_obs": int(x.shape[0]), "periods_per_year": int(periods_per_year)}
-        if isinstance(returns.index, pd.DatetimeIndex) and len(returns.index):
-            info["start"] = returns.index[0].strftime("%Y-%m-%d")
-            info["end"] = returns.index[-1].strftime("%Y-%m-%d")
+        info = history_info(returns, periods_per_year)
         info.update(
             mu="historical" if mu_user is None else "given",
             n_factors=k,

@@ -19,7 +19,7 @@ from .._validation import (
 )
 from ..errors import ConfigError
 from ..kernels import simulate_gaussian_nb
-from .base import ReturnModel, check_history, psd_cholesky
+from .base import ReturnModel, check_history, history_info, psd_cholesky
 from .estimators import ESTIMATORS, check_covariance_rank, estimate_covariance, min_rows
 
 
@@ -226,14 +226,7 @@ class GaussianModel(ReturnModel):
         return np.log1p(x), [str(c) for c in returns.columns]
 
     def _record_fit(self, returns: pd.DataFrame, periods_per_year: int) -> None:
-        info: dict[str, Any] = {
-            "n_obs": int(returns.shape[0]),
-            "periods_per_year": periods_per_year,
-        }
-        if isinstance(returns.index, pd.DatetimeIndex) and len(returns.index):
-            info["start"] = returns.index[0].strftime("%Y-%m-%d")
-            info["end"] = returns.index[-1].strftime("%Y-%m-%d")
-        self.fit_info_ = info
+        self.fit_info_ = history_info(returns, periods_per_year)
 
     def fit(self, returns: pd.DataFrame, *, periods_per_year: int) -> Self:
         """Fit mean and covariance of log returns, annualised with ``periods_per_year``.
