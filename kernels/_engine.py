@@ -105,7 +105,10 @@ def start_path_nb(
     acc[M_MIN_WEALTH] = initial_wealth
     acc[M_RUIN_YEAR] = np.nan
     if grid_steps.size > 0 and grid_steps[0] == 0:
-        hist[0, histogram_bin_nb(0.0, hist_lo, inv_width, hist.shape[1])] += 1
+        start_bin = histogram_bin_nb(0.0, hist_lo, inv_width, hist.shape[1])
+        hist[0, start_bin] += 1
+        if hist.shape[0] > grid_steps.size:
+            hist[grid_steps.size, start_bin] += 1
         return 1
     return 0
 
@@ -653,10 +656,16 @@ def ruin_step_nb(kind, t, r_path, wealth, params, state, steps_per_year, h, acc)
 @njit(cache=True, inline="always")
 def end_of_step_nb(t, g, acc, grid_steps, initial_wealth, hist_lo, inv_width, hist, keep):
     """Record step ``t`` (unit value, drawdown, grid sketch, kept path); returns the grid
-    cursor."""
+    cursor.
+
+    A sketch with twice the grid's rows also records real wealth (wealth over the price
+    index, in the money of the start) in its second half: the run simulates inflation."""
     end_step_nb(acc)
     if g < grid_steps.size and grid_steps[g] == t + 1:
         record_grid_nb(g, acc[A_WEALTH], initial_wealth, hist_lo, inv_width, hist)
+        if hist.shape[0] > grid_steps.size:
+            real = acc[A_WEALTH] / acc[A_PRICE_INDEX]
+            record_grid_nb(g + grid_steps.size, real, initial_wealth, hist_lo, inv_width, hist)
         g += 1
     if keep.size > 0:
         keep[t + 1] = acc[A_WEALTH]
@@ -785,8 +794,9 @@ def simulate_policy_builtin_nb(
         Left edge and width of the interior bins of log(wealth / initial_wealth).
     out_metrics : ndarray of shape (n_paths, N_METRICS)
         Overwritten with each path's metrics (``layout.M_*``).
-    out_hist : ndarray of shape (n_grid, n_bins), int64
-        Incremented with the paths' wealth on the grid.
+    out_hist : ndarray of shape (n_grid, n_bins) or (2 n_grid, n_bins), int64
+        Incremented with the paths' wealth on the grid; with ``2 n_grid`` rows also with
+        their real wealth (wealth over the price index) in rows ``n_grid`` and after.
     out_wealth : ndarray of shape (n_keep, n_steps + 1)
         Overwritten with the wealth of the first ``n_keep`` paths (``n_keep`` may be 0).
     """

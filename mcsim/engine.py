@@ -109,7 +109,7 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     # without a concatenated copy (a copy would double the largest buffer of a sweep).
     all_metrics = np.empty((n_pol + n_sweep, n_block, layout.N_METRICS))
     metrics = all_metrics[:n_pol]
-    hist = np.zeros((n_pol, n_grid, HIST_BINS), dtype=np.int64)
+    hist = np.zeros((n_pol, plan.sketch_rows, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, n_keep, n_steps + 1))
     stress_metrics = np.empty((n_str, n_pol, n_block, layout.N_METRICS))
     stress_hist = np.zeros((n_str, n_pol, n_grid, HIST_BINS), dtype=np.int64)
@@ -304,7 +304,7 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
     n_grid = plan.grid_steps.size
     per_block = (
         sim.block_size * n_pol * layout.N_METRICS * 8
-        + n_pol * n_grid * HIST_BINS * 8
+        + n_pol * plan.sketch_rows * HIST_BINS * 8
         + plan.chunk_size * plan.n_steps * (len(plan.series_names) + 1) * 8
         + n_pol * min(sim.keep_paths, sim.block_size) * (plan.n_steps + 1) * 8
         # stressed variants: their metrics and sketches, and the second returns buffer
@@ -318,7 +318,7 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
         * 8
     )
     # The labelled per-path table is built once the run is done: count it twice.
-    merged_hist = (1 + n_str) * n_pol * n_grid * HIST_BINS * 8
+    merged_hist = (n_str * n_grid + plan.sketch_rows) * n_pol * HIST_BINS * 8
     need = 2 * per_path_table + max(1, n_jobs) * 2 * per_block + merged_hist
     if plan.sweep_policies:
         need += _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
@@ -398,7 +398,7 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
     f8, i8 = np.dtype(np.float64).str, np.dtype(np.int64).str
     out = {
         "metrics": ((n_pol, stop - start, layout.N_METRICS), f8),
-        "hist": ((n_pol, plan.grid_steps.size, HIST_BINS), i8),
+        "hist": ((n_pol, plan.sketch_rows, HIST_BINS), i8),
         "wealth": ((n_pol, n_keep, plan.n_steps + 1), f8),
     }
     n_str = len(plan.stresses)
@@ -531,7 +531,7 @@ def _simulate(
     sim = plan.scenario.simulation
     n_pol = len(plan.policies)
     metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
-    hist = np.zeros((n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    hist = np.zeros((n_pol, plan.sketch_rows, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, min(sim.keep_paths, sim.n_paths), plan.n_steps + 1))
     n_str = len(plan.stresses)
     n_feat = n_features(plan)
@@ -891,7 +891,7 @@ def _finish_sweep(
     sim = plan.scenario.simulation
     n_str = len(plan.stresses)
     k_metrics = np.empty((len(kept), sim.n_paths, layout.N_METRICS))
-    k_hist = np.zeros((len(kept), plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    k_hist = np.zeros((len(kept), plan.sketch_rows, HIST_BINS), dtype=np.int64)
     k_wealth = np.zeros((len(kept), wealth.shape[1], plan.n_steps + 1))
     k_stressed = _Stressed(
         metrics=np.empty((n_str, len(kept), sim.n_paths, layout.N_METRICS)),

@@ -85,6 +85,12 @@ class RunPlan:
         return self.scenario.simulation.n_steps
 
     @property
+    def sketch_rows(self) -> int:
+        """Rows of a named policy's wealth sketch: one per grid point, twice that when
+        the run simulates inflation (real wealth in the second half)."""
+        return self.grid_steps.size * (2 if self.inflation_index >= 0 else 1)
+
+    @property
     def chunk_size(self) -> int:
         per_path = self.n_steps * len(self.series_names) * 8
         return int(max(1, min(self.scenario.simulation.block_size, _CHUNK_BYTES // per_path)))

@@ -65,6 +65,7 @@ class ResultPlots:
             summary=r.summary,
             comparison=r.comparison,
             fan=r.fan,
+            real_fan=r.real_fan,
             sample_paths=r.sample_paths,
             manifest=r.manifest,
             metric_info=r.metric_table,
@@ -75,19 +76,38 @@ class ResultPlots:
             grid_steps=r.grid_steps,
         )
 
-    def fan(self) -> go.Figure:
-        """Wealth quantiles (5-95 %) per year, one panel per policy, on a log axis, with a
-        few sample paths (in the scenario's currency, nominal)."""
+    def fan(self, real: bool = False) -> go.Figure:
+        """Wealth quantiles (5-95 %) per year, one panel per policy, on a log axis.
+
+        Parameters
+        ----------
+        real : bool
+            False: nominal wealth in the scenario's currency, with a few sample paths.
+            True: real wealth (wealth over the simulated price index, in the currency of
+            the start), from its own sketches, without sample paths.
+
+        Raises
+        ------
+        ValueError
+            ``real=True`` for a run that simulates no inflation.
+        """
         v = self._view
+        if real and v.real_fan is None:
+            raise ValueError(
+                "fan(real=True): this run simulates no inflation, so it has no real wealth; "
+                "add an inflation series to the scenario's model (see docs/models.md) or "
+                "call fan()."
+            )
         return fan_figure(
-            v.fan,
-            v.sample_paths,
+            v.real_fan if real else v.fan,
+            v.sample_paths.iloc[:0] if real else v.sample_paths,
             v.policies,
             v.baseline,
             v.colours,
             steps_per_year=v.sim.steps_per_year,
             initial_wealth=v.sim.initial_wealth,
             currency=v.sim.currency,
+            real=real,
         )
 
     def distribution(self, metric: str = "terminal_wealth") -> go.Figure:

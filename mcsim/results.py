@@ -88,7 +88,11 @@ class SimulationResult:
     history : DataFrame or None
         The history the model was fitted to.
     metrics_array, hist, wealth_array : ndarray
-        The merged kernel outputs (read-only).
+        The merged kernel outputs (read-only); ``hist`` is the nominal wealth sketch,
+        shape (n_policies, n_grid, n_bins).
+    real_hist : ndarray or None
+        The real wealth sketch (wealth over the simulated price index, in the money of the
+        start), same shape as ``hist``; None when the run simulates no inflation.
     paths : DataFrame
         One row per (policy, path), one column per metric (see :attr:`metric_table`).
     summary : DataFrame
@@ -97,6 +101,8 @@ class SimulationResult:
         Index (policy, metric); paired differences against the baseline on the same paths.
     fan : DataFrame
         Index (policy, year); wealth quantiles on the reporting grid, from the sketches.
+    real_fan : DataFrame or None
+        The same for real wealth (in the money of the start); None without inflation.
     sample_paths : DataFrame
         Wealth of the first ``keep_paths`` paths per step; index (policy, path).
     manifest : dict
@@ -138,6 +144,10 @@ class SimulationResult:
         n_pol, n_paths = metrics.shape[:2]
         if stress_metrics is None:
             stress_metrics = np.empty((0, n_pol, n_paths, metrics.shape[2]))
+        n_grid = plan.grid_steps.size
+        # The kernel records real wealth in a second half of the sketch's rows.
+        real_hist = hist[:, n_grid:] if hist.shape[1] > n_grid else None
+        hist = hist[:, :n_grid]
         if stress_hist is None:
             stress_hist = np.zeros((0, *hist.shape), dtype=np.int64)
         if features is None:
@@ -163,6 +173,7 @@ class SimulationResult:
             "entropy": plan.entropy,
             "metrics_array": _frozen(metrics),
             "hist": _frozen(hist),
+            "real_hist": None if real_hist is None else _frozen(real_hist),
             "wealth_array": _frozen(wealth),
             "timings": dict(timings),
             "checkpoint": checkpoint,
@@ -189,7 +200,11 @@ class SimulationResult:
         new = SimulationResult(
             plan=self.plan,
             metrics=self.metrics_array,
-            hist=self.hist,
+            hist=(
+                self.hist
+                if self.real_hist is None
+                else np.concatenate((self.hist, self.real_hist), axis=1)
+            ),
             wealth=self.wealth_array,
             timings=self.timings,
             checkpoint=self.checkpoint,
@@ -359,6 +374,10 @@ class SimulationResult:
     @cached_property
     def fan(self) -> pd.DataFrame:
         return self._fan_of(self.hist)
+
+    @cached_property
+    def real_fan(self) -> pd.DataFrame | None:
+        return None if self.real_hist is None else self._fan_of(self.real_hist)
 
     def _fan_of(self, hist: np.ndarray) -> pd.DataFrame:
         sim = self.scenario.simulation

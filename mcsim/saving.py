@@ -30,6 +30,7 @@ RESULT_FILES = {
     "summary": "summary.csv",
     "comparison": "comparison.csv",
     "fan": "fan.csv",
+    "real_fan": "real_fan.csv",
     "sample_paths": "sample_paths.parquet",
     "manifest": "manifest.json",
     "report": "report.html",
@@ -50,11 +51,11 @@ def save_result(
     """Write ``result`` into ``out_dir``; files appear only once all are written.
 
     Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
-    ``comparison.csv``, ``fan.csv``, ``sample_paths.parquet``, ``manifest.json`` and
-    ``report.html``; with stresses ``stress.csv`` and with ``[failure]`` ``failure.csv``. The
-    folder is locked while saving (see ``mcsim.output``), and staging
-    folders of killed saves are removed. Once every file is in place, the run's checkpoint
-    blocks (if any) are removed.
+    ``comparison.csv``, ``fan.csv`` (and ``real_fan.csv`` when the run simulates inflation),
+    ``sample_paths.parquet``, ``manifest.json`` and ``report.html``; with stresses
+    ``stress.csv`` and with ``[failure]`` ``failure.csv``. The folder is locked while saving
+    (see ``mcsim.output``), and staging folders of killed saves are removed. Once every file
+    is in place, the run's checkpoint blocks (if any) are removed.
 
     Parameters
     ----------
@@ -100,6 +101,10 @@ def _write(result: SimulationResult, d: Path, *, report: bool | str) -> dict[str
         del files["ranking"]
     else:
         result.ranking.to_csv(files["ranking"], index=False, float_format="%.10g")
+    if result.real_fan is None:
+        del files["real_fan"]
+    else:
+        result.real_fan.to_csv(files["real_fan"])
     paths = result.paths.reset_index()
     paths["policy"] = paths["policy"].astype("category")
     if result.window_starts is not None:

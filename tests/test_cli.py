@@ -16,11 +16,13 @@ from mcsim import METRICS as METRIC_NAMES
 from mcsim.cli import main
 from mcsim.scenarios import bundled_scenarios
 
+# The default scenario simulates inflation, so its runs also write the real-wealth fan.
 RESULT_FILES = [
     "paths.parquet",
     "summary.csv",
     "comparison.csv",
     "fan.csv",
+    "real_fan.csv",
     "sample_paths.parquet",
     "manifest.json",
     "report.html",
@@ -62,7 +64,7 @@ def test_run_default_scenario(default_run):
         assert rows == (1 if pol == "buy_and_hold" else 2), pol
     for header in ("mean wealth", "median", "CAGR", "turnover/yr", "P(loss)", "vs buy_and_hold"):
         assert header in stdout
-    assert f"Wrote 7 files to {out}/" in stdout
+    assert f"Wrote 8 files to {out}/" in stdout
     assert sorted(p.name for p in out.iterdir()) == sorted(RESULT_FILES)
     paths = pd.read_parquet(out / "paths.parquet")
     assert list(paths.columns) == ["policy", "path", *METRIC_NAMES]

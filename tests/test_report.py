@@ -207,9 +207,11 @@ def test_policy_colours_are_distinct_and_stable():
 
 
 def test_figure_keys_follow_the_scenario(result, figures):
-    # The default run has costs (10 bps) and history (Shiller): no taxes, flows or goal.
+    # The default run has costs (10 bps), history (Shiller) and simulated inflation (CPI):
+    # no taxes, flows or goal.
     assert set(figures) == {
         "fan",
+        "real_fan",
         "underwater",
         "terminal_wealth",
         "max_drawdown",

@@ -92,6 +92,18 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
             "max_drawdown", view.metric("max_drawdown"), view.summary, view.colours
         ),
     }
+    if view.real_fan is not None:
+        builders["real_fan"] = lambda: fan_figure(
+            view.real_fan,
+            view.sample_paths.iloc[:0],
+            view.policies,
+            view.baseline,
+            view.colours,
+            steps_per_year=sim.steps_per_year,
+            initial_wealth=sim.initial_wealth,
+            currency=sim.currency,
+            real=True,
+        )
     if len(view.sample_paths):
         builders["underwater"] = lambda: underwater_figure(
             view.sample_paths, view.colours, steps_per_year=sim.steps_per_year
@@ -211,6 +223,7 @@ def fan_figure(
     steps_per_year: int,
     initial_wealth: float,
     currency: str = "currency",
+    real: bool = False,
 ) -> go.Figure:
     """Wealth quantiles over time, one panel per policy, shared log axis.
 
@@ -235,6 +248,10 @@ def fan_figure(
         Wealth at the start, drawn as a dotted line.
     currency : str
         What amounts are in (``[simulation].currency``), shown in the axis title.
+    real : bool
+        The fan is of real wealth (wealth over the simulated price index, in the money of
+        the start): said in the titles. ``samples`` are then usually empty (sample paths
+        are kept nominal).
     """
     n = len(policies)
     cols = 1 if n == 1 else 2 if n in (2, 4) else 3
@@ -347,10 +364,15 @@ def fan_figure(
     )
     fig.update_xaxes(gridcolor="#e6e8eb")
     for r in range(1, rows + 1):
-        fig.update_yaxes(title_text=f"Wealth ({currency}, log scale)", row=r, col=1)
+        money = f"{currency} of the start" if real else currency
+        fig.update_yaxes(
+            title_text=f"{'Real wealth' if real else 'Wealth'} ({money}, log scale)", row=r, col=1
+        )
     for c in range(1, cols + 1):
         fig.update_xaxes(title_text="Years", row=rows, col=c)
-    title = "Wealth over time: median, 25–75 % and 5–95 % bands"
+    title = (
+        "Real wealth (after inflation) over time" if real else "Wealth over time"
+    ) + ": median, 25–75 % and 5–95 % bands"
     if clamped:
         title += (
             "<br><sup>Quantiles the log axis cannot show (zero, or beyond the wealth "

@@ -132,7 +132,8 @@ def headline_html(view: ReportView) -> str:
 def build_figures(result: SimulationResult) -> dict[str, go.Figure]:
     """The report's figures, keyed by section.
 
-    Always ``"fan"`` (wealth quantiles over time, one panel per policy), ``"underwater"``
+    Always ``"fan"`` (wealth quantiles over time, one panel per policy); ``"real_fan"`` (the
+    same for real wealth) when the run simulates inflation; ``"underwater"``
     (drawdown over time of the kept sample paths; when the run keeps some), ``"terminal_wealth"``
     and ``"max_drawdown"`` (binned distribution and quantile box per policy); ``"comparison"``
     (paired differences against the baseline) when there are two policies or more; and, when

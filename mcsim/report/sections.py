@@ -54,8 +54,17 @@ def report_sections(view: ReportView) -> list[Section]:
             f"{min(N_SAMPLE_PATHS, sim.keep_paths)} sample paths. All panels share "
             "the log-scale wealth axis. Below: under water, how far wealth is below its "
             "running peak at each year (median and 5–95 % band of the kept sample paths; "
-            "cash flows move it too).</p>",
-            ["fan", "underwater"],
+            "cash flows move it too)."
+            + (
+                " Second chart: real wealth, wealth over the simulated price index in "
+                f"{view.sim.currency} of the start, from its own histograms (no sample paths)."
+                if view.real_fan is not None
+                else ""
+            )
+            + "</p>",
+            ["fan", "real_fan", "underwater"]
+            if view.real_fan is not None
+            else ["fan", "underwater"],
         ),
         Section(
             "distributions",

@@ -93,6 +93,8 @@ class ReportView:
     # the swept values of every grid point (see mcsim.report.choose.grid_points).
     ranking: pd.DataFrame | None = None
     winner: Winner | None = None
+    # Real wealth quantiles (index policy, year), None when the run simulates no inflation.
+    real_fan: pd.DataFrame | None = None
     sweep_points: pd.DataFrame | None = None
     # The merged wealth sketches (n_policies, n_grid, n_bins) and the steps of their grid.
     wealth_hist: np.ndarray | None = None
@@ -110,6 +112,7 @@ class ReportView:
             summary=result.summary,
             comparison=result.comparison,
             fan=result.fan,
+            real_fan=result.real_fan,
             sample_paths=result.sample_paths,
             manifest=result.manifest,
             metric_info=result.metric_table,
