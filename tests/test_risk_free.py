@@ -10,6 +10,7 @@ from mcsim.kernels import layout as L
 import mcsim
 from mcsim.engine import simulate_block
 from mcsim.errors import ConfigError
+from mcsim.examples.rules import drift_or_calendar_nb
 from mcsim.plan import prepare
 from mcsim.policies import BuyAndHold
 from mcsim.report.headline import headline_columns
@@ -54,6 +55,22 @@ def test_kernel_ratios_match_the_twin_of_excess_returns():
     # Against a positive cash return the ratios are lower than against 0.
     plain = run_policy(BuyAndHold(name="bh"), r, asset_names=["stocks", "cash"], target=[1.0, 0.0])
     assert (m[:, L.M_SHARPE] < plain[:, L.M_SHARPE]).all()
+
+
+def test_a_custom_rule_is_measured_against_the_risk_free_asset_too():
+    """The custom-rule loop (its own kernel) records excess returns like the built-in one:
+    a custom rule that rebalances every step equals the built-in calendar."""
+    r = _random_returns(6, n_paths=40, n_steps=36)
+    kw = dict(asset_names=["stocks", "cash"], target=[0.6, 0.4], risk_free="cash")
+    custom = mcsim.Custom(
+        name="c", rebalance_nb=drift_or_calendar_nb, params=[0.0, 1e9], state_size=1
+    )
+    a = run_policy(custom, r, **kw)
+    b = run_policy(mcsim.Calendar(name="b", every=1), r, **kw)
+    twin = _twin(0.6 * r[:, :, 0] + 0.4 * r[:, :, 1], r[:, :, 1])
+    for name, col in RATIOS:
+        np.testing.assert_allclose(a[:, col], b[:, col], rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(a[:, col], twin[name], rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_other_metrics_and_calmar_do_not_depend_on_the_risk_free_asset():
