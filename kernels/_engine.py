@@ -35,6 +35,8 @@ from ._layout import (
     A_PEAK_NAV,
     A_PENDING,
     A_PRICE_INDEX,
+    A_RF_ON,
+    A_RF_STEP,
     A_RUIN_PEAK,
     A_START_WEALTH,
     A_TRADED,
@@ -48,6 +50,7 @@ from ._layout import (
     AP_PROPORTIONAL,
     AP_SLIPPAGE,
     EP_FLOW_MODE,
+    EP_RISK_FREE,
     M_COST_FIXED,
     M_COST_PROPORTIONAL,
     M_COST_SPREAD,
@@ -73,7 +76,12 @@ from ._layout import (
 from ._memory import borrow_nb, fixed_fields_nb, njit_no_refcount
 from ._policies import weights_nb
 from ._registry import consult_builtin_nb, lazy_weights_nb, ruin_event_nb
-from ._stats import finish_path_nb, histogram_bin_nb, record_unit_return_nb
+from ._stats import (
+    finish_path_nb,
+    histogram_bin_nb,
+    record_excess_return_nb,
+    record_unit_return_nb,
+)
 from ._tax_account import (
     after_market_nb,
     after_trading_nb,
@@ -369,11 +377,15 @@ def rebalance_plain_nb(h, w_new, asset_params, acc, trade):
 
 @njit(cache=True, inline="always")
 def end_step_nb(acc):
-    """Record the step's unit-value return, drawdown and minimum wealth."""
+    """Record the step's unit-value return (and its excess over the risk-free asset's
+    return ``acc[A_RF_STEP]`` when the path records one), drawdown and minimum wealth."""
     wealth = acc[A_WEALTH]
     start = acc[A_START_WEALTH]
     if start > 0.0:
-        record_unit_return_nb((wealth - acc[A_FLOW_STEP]) / start - 1.0, acc)
+        r = (wealth - acc[A_FLOW_STEP]) / start - 1.0
+        record_unit_return_nb(r, acc)
+        if acc[A_RF_ON] > 0.0:
+            record_excess_return_nb(r - acc[A_RF_STEP], acc)
     if wealth < acc[M_MIN_WEALTH]:
         acc[M_MIN_WEALTH] = wealth
 
@@ -427,6 +439,7 @@ class RunFlags(NamedTuple):
     step_prices: bool  # ... and moves the price indices (ADV grows)
     static_target: bool  # no glide path: ``target`` is set once
     lazy_weights: bool  # the rule's consultation computes the weights itself
+    risk_free: int  # asset index of the risk-free series (``layout.EP_RISK_FREE``), -1 = none
 
 
 class RunInputs(NamedTuple):
@@ -539,6 +552,7 @@ def start_run_nb(
         step_prices=light and adv_grows_nb(asset_params),
         static_target=static_target,
         lazy_weights=kind >= 0 and lazy_weights_nb(kind),
+        risk_free=int(exec_params[EP_RISK_FREE]),
     )
     # Borrowed views: no reference counting in the step loop (see _memory.py).
     inp = RunInputs(
@@ -683,6 +697,8 @@ def begin_path_nb(p, run, inp, ws):
         inp.hist_lo, inp.inv_width, inp.out_hist,
     )  # fmt: skip
     start_account_nb(ws.h, inp.tax_params, ws.tax_state, ws.lots)
+    if run.risk_free >= 0:
+        ws.acc[A_RF_ON] = 1.0
     kept = p < inp.out_wealth.shape[0]
     keep = inp.out_wealth[p] if kept else ws.no_keep
     if kept:
@@ -698,6 +714,8 @@ def begin_step_nb(t, next_due, p, r_path, noise_key, run, inp, ws):
     due = t + 1 == next_due
     if due:
         next_due += run.check_every
+    if run.risk_free >= 0:
+        ws.acc[A_RF_STEP] = r_path[t, run.risk_free]
     wealth, live = before_decision_nb(t, due, r_path, inp.inflation[p, t], noise_key, run, inp, ws)
     return due, next_due, wealth, live
 

@@ -80,9 +80,11 @@ M_POLICY_EVENTS = 26  # the policy's own event count, ``state[STATE_EVENTS]`` at
 M_FLOOR_BREACHES = M_POLICY_EVENTS
 M_GOAL_SHORTFALL = 27  # max(goal - terminal wealth, 0) (currency)
 M_GOAL_MET = 28  # 1.0 when terminal wealth >= goal and never ruined, else 0.0
-M_SHARPE = 29  # annualised mean per-step return over annualised volatility (risk-free 0)
-M_SORTINO = 30  # annualised mean per-step return over annualised downside deviation
-M_CALMAR = 31  # CAGR over maximum drawdown
+# Sharpe and Sortino are of per-step excess returns over the risk-free asset
+# (``EP_RISK_FREE``), or of the returns themselves (against 0) without one.
+M_SHARPE = 29  # annualised mean per-step excess return over its annualised volatility
+M_SORTINO = 30  # annualised mean per-step excess return over its annualised downside deviation
+M_CALMAR = 31  # CAGR over maximum drawdown (never against a risk-free return)
 N_METRICS = 32
 
 # --- per-path accumulator: slots of ``acc`` (N_ACC,) -------------------------------------
@@ -105,7 +107,14 @@ A_CARRY = N_METRICS + 14  # capital losses carried forward (currency, >= 0)
 A_PENDING = N_METRICS + 15  # 1.0 when a capped trade is carried to the next step
 A_RUIN_PEAK = N_METRICS + 16  # elapsed steps at the unit value's last peak before ruin
 A_SUM_DOWN2 = N_METRICS + 17  # sum of squared negative per-step portfolio returns
-N_ACC = N_METRICS + 18
+# Excess returns e = r - rf over the risk-free asset's return rf of the step; recorded only
+# when the policy has a risk-free asset (A_RF_ON = 1.0).
+A_SUM_E = N_METRICS + 18  # sum of per-step excess returns
+A_SUM_E2 = N_METRICS + 19  # sum of their squares
+A_SUM_EDOWN2 = N_METRICS + 20  # sum of squared negative excess returns
+A_RF_STEP = N_METRICS + 21  # the risk-free asset's simple return over the current step
+A_RF_ON = N_METRICS + 22  # 1.0 when the path records excess returns
+N_ACC = N_METRICS + 23
 
 # --- per-asset parameters: columns of ``asset_params`` (n_assets, N_ASSET_PARAMS) ------------
 AP_PROPORTIONAL = 0  # commission as a fraction of traded value (10 bps = 0.001)
@@ -129,6 +138,7 @@ EP_HARVEST = 1  # 1.0 to harvest tax losses
 EP_HARVEST_THRESHOLD = 2  # unrealised loss (fraction of basis) that triggers a harvest
 EP_TAX_AWARE = 3  # tax-aware trading mode: one of TAX_AWARE_*
 EP_RISK_AVERSION = 4  # risk aversion that values a trade's benefit when TAX_AWARE_DEFER
+EP_RISK_FREE = 5  # asset index of the risk-free series for Sharpe and Sortino (-1 = none: 0)
 N_EXEC_PARAMS = 8
 # With TAX_AWARE_DEFER, exec_params[N_EXEC_PARAMS:] holds the annual covariance of the assets'
 # returns, flattened row by row (n_assets * n_assets values).

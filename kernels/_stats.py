@@ -8,8 +8,12 @@ from ._layout import (
     A_NAV,
     A_PEAK_NAV,
     A_PRICE_INDEX,
+    A_RF_ON,
     A_RUIN_PEAK,
     A_SUM_DOWN2,
+    A_SUM_E,
+    A_SUM_E2,
+    A_SUM_EDOWN2,
     A_SUM_R,
     A_SUM_R2,
     A_TRADED,
@@ -77,6 +81,15 @@ def record_unit_return_nb(r, acc):
             acc[M_MAX_DRAWDOWN] = dd
 
 
+@njit(cache=True, inline="always")
+def record_excess_return_nb(e, acc):
+    """Fold one per-step excess return ``e = r - rf`` (fraction per step) into its sums."""
+    acc[A_SUM_E] += e
+    acc[A_SUM_E2] += e * e
+    if e < 0.0:
+        acc[A_SUM_EDOWN2] += e * e
+
+
 @njit_no_refcount
 def finish_path_nb(acc, initial_wealth, n_steps, steps_per_year, goal, out_row):
     """Write the path's metrics (columns ``layout.M_*``) into ``out_row`` from ``acc``.
@@ -135,21 +148,41 @@ def risk_adjusted_nb(acc, steps_per_year, out_row):
     """Sharpe, Sortino and Calmar ratios of the path, from ``acc`` and the row's CAGR,
     volatility and maximum drawdown (written first).
 
-    With ``m`` the mean per-step return of the unit value, ``f`` steps per year and the
-    risk-free return taken as 0: Sharpe ``= m f / volatility``; Sortino ``= m f /
-    sqrt(f mean(min(r, 0)^2))`` (downside deviation against 0, over all steps); Calmar ``=
-    CAGR / max_drawdown``. A ratio whose denominator is 0 (no volatility, no losing step, no
+    With ``e`` the per-step excess returns of the unit value over the risk-free asset
+    (``r - rf``; ``r`` itself, against 0, without one), ``n`` their number and ``f`` steps per
+    year: Sharpe ``= mean(e) f / (std(e, ddof=1) sqrt(f))``; Sortino ``= mean(e) f /
+    sqrt(f sum(min(e, 0)^2) / n)`` (downside deviation over all steps); Calmar ``= CAGR /
+    max_drawdown``, never against the risk-free asset. Against 0 the Sharpe denominator is
+    the path's volatility. A ratio whose denominator is 0 (no volatility, no losing step, no
     drawdown) is NaN. A ruined path keeps the ratios of its steps until ruin for Sharpe and
     Sortino; its Calmar is -1 (CAGR -1 over drawdown 1).
     """
     n = acc[A_N_R]
-    mean_annual = acc[A_SUM_R] / n * steps_per_year if n > 0.0 else np.nan
-    vol = out_row[M_VOLATILITY]
+    if acc[A_RF_ON] > 0.0:
+        mean_annual = acc[A_SUM_E] / n * steps_per_year if n > 0.0 else np.nan
+        vol = excess_volatility_nb(acc[A_SUM_E], acc[A_SUM_E2], n, steps_per_year)
+        down2 = acc[A_SUM_EDOWN2]
+    else:
+        mean_annual = acc[A_SUM_R] / n * steps_per_year if n > 0.0 else np.nan
+        vol = out_row[M_VOLATILITY]
+        down2 = acc[A_SUM_DOWN2]
     out_row[M_SHARPE] = mean_annual / vol if vol > 0.0 else np.nan
-    down = np.sqrt(acc[A_SUM_DOWN2] / n * steps_per_year) if n > 0.0 else 0.0
+    down = np.sqrt(down2 / n * steps_per_year) if n > 0.0 else 0.0
     out_row[M_SORTINO] = mean_annual / down if down > 0.0 else np.nan
     mdd = out_row[M_MAX_DRAWDOWN]
     out_row[M_CALMAR] = out_row[M_CAGR] / mdd if mdd > 0.0 else np.nan
+
+
+@njit(cache=True, inline="always")
+def excess_volatility_nb(sum_e, sum_e2, n, steps_per_year):
+    """Annualised standard deviation (ddof 1) of ``n`` per-step excess returns from their
+    sum and sum of squares; 0 within the sums' rounding error, NaN below two returns."""
+    if n <= 1.0:
+        return np.nan
+    var = (sum_e2 - sum_e * sum_e / n) / (n - 1.0)
+    if var <= _VAR_NOISE * n * sum_e2 / (n - 1.0):
+        var = 0.0
+    return np.sqrt(var * steps_per_year)
 
 
 def quantiles_from_histogram(counts, lo, width, probs):

@@ -90,6 +90,10 @@ class SimulationConfig:
         What amounts are in, as the tables and axes show it: a three-letter code (``"USD"``,
         ``"EUR"``) or a symbol of up to three characters with a currency sign (``"$"``,
         ``"€"``, ``"R$"``). Default ``"USD"``. A label only: nothing is converted.
+    risk_free : str, optional
+        One of the scenario's assets (such as ``"cash"``) whose simulated per-step return on
+        each path is that step's risk-free return: Sharpe and Sortino are then of the excess
+        returns over it. Without one they are against 0. Calmar never changes.
     """
 
     n_paths: int = 10_000
@@ -101,9 +105,17 @@ class SimulationConfig:
     goal: float | None = None
     keep_paths: int = 50
     currency: str = "USD"
+    risk_free: str | None = None
 
     def __post_init__(self) -> None:
         w = "[simulation]"
+        if self.risk_free is not None and (
+            not isinstance(self.risk_free, str) or not self.risk_free
+        ):
+            raise ConfigError(
+                f"`{w}.risk_free` must be the name of one of the scenario's assets, such as "
+                f'"cash"; got {self.risk_free!r}.'
+            )
         check_currency(self.currency, f"{w}.currency")
         as_int(self.n_paths, f"{w}.n_paths", low=1)
         as_float(

@@ -204,13 +204,15 @@ METRICS: dict[str, MetricInfo] = {
         layout.M_SHARPE,
         True,
         "ratio",
-        "Sharpe ratio: annualised mean per-step return over volatility, risk-free rate 0",
+        "Sharpe ratio: annualised mean per-step excess return over its volatility, against "
+        "[simulation].risk_free (0 without one)",
     ),
     "sortino": MetricInfo(
         layout.M_SORTINO,
         True,
         "ratio",
-        "Sortino ratio: annualised mean per-step return over downside deviation below 0",
+        "Sortino ratio: annualised mean per-step excess return over its downside deviation, "
+        "against [simulation].risk_free (0 without one)",
     ),
     "calmar": MetricInfo(
         layout.M_CALMAR, True, "ratio", "Calmar ratio: CAGR over maximum drawdown"
@@ -218,14 +220,16 @@ METRICS: dict[str, MetricInfo] = {
 }
 """The base metrics: every policy reports them, each in its own kernel column.
 
-The risk-adjusted ratios are per path and annualised, with the risk-free return taken as 0
-in every scenario (a scenario's cash series is not subtracted). With ``r_t`` the per-step
-returns of the unit value over the ``n`` steps until the horizon (or ruin), ``f`` steps per
-year and ``m = mean(r_t)``:
+The risk-adjusted ratios are per path and annualised. Sharpe and Sortino are of excess
+returns over the scenario's risk-free asset, ``[simulation].risk_free`` (an asset such as
+``"cash"``: its simulated return on the same path and step), or against 0 without one (the
+default). With ``r_t`` the per-step returns of the unit value over the ``n`` steps until the
+horizon (or ruin), ``rf_t`` the risk-free asset's return of the step (0 without one), ``e_t =
+r_t - rf_t``, ``f`` steps per year and ``m = mean(e_t)``:
 
-* ``sharpe = m f / volatility`` (volatility as in ``volatility``: ``std(r_t, ddof=1) sqrt(f)``);
-* ``sortino = m f / sqrt(f sum(min(r_t, 0)^2) / n)``;
-* ``calmar = cagr / max_drawdown`` (-1 on a ruined path).
+* ``sharpe = m f / (std(e_t, ddof=1) sqrt(f))`` (against 0 the denominator is ``volatility``);
+* ``sortino = m f / sqrt(f sum(min(e_t, 0)^2) / n)``;
+* ``calmar = cagr / max_drawdown`` (-1 on a ruined path), never against the risk-free asset.
 
 A ratio with a zero denominator (a riskless path, no losing step, no drawdown) is NaN and is
 left out of the summary's statistics.

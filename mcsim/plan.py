@@ -8,6 +8,7 @@ changed: its model is fitted as a copy, which the plan (and the scenario it reco
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -229,6 +230,13 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         )
     target = as_weights(scenario.target, "[portfolio].target", assets)
 
+    if sim.risk_free is not None and sim.risk_free not in assets:
+        close = difflib.get_close_matches(sim.risk_free, assets, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"`[simulation].risk_free` = {sim.risk_free!r} is not an asset the model "
+            f"simulates.{hint} Assets: {', '.join(assets)}."
+        )
     mu, cov = _model_moments(model, series, assets)
     ctx = PolicyContext(
         asset_names=assets,
@@ -238,6 +246,7 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         mu=mu,
         cov=cov,
         initial_wealth=float(sim.initial_wealth),
+        risk_free_index=-1 if sim.risk_free is None else assets.index(sim.risk_free),
     )
     policies = [p.to_kernel(ctx) for p in scenario.policies]
     sweep_policies = [p.to_kernel(ctx) for p in scenario.sweep_points]

@@ -553,6 +553,8 @@ class SimulationResult:
             "model": self.model.params(),
             "assets": list(self.asset_names),
             "inflation_series": self.inflation_series,
+            # The asset Sharpe and Sortino are against (null: against 0).
+            "risk_free": sim.risk_free,
             "history": self._history_info(),
             "sketch": {
                 "quantity": "log(wealth / initial_wealth)",

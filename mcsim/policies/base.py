@@ -78,6 +78,7 @@ class PolicyContext:
     mu: np.ndarray | None = None  # model's annual expected returns, if known
     cov: np.ndarray | None = None  # model's annual covariance of log returns, if known
     initial_wealth: float | None = None  # wealth at the start (currency)
+    risk_free_index: int = -1  # asset whose return Sharpe and Sortino are against; -1 = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -237,6 +238,7 @@ class Policy:
         ep[layout.EP_HARVEST_THRESHOLD] = self.harvest_threshold
         ep[layout.EP_TAX_AWARE] = _TAX_AWARE[self.tax_aware] if self.tax_aware else 0
         ep[layout.EP_RISK_AVERSION] = self.risk_aversion
+        ep[layout.EP_RISK_FREE] = ctx.risk_free_index
         if self.tax_aware == "defer":
             if ctx.cov is None:
                 raise ConfigError(

@@ -42,7 +42,12 @@ class HeadlineColumn:
 
 
 def headline_columns(
-    *, currency: str, has_inflation: bool, has_flows: bool, has_goal: bool
+    *,
+    currency: str,
+    has_inflation: bool,
+    has_flows: bool,
+    has_goal: bool,
+    risk_free: str | None = None,
 ) -> list[HeadlineColumn]:
     """The headline columns a scenario calls for, in the order they are shown.
 
@@ -58,8 +63,12 @@ def headline_columns(
         terminal wealth) are shown.
     has_goal : bool
         The scenario has a goal: the mean shortfall against it is shown too.
+    risk_free : str, optional
+        The scenario's ``[simulation].risk_free`` asset: the Sharpe and Sortino labels say
+        they are against it (``"Sharpe vs cash"``); without one they are against 0.
     """
     c = f" ({currency})"
+    vs = f" vs {risk_free}" if risk_free is not None else ""
     cols = [
         HeadlineColumn("terminal_wealth", "mean", f"mean wealth{c}", "currency"),
         HeadlineColumn("terminal_wealth", "p05", "p5 wealth", "currency"),
@@ -82,8 +91,8 @@ def headline_columns(
         HeadlineColumn("volatility", "mean", "vol", "fraction per year"),
         HeadlineColumn("max_drawdown", "p50", "median maxDD", "fraction"),
         HeadlineColumn("max_drawdown", "p95", "p95 maxDD", "fraction"),
-        HeadlineColumn("sharpe", "p50", "Sharpe", "ratio"),
-        HeadlineColumn("sortino", "p50", "Sortino", "ratio"),
+        HeadlineColumn("sharpe", "p50", f"Sharpe{vs}", "ratio"),
+        HeadlineColumn("sortino", "p50", f"Sortino{vs}", "ratio"),
         HeadlineColumn("calmar", "p50", "Calmar", "ratio"),
         HeadlineColumn("turnover", "mean", "turnover/yr", "fraction per year"),
         HeadlineColumn("costs", "mean", "costs", "currency"),
@@ -123,6 +132,7 @@ def headline_frame(
         has_inflation=has_inflation,
         has_flows=len(scenario.flows) > 0 or sim.goal is not None,
         has_goal=sim.goal is not None,
+        risk_free=sim.risk_free,
     )
     rows = {
         pol: {col.label: _cell(summary.loc[(pol, col.metric), col.stat], col.unit) for col in cols}

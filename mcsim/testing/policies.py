@@ -286,6 +286,7 @@ def run_policy(
     costs=None,
     initial_wealth: float = 1.0,
     goal: float | None = None,
+    risk_free: str | None = None,
 ) -> np.ndarray:
     """Run ``policy`` through the engine's kernel on given simple returns.
 
@@ -301,6 +302,9 @@ def run_policy(
     flows : sequence of CashFlow, or a ready ``flows`` array
     costs : mcsim.CostModel, optional
     initial_wealth, goal : float
+    risk_free : str, optional
+        The asset whose returns Sharpe and Sortino are against (``[simulation].risk_free``);
+        without one, against 0.
 
     Returns
     -------
@@ -312,7 +316,11 @@ def run_policy(
     names = list(asset_names) if asset_names is not None else [f"a{i}" for i in range(n_assets)]
     tgt = np.full(n_assets, 1.0 / n_assets) if target is None else np.asarray(target, float)
     ctx = PolicyContext(
-        asset_names=names, steps_per_year=steps_per_year, n_steps=n_steps, target=tgt
+        asset_names=names,
+        steps_per_year=steps_per_year,
+        n_steps=n_steps,
+        target=tgt,
+        risk_free_index=-1 if risk_free is None else names.index(risk_free),
     )
     kp = policy.to_kernel(ctx)
     if isinstance(flows, np.ndarray):
