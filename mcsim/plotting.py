@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from .report.figures import (
     comparison_figure,
     distribution_figure,
-    fan_figure,
+    run_fan_figure,
     success_figure,
     underwater_figure,
 )
@@ -98,17 +98,7 @@ class ResultPlots:
                 "add an inflation series to the scenario's model (see docs/models.md) or "
                 "call fan()."
             )
-        return fan_figure(
-            v.real_fan if real else v.fan,
-            v.sample_paths.iloc[:0] if real else v.sample_paths,
-            v.policies,
-            v.baseline,
-            v.colours,
-            steps_per_year=v.sim.steps_per_year,
-            initial_wealth=v.sim.initial_wealth,
-            currency=v.sim.currency,
-            real=real,
-        )
+        return run_fan_figure(v, real=real)
 
     def distribution(self, metric: str = "terminal_wealth") -> go.Figure:
         """Binned distribution and quantile box of a per-path metric, per policy.

@@ -47,6 +47,7 @@ __all__ = [
     "flows_figure",
     "n_bins",
     "report_figures",
+    "run_fan_figure",
     "share_at_or_above",
     "success_figure",
     "taxes_figure",
@@ -75,16 +76,7 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
     """
     sim = view.sim
     builders: dict[str, Callable[[], go.Figure]] = {
-        "fan": lambda: fan_figure(
-            view.fan,
-            view.sample_paths,
-            view.policies,
-            view.baseline,
-            view.colours,
-            steps_per_year=sim.steps_per_year,
-            initial_wealth=sim.initial_wealth,
-            currency=sim.currency,
-        ),
+        "fan": lambda: run_fan_figure(view),
         "terminal_wealth": lambda: distribution_figure(
             "terminal_wealth", view.metric("terminal_wealth"), view.summary, view.colours
         ),
@@ -93,17 +85,7 @@ def report_figures(view: ReportView) -> dict[str, go.Figure]:
         ),
     }
     if view.real_fan is not None:
-        builders["real_fan"] = lambda: fan_figure(
-            view.real_fan,
-            view.sample_paths.iloc[:0],
-            view.policies,
-            view.baseline,
-            view.colours,
-            steps_per_year=sim.steps_per_year,
-            initial_wealth=sim.initial_wealth,
-            currency=sim.currency,
-            real=True,
-        )
+        builders["real_fan"] = lambda: run_fan_figure(view, real=True)
     if len(view.sample_paths):
         builders["underwater"] = lambda: underwater_figure(
             view.sample_paths, view.colours, steps_per_year=sim.steps_per_year
@@ -211,6 +193,23 @@ def _plot_values(x: np.ndarray) -> np.ndarray:
     finite = x[np.isfinite(x)]
     fits = not finite.size or np.abs(finite).max() < 1e38
     return x.astype(np.float32) if fits else x
+
+
+def run_fan_figure(view: ReportView, *, real: bool = False) -> go.Figure:
+    """:func:`fan_figure` of a run: its nominal fan with sample paths, or with ``real`` its
+    real-wealth fan (``view.real_fan``, which must exist) without them (they are nominal)."""
+    sim = view.sim
+    return fan_figure(
+        view.real_fan if real else view.fan,
+        view.sample_paths.iloc[:0] if real else view.sample_paths,
+        view.policies,
+        view.baseline,
+        view.colours,
+        steps_per_year=sim.steps_per_year,
+        initial_wealth=sim.initial_wealth,
+        currency=sim.currency,
+        real=real,
+    )
 
 
 def fan_figure(
