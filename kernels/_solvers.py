@@ -390,6 +390,9 @@ def rp_work_size_nb(n_assets):
 # theorem 4.1.14).
 _FULL_STEP_DECREMENT = 0.38
 
+# Multiplicative steps towards the budgets taken from a warm start before Newton's.
+_WARM_STEPS = 2
+
 
 @njit(cache=True)
 def _spinu_objective_nb(cov, budgets, y):
@@ -413,8 +416,10 @@ def risk_parity_nb(cov, budgets, w_out, work, warm_start):
     the budgets. ``f / min(b)`` is self-concordant (each ``-(b_i / min b) log y_i`` is), so
     once its Newton decrement ``lambda`` is below 0.38 the full step stays positive,
     decreases ``f`` and converges quadratically: it is taken without evaluating ``f`` (no
-    logarithms, no line search), which is the usual case after a warm start. Farther away
-    the step is backtracked with Armijo's rule on ``f``. Two assets are solved in closed
+    logarithms, no line search), which is the usual case after a warm start. A warm start
+    first takes two multiplicative steps ``y_i <- sqrt(b_i y_i / (cov y)_i)`` towards the
+    budgets (cheap, and worth about one Newton iteration). Farther away the step is
+    backtracked with Armijo's rule on ``f``. Two assets are solved in closed
     form. Stops when every ``|y_i (cov y)_i - b_i| <= 1e-12 sum(b)``.
     Numba-compiled.
 
@@ -473,6 +478,22 @@ def risk_parity_nb(cov, budgets, w_out, work, warm_start):
     scale = np.sqrt(bsum / q) if q > 0.0 else 1.0
     for i in range(n):
         y[i] *= scale
+    if warm:
+        # A warm start (the last solve's weights) is typically 1e-2 off in the risk
+        # contributions, where Newton's first step gains only a factor 10. Two multiplicative
+        # steps y_i <- sqrt(b_i y_i / (cov y)_i), each one matrix-vector product, bring
+        # each contribution y_i (cov y)_i towards its budget and save about one Newton
+        # iteration (3.99 -> 3.02 a solve along W1 paths). A contribution with
+        # (cov y)_i <= 0 is left alone (negative correlations), so y stays positive.
+        for _ in range(_WARM_STEPS):
+            for i in range(n):
+                s = 0.0
+                for j in range(n):
+                    s += cov[i, j] * y[j]
+                grad[i] = s
+            for i in range(n):
+                if grad[i] > 0.0:
+                    y[i] = np.sqrt(budgets[i] * y[i] / grad[i])
     status = -1
     for it in range(100):
         # Gradient and convergence test on the risk contributions y_i (cov y)_i - b_i;

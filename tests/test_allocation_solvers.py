@@ -150,3 +150,19 @@ def test_warm_started_path_of_trailing_solves_meets_the_tolerance(seed, n, windo
         _contributions_match(cov, b, w, 1e-11)
         ref = _pure_newton(cov, b)
         np.testing.assert_allclose(w, ref, atol=1e-11)
+
+
+def test_warm_start_with_a_negative_marginal_risk_stays_positive():
+    # From this start (cov y)_0 < 0: asset 0 hedges asset 1, which holds almost everything.
+    # The multiplicative warm-start steps must leave that weight alone (a square root of
+    # a negative number) and Newton must still reach the budgets.
+    vol = np.array([0.2, 0.1, 0.15])
+    corr = np.array([[1.0, -0.9, 0.1], [-0.9, 1.0, 0.0], [0.1, 0.0, 1.0]])
+    cov = corr * np.outer(vol, vol)
+    start = np.array([0.01, 0.98, 0.01])
+    assert (cov @ start)[0] < 0.0
+    b = np.array([1.0, 2.0, 1.0])
+    w, status = _solve(cov, b, start)
+    assert status >= 0 and np.all(w > 0.0)
+    _contributions_match(cov, b, w, 1e-12)
+    np.testing.assert_allclose(w, _pure_newton(cov, b), atol=1e-12)
