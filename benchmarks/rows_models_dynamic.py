@@ -14,7 +14,8 @@ equal weights, 10 bps) is W1's.
   half way to 1); monthly transition ``[[0.98, 0.02], [0.08, 0.92]]`` (spells of about 4.2
   and 1.0 years, 80 % of the time calm); start from the stationary distribution.
 
-Goal (issue #3): each row within 4x of W1's Gaussian row.
+Goal (issue #3): each row within 4x of W1's Gaussian row; issue #26: GARCH-DCC within 2.5x
+(``profile_allocation.py`` times its kernel with DCC, with CCC and its normals).
 """
 
 from __future__ import annotations

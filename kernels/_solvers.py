@@ -390,6 +390,9 @@ def rp_work_size_nb(n_assets):
 # theorem 4.1.14).
 _FULL_STEP_DECREMENT = 0.38
 
+# Multiplicative steps towards the budgets taken from a warm start before Newton's.
+_WARM_STEPS = 2
+
 
 @njit(cache=True)
 def _spinu_objective_nb(cov, budgets, y):
@@ -413,8 +416,10 @@ def risk_parity_nb(cov, budgets, w_out, work, warm_start):
     the budgets. ``f / min(b)`` is self-concordant (each ``-(b_i / min b) log y_i`` is), so
     once its Newton decrement ``lambda`` is below 0.38 the full step stays positive,
     decreases ``f`` and converges quadratically: it is taken without evaluating ``f`` (no
-    logarithms, no line search), which is the usual case after a warm start. Farther away
-    the step is backtracked with Armijo's rule on ``f``. Two assets are solved in closed
+    logarithms, no line search), which is the usual case after a warm start. A warm start
+    first takes two multiplicative steps ``y_i <- sqrt(b_i y_i / (cov y)_i)`` towards the
+    budgets (cheap, and worth about one Newton iteration). Farther away the step is
+    backtracked with Armijo's rule on ``f``. Two assets are solved in closed
     form. Stops when every ``|y_i (cov y)_i - b_i| <= 1e-12 sum(b)``.
     Numba-compiled.
 
@@ -473,26 +478,48 @@ def risk_parity_nb(cov, budgets, w_out, work, warm_start):
     scale = np.sqrt(bsum / q) if q > 0.0 else 1.0
     for i in range(n):
         y[i] *= scale
+    if warm:
+        # A warm start (the last solve's weights) is typically 1e-2 off in the risk
+        # contributions, where Newton's first step gains only a factor 10. Two multiplicative
+        # steps y_i <- sqrt(b_i y_i / (cov y)_i), each one matrix-vector product, bring
+        # each contribution y_i (cov y)_i towards its budget and save about one Newton
+        # iteration (3.99 -> 3.02 a solve along W1 paths). A contribution with
+        # (cov y)_i <= 0 is left alone (negative correlations), so y stays positive.
+        for _ in range(_WARM_STEPS):
+            for i in range(n):
+                s = 0.0
+                for j in range(n):
+                    s += cov[i, j] * y[j]
+                grad[i] = s
+            for i in range(n):
+                if grad[i] > 0.0:
+                    y[i] = np.sqrt(budgets[i] * y[i] / grad[i])
     status = -1
     for it in range(100):
-        # Gradient and convergence test on the risk contributions y_i (cov y)_i - b_i.
+        # Gradient and convergence test on the risk contributions y_i (cov y)_i - b_i;
+        # ``step`` receives the Hessian's diagonal term b_i / y_i^2 meanwhile.
         worst = 0.0
         for i in range(n):
             s = 0.0
             for j in range(n):
                 s += cov[i, j] * y[j]
-            grad[i] = s - budgets[i] / y[i]
-            worst = max(worst, abs(y[i] * grad[i]))
+            inv_y = 1.0 / y[i]
+            g = s - budgets[i] * inv_y
+            grad[i] = g
+            step[i] = budgets[i] * inv_y * inv_y
+            worst = max(worst, abs(y[i] * g))
         if worst <= 1e-12 * bsum:
             status = it
             break
+        # Only the lower triangle is factorised, so only it is filled.
         for i in range(n):
-            for j in range(n):
+            for j in range(i):
                 hess[i, j] = cov[i, j]
-            hess[i, i] += budgets[i] / (y[i] * y[i])
+            hess[i, i] = cov[i, i] + step[i]
             step[i] = -grad[i]
-        if not _cholesky_solve_nb(hess, step, n):
+        if not _cholesky_factor_nb(hess, n):
             break
+        _cholesky_solve_nb(hess, step, n)
         dec2 = 0.0
         for i in range(n):
             dec2 -= grad[i] * step[i]
@@ -558,32 +585,46 @@ def _risk_parity_two_nb(cov, budgets, w_out):
 
 
 @njit(cache=True)
-def _cholesky_solve_nb(a, b, n):
-    """Solve ``a x = b`` for symmetric positive definite ``a`` in place (``b`` becomes x)."""
+def _cholesky_factor_nb(a, n):
+    """Cholesky factor of symmetric positive definite ``a[:n, :n]``, in place.
+
+    Only the lower triangle of ``a`` is read; it is overwritten with the factor ``L``,
+    except that its diagonal receives ``1 / L_jj``. A division is slow and does not
+    pipeline: one reciprocal per column, and multiplications by it everywhere else (the
+    factor's columns here, both triangular solves in :func:`_cholesky_solve_nb`), take
+    about half the time of a division per element at 10 assets. Returns False when ``a``
+    is not positive definite.
+    """
     for j in range(n):
         d = a[j, j]
         for k in range(j):
             d -= a[j, k] * a[j, k]
         if not (d > 0.0):
             return False
-        d = np.sqrt(d)
-        a[j, j] = d
+        inv = 1.0 / np.sqrt(d)
+        a[j, j] = inv
         for i in range(j + 1, n):
             s = a[i, j]
             for k in range(j):
                 s -= a[i, k] * a[j, k]
-            a[i, j] = s / d
+            a[i, j] = s * inv
+    return True
+
+
+@njit(cache=True)
+def _cholesky_solve_nb(a, b, n):
+    """Solve ``L L' x = b`` in place (``b`` becomes x) with the factor of
+    :func:`_cholesky_factor_nb` (``L`` below the diagonal, ``1 / L_jj`` on it)."""
     for i in range(n):
         s = b[i]
         for k in range(i):
             s -= a[i, k] * b[k]
-        b[i] = s / a[i, i]
+        b[i] = s * a[i, i]
     for i in range(n - 1, -1, -1):
         s = b[i]
         for k in range(i + 1, n):
             s -= a[k, i] * b[k]
-        b[i] = s / a[i, i]
-    return True
+        b[i] = s * a[i, i]
 
 
 @njit(cache=True)
