@@ -350,3 +350,25 @@ def test_sigkill_while_streaming_then_rerun_gives_identical_files(table, write_t
     for name in ("summary.csv", "comparison.csv", "fan.csv", "stress.csv"):
         assert (out / name).read_bytes() == (reference / name).read_bytes()
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_streamed_window_run_carries_the_window_start(tmp_path):
+    table = {
+        "name": "windows",
+        "simulation": {"n_paths": 7, "horizon_years": 60, "initial_wealth": 100.0},
+        "data": {"source": "shiller", "columns": ["us_stocks_tr"]},
+        "model": {"kind": "historical_windows"},
+        "portfolio": {"target": {"us_stocks_tr": 1.0}},
+        "policies": [
+            {"name": "hold", "kind": "buy_and_hold"},
+            {"name": "yearly", "kind": "calendar", "frequency": "annual"},
+        ],
+    }
+    scenario = mcsim.Scenario.from_dict(table)
+    a = mcsim.run(scenario, out=tmp_path / "a", report=False, stream=False)
+    b = mcsim.run(scenario, out=tmp_path / "b", report=False, stream=True)
+    assert b.files["paths"].is_dir()
+    streamed = pd.read_parquet(b.files["paths"])
+    assert list(streamed.columns[:3]) == ["policy", "path", "window_start"]
+    pd.testing.assert_frame_equal(streamed, pd.read_parquet(a.files["paths"]), check_exact=True)
+    pd.testing.assert_frame_equal(b.summary, a.summary, check_exact=True)
