@@ -351,11 +351,11 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1, stream: bool | None = None) 
     if streams(plan, stream):
         # Stressed tables and features stay in memory; the named policies' table does not.
         per_path_table = sim.n_paths * (n_pol * layout.N_METRICS * n_str + n_feat) * 8
-        # Buffered rows (kernel output, its labelled columns, one policy's Arrow copy) and
-        # one metric of every policy with a labelled copy.
+        # Buffered rows (the kernel output, then one policy's rows, labelled columns, frame
+        # and Arrow copy) and one metric of every policy read back, with a labelled copy.
         rows = min(ROW_GROUP_PATHS + sim.block_size, sim.n_paths)
         buffered = rows * n_pol * layout.N_METRICS * 8
-        streaming = 3 * buffered + 2 * sim.n_paths * n_pol * 8
+        streaming = buffered + 4 * buffered // n_pol + 2 * sim.n_paths * n_pol * 8
     else:
         per_path_table = sim.n_paths * (n_pol * layout.N_METRICS * (1 + n_str) + n_feat) * 8
         streaming = 0

@@ -230,20 +230,22 @@ class PathStoreWriter:
     def _flush(self) -> None:
         if not self._buffered:
             return
-        metrics = np.concatenate(self._buffer, axis=1) if len(self._buffer) > 1 else self._buffer[0]
+        buffer, n = self._buffer, self._buffered
         self._buffer, self._buffered = [], 0
-        n = metrics.shape[1]
         first = self._written
-        columns = {
-            name: labelled_values(metrics, info, self.masks.get(name))
-            for name, info in self.metric_table.items()
-        }
-        if not self._writers:
-            self._open(columns)
+        # One policy at a time: the buffer plus one policy's rows, never a second copy of all.
         for k, pol in enumerate(self.policy_names):
-            frame = self._frame(pol, first, n, {name: v[k] for name, v in columns.items()})
+            rows = np.concatenate([m[k : k + 1] for m in buffer], axis=1)
+            columns = {
+                name: labelled_values(rows, info, _row(self.masks.get(name), k))[0]
+                for name, info in self.metric_table.items()
+            }
+            frame = self._frame(pol, first, n, columns)
+            if not self._writers:
+                self._open(frame)
             table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
             self._writers[k].write_table(table)
+            del rows, columns, frame, table
         self._written += n
 
     def _frame(self, pol: str, first: int, n: int, columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -257,9 +259,8 @@ class PathStoreWriter:
         data.update(columns)
         return pd.DataFrame(data)
 
-    def _open(self, columns: dict[str, np.ndarray]) -> None:
-        sample = self._frame(self.policy_names[0], 0, 0, {n: v[0, :0] for n, v in columns.items()})
-        self._schema = pa.Schema.from_pandas(sample, preserve_index=False)
+    def _open(self, frame: pd.DataFrame) -> None:
+        self._schema = pa.Schema.from_pandas(frame, preserve_index=False)
         for k in range(len(self.policy_names)):
             self._writers.append(pq.ParquetWriter(self.folder / part_name(k), self._schema))
 
@@ -290,6 +291,10 @@ class PathStoreWriter:
         self._writers = []
         self._pending.clear()
         self._buffer = []
+
+
+def _row(mask: np.ndarray | None, k: int) -> np.ndarray | None:
+    return None if mask is None else mask[k : k + 1]
 
 
 def link_or_copy_tree(src: Path, dest: Path) -> None:
