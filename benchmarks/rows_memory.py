@@ -10,6 +10,11 @@ one metric of every policy read back at once (8 bytes per policy and path)::
 
     flock /work/notes/bench.lock python benchmarks/rows_memory.py --paths 100000 1000000
     python benchmarks/rows_memory.py --paths 1000000 --in-memory --json memory.json
+    python benchmarks/rows_memory.py --rounds 3 --paths 200000   # time, in one process
+
+With ``--rounds R`` it times instead, in this process: ``mcsim.run(..., out=..., report=False)``
+streamed and in memory, alternating, R rounds per number of paths (after a warm-up run), and
+prints each round's ratio streamed / in memory (the whole run: blocks, checkpoint, save).
 
 Each run writes its folder under a temporary directory, removed afterwards.
 """
@@ -86,17 +91,45 @@ def measure(name: str, n_paths: int, stream: bool, jobs: int) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def time_rounds(name: str, n_paths: int, rounds: int) -> list[dict]:
+    """Wall seconds of whole runs into a folder, streamed and in memory, interleaved."""
+    scenario = mcsim.Scenario.from_toml(scenario_path(name)).replace(n_paths=n_paths)
+    mcsim.run(scenario, n_paths=min(n_paths, 2_000))  # compile / load the kernels first
+    out = []
+    for r in range(rounds):
+        row = {"scenario": name, "n_paths": n_paths, "round": r}
+        for stream in (True, False):
+            scratch = Path(tempfile.mkdtemp(prefix="mcsim-memory-"))
+            try:
+                start = time.perf_counter()
+                mcsim.run(scenario, out=scratch / "out", report=False, stream=stream)
+                row["streamed_s" if stream else "in_memory_s"] = time.perf_counter() - start
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        row["ratio"] = row["streamed_s"] / row["in_memory_s"]
+        print(
+            f"{name:>14} {n_paths:>11,} paths  round {r}  streamed {row['streamed_s']:7.2f} s  "
+            f"in memory {row['in_memory_s']:7.2f} s  ratio {row['ratio']:.3f}",
+            flush=True,
+        )
+        out.append(row)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="default_60_40")
     ap.add_argument("--paths", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--in-memory", action="store_true", help="also run each with --no-stream")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--rounds", type=int, help="time R interleaved rounds in this process")
     ap.add_argument("--json", help="write the rows to this file")
     args = ap.parse_args(argv)
     rows = []
     load_before = _loadavg()
-    for n in args.paths:
+    for n in args.paths if args.rounds else ():
+        rows += time_rounds(args.scenario, n, args.rounds)
+    for n in () if args.rounds else args.paths:
         for stream in (True, False) if args.in_memory else (True,):
             row = measure(args.scenario, n, stream, args.jobs)
             rows.append(row)

@@ -400,3 +400,13 @@ def test_checkpoint_blocks_hold_the_sketch_bins_that_are_not_empty(scenario, tmp
     assert resumed.timings["blocks_resumed"] == N_PATHS // BLOCK
     for name in ("hist", "real_hist", "stress_hist"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(res, name))
+
+
+def test_validate_says_when_the_table_is_streamed(table, write_toml, tmp_path, capsys):
+    path = write_toml(table, tmp_path / "s.toml")
+    assert mcsim.cli.main(["validate", str(path), "--paths", "10000000"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "peak memory" in x)
+    assert line.endswith("(per-path table streamed to disk)")
+    assert mcsim.cli.main(["validate", str(path), "--paths", "1000"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "peak memory" in x)
+    assert "streamed" not in line
