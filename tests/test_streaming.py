@@ -238,10 +238,12 @@ def test_cli_stream_writes_a_dataset_and_replaces_either_kind(
 
 
 def test_a_result_saved_into_its_folder_reads_from_there(scenario, tmp_path):
-    res = mcsim.run(scenario, stream=True, out=tmp_path / "out", report=False)
+    res = mcsim.run(scenario, stream=True, out=tmp_path / "out")
     assert res.path_store.folder == tmp_path / "out" / "paths.parquet"
     assert not (tmp_path / "out" / ".mcsim-checkpoint").exists()
     assert res.paths.shape[0] == 3 * N_PATHS
+    # The report reads its per-path figures from the dataset too.
+    assert res.files["report"].stat().st_size > 100_000
 
 
 def test_an_interrupted_streamed_run_resumes_with_the_same_files(
