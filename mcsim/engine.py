@@ -585,7 +585,8 @@ def run(
         ckpt = None
         if checkpoint_dir is not None:
             ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
-        store = _temporary_store() if streamed else None
+        # A temporary folder, made once the run starts writing, removed with the result.
+        store = (None, True) if streamed else None
         return _simulate(plan, ckpt, jobs, backend, progress, t_prepare, store)
 
     folder = check_folder(out, out_name)
@@ -604,11 +605,6 @@ def run(
                 "same arguments to save the results without simulating again."
             ) from e
     return result.with_files(files)
-
-
-def _temporary_store() -> tuple[Path, bool]:
-    """A new temporary folder for a streamed table, removed with the result's store."""
-    return Path(tempfile.mkdtemp(prefix="mcsim-paths-")), True
 
 
 def _path_writer(plan: RunPlan, folder: Path, owner: bool) -> PathStoreWriter:
@@ -633,12 +629,13 @@ def _simulate(
     backend: str | None,
     progress: bool,
     t_prepare: float,
-    store: tuple[Path, bool] | None = None,
+    store: tuple[Path | None, bool] | None = None,
 ):
     """Resume verified blocks from ``ckpt``, simulate the others and merge them in order.
 
-    With ``store`` (a folder, and whether the result's store removes it), the per-path table
-    is written there in block order as blocks are merged, and never held in memory.
+    With ``store`` (a folder, or None for a new temporary one, and whether the result's store
+    removes it), the per-path table is written there in block order as blocks are merged,
+    and never held in memory.
     """
     sim = plan.scenario.simulation
     n_pol = len(plan.policies)
@@ -814,13 +811,17 @@ def _execute(
 
 
 @contextlib.contextmanager
-def _writing(plan: RunPlan, store: tuple[Path, bool] | None) -> Iterator[PathStoreWriter | None]:
+def _writing(
+    plan: RunPlan, store: tuple[Path | None, bool] | None
+) -> Iterator[PathStoreWriter | None]:
     """The writer of a streamed table (None in memory); a failed run leaves no partial
     files open, and a temporary folder is removed."""
     if store is None:
         yield None
         return
     folder, owner = store
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="mcsim-paths-"))
     writer = _path_writer(plan, folder, owner)
     try:
         yield writer

@@ -404,6 +404,28 @@ def test_checkpoint_blocks_hold_the_sketch_bins_that_are_not_empty(scenario, tmp
         np.testing.assert_array_equal(getattr(resumed, name), getattr(res, name))
 
 
+def test_an_event_metric_streams_as_in_memory(small_table):
+    table = small_table(
+        policies=[
+            {"name": "hold", "kind": "buy_and_hold"},
+            {
+                "name": "cppi",
+                "kind": "cppi",
+                "safe_asset": "bonds",
+                "floor": 0.99,
+                "multiplier": 5,
+                "every": 12,
+            },
+        ]
+    )
+    scenario = mcsim.Scenario.from_dict(table)
+    a, b = mcsim.run(scenario, stream=False), mcsim.run(scenario, stream=True)
+    assert b.metric("floor_breaches")["cppi"].gt(0).any()
+    np.testing.assert_array_equal(b.metrics_array, a.metrics_array)
+    pd.testing.assert_frame_equal(b.paths, a.paths, check_exact=True)
+    pd.testing.assert_frame_equal(b.summary, a.summary, check_exact=True)
+
+
 def test_validate_says_when_the_table_is_streamed(table, write_toml, tmp_path, capsys):
     path = write_toml(table, tmp_path / "s.toml")
     assert mcsim.cli.main(["validate", str(path), "--paths", "10000000"]) == 0
