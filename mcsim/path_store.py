@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,9 @@ class PathStore:
         self.folder = Path(folder)
         self.policy_names = list(policy_names)
         self.n_paths = int(n_paths)
-        self._owner = owner
-
-    def __del__(self) -> None:
-        if getattr(self, "_owner", False):
-            shutil.rmtree(self.folder, ignore_errors=True)
+        if owner:
+            # Also at interpreter exit, where a __del__ may no longer find shutil.
+            weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
 
     def __reduce__(self) -> tuple[Callable[..., PathStore], tuple[Any, ...]]:
         # A copy reads the same folder but never removes it.
