@@ -28,11 +28,27 @@ import numpy as np
 from .errors import CheckpointWarning, OutputError
 from .output import TMP_BLOCK_GLOB, fsync_dir, locked
 
-__all__ = ["FORMAT", "Checkpoint", "ExpectedArrays"]
+__all__ = [
+    "FORMAT",
+    "SPARSE_PREFIX",
+    "Checkpoint",
+    "ExpectedArrays",
+    "dense_array",
+    "sparse_arrays",
+    "sparse_spec",
+]
 
-FORMAT = 1
+FORMAT = 2
 # name -> (shape, dtype string such as "<f8")
 ExpectedArrays = Mapping[str, tuple[tuple[int, ...], str]]
+#: Arrays named ``sparse_*`` are one-dimensional and of any length (the non-zero entries of
+#: a block's sketches): their length is not part of the header; the digest covers their
+#: bytes as for every other array.
+SPARSE_PREFIX = "sparse_"
+
+
+def _spec_shape(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (-1,) if name.startswith(SPARSE_PREFIX) else tuple(shape)
 
 
 class _Damaged(Exception):
@@ -49,9 +65,40 @@ def _digest(key: str, header: bytes, arrays: Mapping[str, np.ndarray]) -> str:
 
 
 def _header(key: str, block: int, expected: ExpectedArrays) -> bytes:
-    spec = {name: [list(shape), dtype] for name, (shape, dtype) in sorted(expected.items())}
+    spec = {
+        name: [list(_spec_shape(name, shape)), dtype]
+        for name, (shape, dtype) in sorted(expected.items())
+    }
     payload = {"format": FORMAT, "run_key": key, "block": block, "arrays": spec}
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sparse_arrays(name: str, a: np.ndarray) -> dict[str, np.ndarray]:
+    """The non-zero entries of ``a`` as two ``sparse_*`` arrays: flat positions and values.
+
+    A block's wealth sketches are mostly zeros (a block of 1,000 paths fills at most 1,000 of
+    each grid point's 4,002 bins), so a checkpoint stores them this way.
+    """
+    flat = a.reshape(-1)
+    at = np.flatnonzero(flat).astype(np.int64)
+    return {f"{SPARSE_PREFIX}{name}_at": at, f"{SPARSE_PREFIX}{name}_values": flat[at]}
+
+
+def sparse_spec(name: str, dtype: np.dtype | type) -> ExpectedArrays:
+    """The expected arrays of :func:`sparse_arrays` of an array of ``dtype``."""
+    return {
+        f"{SPARSE_PREFIX}{name}_at": ((-1,), np.dtype(np.int64).str),
+        f"{SPARSE_PREFIX}{name}_values": ((-1,), np.dtype(dtype).str),
+    }
+
+
+def dense_array(arrays: Mapping[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The array of shape ``shape`` that :func:`sparse_arrays` stored under ``name``."""
+    at = arrays[f"{SPARSE_PREFIX}{name}_at"]
+    values = arrays[f"{SPARSE_PREFIX}{name}_values"]
+    out = np.zeros(int(np.prod(shape)), dtype=values.dtype)
+    out[at] = values
+    return out.reshape(shape)
 
 
 def _remove(p: Path) -> None:
@@ -159,7 +206,9 @@ class Checkpoint:
                 if name not in z.files:
                     raise _Damaged(f"no {name} array")
                 a = z[name]
-                if a.shape != tuple(shape) or a.dtype.str != dtype:
+                # A sparse array is one-dimensional, of the length it was written with.
+                sparse = name.startswith(SPARSE_PREFIX)
+                if (a.ndim != 1 if sparse else a.shape != tuple(shape)) or a.dtype.str != dtype:
                     raise _Damaged(f"wrong shape or dtype of {name}")
                 arrays[name] = a
             if proof.get("digest") != _digest(self.key, header, arrays):

@@ -22,7 +22,7 @@ import pandas as pd
 from ._version import __version__
 from .config import Scenario
 from .data import list_datasets, load_returns
-from .engine import estimate_memory, run
+from .engine import estimate_memory, run, streams
 from .errors import ConfigError, McsimError
 from .fit_command import fit_command
 from .learned.run import learn_command, ready_learned, save_trained, validation_stand_ins
@@ -133,6 +133,7 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
                 out_name="--out",
                 backend=backend,
                 max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
+                stream=getattr(args, "stream", None),
             )
     finally:
         if client is not None:
@@ -558,7 +559,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"  {sim.n_paths:,} paths x {sim.n_steps} steps in {sim.n_blocks} block(s)")
     jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
     mib = estimate_memory(plan, jobs) / 2**20
-    print(f"  estimated peak memory: {mib:,.0f} MiB with {jobs} worker(s)")
+    where = " (per-path table streamed to disk)" if streams(plan) else ""
+    print(f"  estimated peak memory: {mib:,.0f} MiB with {jobs} worker(s){where}")
     print(f"  {run_time_line(plan, jobs)}")
     for name, spec in refs:
         print(
@@ -750,6 +752,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-memory",
         type=float,
         help="memory the run may use, in GiB (default: available memory)",
+    )
+    stream = p.add_mutually_exclusive_group()
+    stream.add_argument(
+        "--stream",
+        action="store_const",
+        const=True,
+        dest="stream",
+        help="write the per-path table to disk as blocks finish (paths.parquet becomes a "
+        "Parquet dataset folder; default: for tables over 256 MiB or that would not fit)",
+    )
+    stream.add_argument(
+        "--no-stream",
+        action="store_const",
+        const=False,
+        dest="stream",
+        help="hold the per-path table in memory (paths.parquet is one file)",
     )
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     _add_report_plotly(p)

@@ -14,6 +14,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,15 +29,18 @@ from tqdm.auto import tqdm
 
 from ._version import __version__
 from .accumulators import STATE_ARRAYS, Accumulator, merge_in_order
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, dense_array, sparse_arrays, sparse_spec
 from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout, simulate_policy_builtin_nb
+from .metrics import run_metrics
 from .output import check_folder, clean_stale, locked
+from .path_store import ROW_GROUP_PATHS, PathStoreWriter, event_masks
 from .plan import RunPlan, prepare
+from .policies import POLICIES
 from .progress import announce, compile_message, fit_message
 from .report.page import PLOTLY_MODES
 from .results import SimulationResult
@@ -45,7 +50,11 @@ from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 from .stress import apply_stress, restore_stress, rewrite_stress, splice_steps
 from .sweeps import sweep_memory_bytes
 
-__all__ = ["estimate_memory", "noise_keys", "regenerate_path", "run"]
+__all__ = ["STREAM_BYTES", "estimate_memory", "noise_keys", "regenerate_path", "run", "streams"]
+
+#: A run streams its per-path table to disk (:mod:`mcsim.path_store`) when the table would
+#: take more than this many bytes in memory, unless told (``run(stream=...)``, ``--stream``).
+STREAM_BYTES = 256 * 2**20
 
 # SplitMix64's increment (execution-noise keys, see noise_keys).
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
@@ -68,10 +77,11 @@ class BlockResult:
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays a checkpoint stores (the stress, failure and sweep ones only when the
         run has them, so blocks of runs without them keep their layout)."""
-        out = {"metrics": self.metrics, "hist": self.hist, "wealth": self.wealth}
+        # The sketches are mostly zeros: their non-zero bins only (a tenth of the bytes).
+        out = {"metrics": self.metrics, **sparse_arrays("hist", self.hist), "wealth": self.wealth}
         if self.stress_metrics.shape[0]:
             out["stress_metrics"] = self.stress_metrics
-            out["stress_hist"] = self.stress_hist
+            out.update(sparse_arrays("stress_hist", self.stress_hist))
         if self.features.shape[1]:
             out["features"] = self.features
         out.update(_accumulator_arrays(self))
@@ -294,13 +304,62 @@ def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:
     return pd.DataFrame(out[offset], columns=plan.series_names).rename_axis("step")
 
 
-def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
-    """Peak bytes a run of ``plan`` needs, to refuse one that would not fit."""
+def table_bytes(plan: RunPlan) -> int:
+    """Bytes of the named policies' per-path table in memory (the kernel's output)."""
+    sim = plan.scenario.simulation
+    return sim.n_paths * len(plan.policies) * layout.N_METRICS * 8
+
+
+def can_stream(plan: RunPlan) -> str | None:
+    """Why the per-path table of ``plan`` cannot be streamed (None when it can)."""
+    if plan.sweep_policies:
+        return "a sweep keeps its grid points' sums and tables in memory"
+    if plan.failure is not None:
+        return "`[failure]` reads the whole per-path table at once"
+    return None
+
+
+def streams(plan: RunPlan, stream: bool | None = None) -> bool:
+    """Whether a run of ``plan`` streams its per-path table to disk.
+
+    ``stream=None`` (the default) streams a table larger than :data:`STREAM_BYTES` when the
+    run can (no sweep, no ``[failure]``); True and False force it.
+
+    Raises
+    ------
+    ConfigError
+        ``stream=True`` for a run that cannot stream.
+    """
+    why = can_stream(plan)
+    if stream is None:
+        return why is None and table_bytes(plan) > STREAM_BYTES
+    if stream and why is not None:
+        raise ConfigError(f"`stream`: this run cannot stream its per-path table: {why}.")
+    return bool(stream)
+
+
+def estimate_memory(plan: RunPlan, n_jobs: int = 1, stream: bool | None = None) -> int:
+    """Peak bytes a run of ``plan`` needs, to refuse one that would not fit.
+
+    ``stream`` as in :func:`streams` (None: the size rule). A streamed run holds no per-path
+    table: it counts the writer's buffer and one metric of every policy read back at once
+    (the comparison and the report), not the table.
+    """
     sim = plan.scenario.simulation
     n_pol = len(plan.policies)
     n_str = len(plan.stresses)
     n_feat = n_features(plan)
-    per_path_table = sim.n_paths * (n_pol * layout.N_METRICS * (1 + n_str) + n_feat) * 8
+    if streams(plan, stream):
+        # Stressed tables and features stay in memory; the named policies' table does not.
+        per_path_table = sim.n_paths * (n_pol * layout.N_METRICS * n_str + n_feat) * 8
+        # Buffered rows (the kernel output, then one policy's rows, labelled columns, frame
+        # and Arrow copy) and one metric of every policy read back, with a labelled copy.
+        rows = min(ROW_GROUP_PATHS + sim.block_size, sim.n_paths)
+        buffered = rows * n_pol * layout.N_METRICS * 8
+        streaming = buffered + 4 * buffered // n_pol + 2 * sim.n_paths * n_pol * 8
+    else:
+        per_path_table = sim.n_paths * (n_pol * layout.N_METRICS * (1 + n_str) + n_feat) * 8
+        streaming = 0
     n_grid = plan.grid_steps.size
     per_block = (
         sim.block_size * n_pol * layout.N_METRICS * 8
@@ -319,7 +378,7 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1) -> int:
     )
     # The labelled per-path table is built once the run is done: count it twice.
     merged_hist = (n_str * n_grid + plan.sketch_rows) * n_pol * HIST_BINS * 8
-    need = 2 * per_path_table + max(1, n_jobs) * 2 * per_block + merged_hist
+    need = 2 * per_path_table + streaming + max(1, n_jobs) * 2 * per_block + merged_hist
     if plan.sweep_policies:
         need += _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
     return need
@@ -354,20 +413,35 @@ def available_memory() -> int | None:
     return None
 
 
-def _check_memory(plan: RunPlan, n_jobs: int, max_memory: int | None) -> int:
-    need = estimate_memory(plan, n_jobs)
+def _check_memory(
+    plan: RunPlan, n_jobs: int, max_memory: int | None, stream: bool | None = None
+) -> bool:
+    """Refuse a run that would not fit; return whether it streams its per-path table.
+
+    Without ``stream``, a run whose table in memory would not fit streams it when it can.
+    """
     limit = max_memory if max_memory is not None else available_memory()
+    chosen = streams(plan, stream)
+    need = estimate_memory(plan, n_jobs, chosen)
+    if stream is None and not chosen and limit is not None and need > 0.9 * limit:
+        if can_stream(plan) is None:
+            chosen = True
+            need = estimate_memory(plan, n_jobs, chosen)
     if limit is not None and need > 0.9 * limit and plan.sweep_policies:
         _refuse_sweep(plan, n_jobs, need, limit)
     if limit is not None and need > 0.9 * limit:
         sim = plan.scenario.simulation
+        what = (
+            "streaming the per-path table to disk"
+            if chosen
+            else f"{sim.n_paths:,} paths x {len(plan.policies)} policies of per-path results"
+        )
         raise ConfigError(
             f"This run needs about {need / 2**30:.2f} GiB but only {limit / 2**30:.2f} GiB is "
-            f"available: {sim.n_paths:,} paths x {len(plan.policies)} policies of per-path "
-            "results. Lower `[simulation].n_paths`, run fewer policies at once, or lower "
-            "`--jobs`."
+            f"available ({what}). Lower `[simulation].n_paths`, run fewer policies at once, "
+            "or lower `--jobs`."
         )
-    return need
+    return chosen
 
 
 def _run_key(plan: RunPlan) -> str:
@@ -395,16 +469,16 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
     start, stop = plan.block_range(block)
     n_pol = len(plan.policies)
     n_keep = max(0, min(sim.keep_paths, stop) - start)
-    f8, i8 = np.dtype(np.float64).str, np.dtype(np.int64).str
+    f8 = np.dtype(np.float64).str
     out = {
         "metrics": ((n_pol, stop - start, layout.N_METRICS), f8),
-        "hist": ((n_pol, plan.sketch_rows, HIST_BINS), i8),
+        **sparse_spec("hist", np.int64),
         "wealth": ((n_pol, n_keep, plan.n_steps + 1), f8),
     }
     n_str = len(plan.stresses)
     if n_str:
         out["stress_metrics"] = ((n_str, n_pol, stop - start, layout.N_METRICS), f8)
-        out["stress_hist"] = ((n_str, n_pol, plan.grid_steps.size, HIST_BINS), i8)
+        out.update(sparse_spec("stress_hist", np.int64))
     n_feat = n_features(plan)
     if n_feat:
         out["features"] = ((stop - start, n_feat), f8)
@@ -413,6 +487,9 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
 
 
 CHECKPOINT_NAME = ".mcsim-checkpoint"
+#: The streamed per-path table of a run into a folder, inside the run's checkpoint folder
+#: (rebuilt from the blocks by every run, removed with the blocks once the results are saved).
+STORE_NAME = "paths.parquet"
 
 
 def run(
@@ -428,6 +505,7 @@ def run(
     out_name: str = "out",
     backend: str | None = None,
     max_memory: int | None = None,
+    stream: bool | None = None,
 ):
     """Simulate every policy of ``scenario`` along the same paths.
 
@@ -465,6 +543,13 @@ def run(
         release the GIL).
     max_memory : int, optional
         Bytes the run may use (default: the memory available now).
+    stream : bool, optional
+        Write the per-path table to disk as blocks finish (a Parquet dataset, see
+        :mod:`mcsim.path_store`) instead of holding it in memory; the result reads it one
+        column at a time. Default: when the table would exceed :data:`STREAM_BYTES` or not
+        fit in ``max_memory``. With ``out`` the dataset is ``out/paths.parquet`` (a folder);
+        otherwise a temporary folder that lives as long as the result. The numbers do not
+        depend on it.
 
     Returns
     -------
@@ -493,20 +578,23 @@ def run(
     t_prepare = time.perf_counter() - t0
     requested_jobs = n_jobs
     n_jobs = _resolve_jobs(n_jobs)
-    _check_memory(plan, n_jobs, max_memory)
+    streamed = _check_memory(plan, n_jobs, max_memory, stream)
     _check_decision_halves(plan)
     jobs = requested_jobs if backend == "dask" else n_jobs
     if out is None:
         ckpt = None
         if checkpoint_dir is not None:
             ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
-        return _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
+        # A temporary folder, made once the run starts writing, removed with the result.
+        store = (None, True) if streamed else None
+        return _simulate(plan, ckpt, jobs, backend, progress, t_prepare, store)
 
     folder = check_folder(out, out_name)
     with locked(folder, out_name):
         clean_stale(folder)
         ckpt = Checkpoint(folder / CHECKPOINT_NAME, _run_key(plan), out_name)
-        result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare)
+        store = (ckpt.dir / STORE_NAME, False) if streamed else None
+        result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare, store)
         saving = "writing the results and the report" if report else None
         try:
             with announce(saving, enabled=progress):
@@ -519,6 +607,21 @@ def run(
     return result.with_files(files)
 
 
+def _path_writer(plan: RunPlan, folder: Path, owner: bool) -> PathStoreWriter:
+    table = run_metrics((*POLICIES.values(), *plan.scenario.policies))
+    sim = plan.scenario.simulation
+    return PathStoreWriter(
+        folder,
+        policy_names=[p.name for p in plan.policies],
+        metric_table=table,
+        masks=event_masks(plan.scenario.policies, table),
+        block_size=sim.block_size,
+        n_paths=sim.n_paths,
+        window_starts=plan.window_starts,
+        owner=owner,
+    )
+
+
 def _simulate(
     plan: RunPlan,
     ckpt: Checkpoint | None,
@@ -526,11 +629,17 @@ def _simulate(
     backend: str | None,
     progress: bool,
     t_prepare: float,
+    store: tuple[Path | None, bool] | None = None,
 ):
-    """Resume verified blocks from ``ckpt``, simulate the others and merge them in order."""
+    """Resume verified blocks from ``ckpt``, simulate the others and merge them in order.
+
+    With ``store`` (a folder, or None for a new temporary one, and whether the result's store
+    removes it), the per-path table is written there in block order as blocks are merged,
+    and never held in memory.
+    """
     sim = plan.scenario.simulation
     n_pol = len(plan.policies)
-    metrics = np.empty((n_pol, sim.n_paths, layout.N_METRICS))
+    metrics = None if store is not None else np.empty((n_pol, sim.n_paths, layout.N_METRICS))
     hist = np.zeros((n_pol, plan.sketch_rows, HIST_BINS), dtype=np.int64)
     wealth = np.zeros((n_pol, min(sim.keep_paths, sim.n_paths), plan.n_steps + 1))
     n_str = len(plan.stresses)
@@ -542,7 +651,10 @@ def _simulate(
     )
     sums = _OrderedSums()
 
-    with ckpt.opened() if ckpt is not None else contextlib.nullcontext():
+    with (
+        ckpt.opened() if ckpt is not None else contextlib.nullcontext(),
+        _writing(plan, store) as writer,
+    ):
         todo = []
         resumed = 0
         for b in range(sim.n_blocks):
@@ -552,6 +664,13 @@ def _simulate(
                 continue
             res = _block_from_arrays(plan, b, arrays)
             _merge(plan, res, metrics, hist, wealth, stressed)
+            if writer is not None:
+                if writer.next_block == b:
+                    writer.add(b, res.metrics)
+                else:
+                    # Behind a block still to simulate: read again from disk when its turn
+                    # comes, so a resumed run with a gap holds no table in memory.
+                    writer.add_later(b, _reloader(ckpt, plan, b))
             sums.add(b, res.sweep)
             resumed += 1
 
@@ -568,9 +687,12 @@ def _simulate(
                 if ckpt is not None:
                     ckpt.save(res.block, res.arrays())
                 _merge(plan, res, metrics, hist, wealth, stressed)
+                if writer is not None:
+                    writer.add(res.block, res.metrics)
                 sums.add(res.block, res.sweep)
                 if bar is not None:
                     bar.update(1)
+            path_store = writer.close() if writer is not None else None
         finally:
             if bar is not None:
                 bar.close()
@@ -600,6 +722,7 @@ def _simulate(
         stress_hist=stressed.hist,
         features=stressed.features,
         sweep=outcome,
+        path_store=path_store,
     )
 
 
@@ -617,14 +740,19 @@ def _block_from_arrays(plan: RunPlan, block: int, arrays: dict[str, np.ndarray])
     start, stop = plan.block_range(block)
     n_pol = len(plan.policies)
     empty_metrics = np.empty((0, n_pol, stop - start, layout.N_METRICS))
-    empty_hist = np.zeros((0, n_pol, plan.grid_steps.size, HIST_BINS), dtype=np.int64)
+    n_str = arrays["stress_metrics"].shape[0] if "stress_metrics" in arrays else 0
+    stress_shape = (n_str, n_pol, plan.grid_steps.size, HIST_BINS)
     return BlockResult(
         block,
         metrics=arrays["metrics"],
-        hist=arrays["hist"],
+        hist=dense_array(arrays, "hist", (n_pol, plan.sketch_rows, HIST_BINS)),
         wealth=arrays["wealth"],
         stress_metrics=arrays.get("stress_metrics", empty_metrics),
-        stress_hist=arrays.get("stress_hist", empty_hist),
+        stress_hist=(
+            dense_array(arrays, "stress_hist", stress_shape)
+            if n_str
+            else np.zeros(stress_shape, dtype=np.int64)
+        ),
         features=arrays.get("features", np.empty((0, 0))),
         sweep=_accumulator_from_arrays(plan, block, arrays) if plan.sweep_policies else None,
     )
@@ -682,9 +810,48 @@ def _execute(
     return gen()
 
 
+@contextlib.contextmanager
+def _writing(
+    plan: RunPlan, store: tuple[Path | None, bool] | None
+) -> Iterator[PathStoreWriter | None]:
+    """The writer of a streamed table (None in memory); a failed run leaves no partial
+    files open, and a temporary folder is removed."""
+    if store is None:
+        yield None
+        return
+    folder, owner = store
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="mcsim-paths-"))
+    writer = _path_writer(plan, folder, owner)
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        if owner:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _reloader(ckpt: Checkpoint, plan: RunPlan, block: int):
+    """A function reading ``block``'s per-path metrics from ``ckpt`` again (verified)."""
+
+    def load() -> np.ndarray:
+        arrays = ckpt.load(block, _block_arrays(plan, block))
+        if arrays is None:
+            raise OutputError(
+                f"checkpoint block {block} changed on disk while the run used it; run again "
+                "with the same arguments to resume."
+            )
+        return arrays["metrics"]
+
+    return load
+
+
 def _merge(plan: RunPlan, res: BlockResult, metrics, hist, wealth, stressed: _Stressed) -> None:
+    """Merge a block's arrays; ``metrics`` None when the per-path table is streamed."""
     start, stop = plan.block_range(res.block)
-    metrics[:, start:stop] = res.metrics
+    if metrics is not None:
+        metrics[:, start:stop] = res.metrics
     hist += res.hist
     if stressed.metrics.shape[0]:
         stressed.metrics[:, :, start:stop] = res.stress_metrics

@@ -286,8 +286,34 @@ def fsync_dir(folder: Path) -> None:
 
 
 def _fsync_file(path: Path) -> None:
+    if path.is_dir():  # a dataset folder: its files, then its entries
+        for p in path.iterdir():
+            _fsync_file(p)
+        fsync_dir(path)
+        return
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+def _place(src: Path, dest: Path) -> None:
+    """Move ``src`` to ``dest``, replacing a file or folder there (a folder, or a file
+    where a folder was, cannot be replaced in one rename: the old one is first renamed to
+    a staging name, which a killed save leaves for :func:`clean_stale`)."""
+    if (src.is_dir() or dest.is_dir()) and (dest.exists() or dest.is_symlink()):
+        old = dest.with_name(f"{STAGING_PREFIX}{os.getpid()}-old-{dest.name}")
+        os.rename(dest, old)
+        try:
+            os.replace(src, dest)
+        except OSError:
+            os.rename(old, dest)  # the earlier result stays where it was
+            raise
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        return
+    os.replace(src, dest)
 
 
 def write_staged(
@@ -337,7 +363,7 @@ def write_staged(
             p = files[key]
             current = p.name
             dest = folder / p.name
-            os.replace(p, dest)
+            _place(p, dest)
             final[key] = dest
         fsync_dir(folder)
         return {k: final[k] for k in files}

@@ -61,7 +61,7 @@ class ResultPlots:
             scenario=r.scenario,
             policies=list(r.policy_names),
             baseline=r.baseline,
-            n_paths=int(r.metrics_array.shape[1]),
+            n_paths=r.n_paths,
             summary=r.summary,
             comparison=r.comparison,
             fan=r.fan,

@@ -41,6 +41,7 @@ from .metrics import (
     run_metrics,
 )
 from .notebook import result_html
+from .path_store import PathStore, event_masks, labelled_values
 from .plotting import ResultPlots
 from .policies import POLICIES
 from .saving import save_result
@@ -89,12 +90,19 @@ class SimulationResult:
         The history the model was fitted to.
     metrics_array, hist, wealth_array : ndarray
         The merged kernel outputs (read-only); ``hist`` is the nominal wealth sketch,
-        shape (n_policies, n_grid, n_bins).
+        shape (n_policies, n_grid, n_bins). A streamed run (:attr:`path_store`) reads
+        ``metrics_array`` from its dataset on first use: the whole table in memory.
+    n_paths : int
+        Paths per policy.
+    path_store : PathStore or None
+        Where a streamed run keeps its per-path table (a Parquet dataset read one column at
+        a time, see :mod:`mcsim.path_store`); None when the table is in memory.
     real_hist : ndarray or None
         The real wealth sketch (wealth over the simulated price index, in the money of the
         start), same shape as ``hist``; None when the run simulates no inflation.
     paths : DataFrame
-        One row per (policy, path), one column per metric (see :attr:`metric_table`).
+        One row per (policy, path), one column per metric (see :attr:`metric_table`);
+        a streamed run loads it from its dataset on first use.
     summary : DataFrame
         Index (policy, metric); columns mean, std, se, quantiles p01..p99, cvar05.
     comparison : DataFrame
@@ -130,7 +138,7 @@ class SimulationResult:
         self,
         *,
         plan: RunPlan,
-        metrics: np.ndarray,
+        metrics: np.ndarray | None,
         hist: np.ndarray,
         wealth: np.ndarray,
         timings: Mapping[str, Any],
@@ -140,10 +148,14 @@ class SimulationResult:
         stress_metrics: np.ndarray | None = None,
         stress_hist: np.ndarray | None = None,
         features: np.ndarray | None = None,
+        path_store: PathStore | None = None,
     ) -> None:
-        n_pol, n_paths = metrics.shape[:2]
+        if (metrics is None) == (path_store is None):
+            raise ValueError("give the per-path metrics either in memory or as a path store")
+        n_pol = len(plan.policies)
+        n_paths = metrics.shape[1] if metrics is not None else path_store.n_paths
         if stress_metrics is None:
-            stress_metrics = np.empty((0, n_pol, n_paths, metrics.shape[2]))
+            stress_metrics = np.empty((0, n_pol, n_paths, layout.N_METRICS))
         n_grid = plan.grid_steps.size
         # The kernel records real wealth in a second half of the sketch's rows.
         real_hist = hist[:, n_grid:] if hist.shape[1] > n_grid else None
@@ -171,7 +183,8 @@ class SimulationResult:
             "history": plan.history,
             "history_periods_per_year": plan.history_periods_per_year,
             "entropy": plan.entropy,
-            "metrics_array": _frozen(metrics),
+            "n_paths": int(n_paths),
+            "path_store": path_store,
             "hist": _frozen(hist),
             "real_hist": None if real_hist is None else _frozen(real_hist),
             "wealth_array": _frozen(wealth),
@@ -185,6 +198,9 @@ class SimulationResult:
             "features_array": _frozen(features),
             "window_starts": plan.window_starts,
         }
+        if metrics is not None:
+            # In memory; a streamed run reads it on first use (the cached property).
+            values["metrics_array"] = _frozen(metrics)
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -196,10 +212,13 @@ class SimulationResult:
 
     def with_files(self, files: Mapping[str, Path]) -> SimulationResult:
         """The same result, recording ``files`` as its folder's files (frames already
-        computed are kept)."""
+        computed are kept). A streamed run then reads its table from the saved dataset."""
+        store = self.path_store
+        if store is not None and "paths" in files:
+            store = store.at(files["paths"])
         new = SimulationResult(
             plan=self.plan,
-            metrics=self.metrics_array,
+            metrics=None if store is not None else self.metrics_array,
             hist=(
                 self.hist
                 if self.real_hist is None
@@ -213,10 +232,11 @@ class SimulationResult:
             stress_metrics=self.stress_metrics_array,
             stress_hist=self.stress_hist,
             features=self.features_array,
+            path_store=store,
         )
         cached = type(self).__dict__
         for name, value in vars(self).items():
-            if isinstance(cached.get(name), cached_property):
+            if isinstance(cached.get(name), cached_property) and name not in new.__dict__:
                 new.__dict__[name] = value
         return new
 
@@ -242,29 +262,44 @@ class SimulationResult:
     @cached_property
     def _event_masks(self) -> dict[str, np.ndarray]:
         """For each event metric, the policies (by position) whose slot holds another one."""
+        return event_masks(self.scenario.policies, self.metric_table)
+
+    @cached_property
+    def metrics_array(self) -> np.ndarray:
+        """The kernel's per-path output of a streamed run, read from its dataset (the whole
+        table: n_policies x n_paths x N_METRICS floats). Runs in memory set it directly."""
+        store = self.path_store
+        out = np.zeros((len(self.policy_names), self.n_paths, layout.N_METRICS))
         declared = [declared_event_metric(p) for p in self.scenario.policies]
-        return {
-            name: np.array([e is not None and e.name != name for e in declared])
-            for name, info in self.metric_table.items()
-            if info.event
-        }
+        for name, info in self.metric_table.items():
+            x = store.values(name)
+            if info.event:
+                # The slot holds the declared event's count (0 for a policy declaring none).
+                mine = np.array([e is not None and e.name == name for e in declared])
+                out[mine, :, info.column] = x[mine]
+            else:
+                out[:, :, info.column] = x
+        return _frozen(out)
 
     def _values(self, name: str, metrics: np.ndarray | None = None) -> np.ndarray:
         """Metric ``name`` of every policy and path, shape (n_policies, n_paths), from the
         run's metrics or from ``metrics`` of the same layout (a stressed variant's)."""
         info = self.metric_table[name]
-        x = (self.metrics_array if metrics is None else metrics)[:, :, info.column]
-        if info.event:
-            # Each policy's event slot counts the event it declares: under another event
-            # metric that policy reports 0. A policy declaring none leaves its slot at 0.
-            mask = self._event_masks[name]
-            if mask.any():
-                x = np.where(mask[:, None], 0.0, x)
-        return x
+        if metrics is None and self.path_store is not None:
+            return self.path_store.values(name)
+        source = self.metrics_array if metrics is None else metrics
+        return labelled_values(source, info, self._event_masks.get(name))
+
+    def _policy_values(self, name: str, k: int) -> np.ndarray:
+        """Metric ``name`` of the policy at position ``k``, shape (n_paths,); a streamed run
+        reads the one column from its dataset."""
+        if self.path_store is not None:
+            return self.path_store.column(name, k)
+        return self._values(name)[k]
 
     @cached_property
     def paths(self) -> pd.DataFrame:
-        n_paths = self.metrics_array.shape[1]
+        n_paths = self.n_paths
         names = list(self.metric_table)
         data = np.stack([self._values(m).reshape(-1) for m in names], axis=1)
         index = pd.MultiIndex.from_product(
@@ -286,25 +321,15 @@ class SimulationResult:
     def summary(self) -> pd.DataFrame:
         rows = []
         index = []
-        values = {name: self._values(name) for name in self.metric_table}
+        # In memory every metric at once; streamed, one column of one policy at a time
+        # (the same numbers: the statistics see the same values in the same order).
+        values = None
+        if self.path_store is None:
+            values = {name: self._values(name) for name in self.metric_table}
         for k, pol in enumerate(self.policy_names):
             for name, info in self.metric_table.items():
-                x = values[name][k]
-                finite = x[np.isfinite(x)]
-                n = finite.size
-                if n == 0:
-                    stats = [0, *[np.nan] * (3 + len(QUANTILES) + 1)]
-                else:
-                    std = _std(finite) if n > 1 else float("nan")
-                    stats = [
-                        n,
-                        float(finite.mean()),
-                        std,
-                        std / np.sqrt(n) if n > 1 else float("nan"),
-                        *np.quantile(finite, QUANTILES).tolist(),
-                        cvar(finite, 0.05, info.higher_is_better),
-                    ]
-                rows.append(stats)
+                x = values[name][k] if values is not None else self._policy_values(name, k)
+                rows.append(_summary_stats(x, info.higher_is_better))
                 index.append((pol, name))
         return pd.DataFrame(
             rows,
@@ -337,10 +362,9 @@ class SimulationResult:
             if k == base:
                 continue
             for name in COMPARED:
-                x = self._values(name)
                 # Paths whose wealth overflowed to inf on both sides have no difference.
                 with np.errstate(invalid="ignore"):
-                    d = x[k] - x[base]
+                    d = self._policy_values(name, k) - self._policy_values(name, base)
                 d = d[np.isfinite(d)]
                 n = d.size
                 mean = float(d.mean()) if n else float("nan")
@@ -685,6 +709,23 @@ STRESS_METRICS: tuple[tuple[str, str, str], ...] = (
     ("p_goal", "goal_met", "mean"),
 )
 _STAT_Q = {"p50": 0.5, "p05": 0.05, "p95": 0.95}
+
+
+def _summary_stats(x: np.ndarray, higher_is_better: bool) -> list[float]:
+    """count, mean, std, se, the quantiles and the 5 % CVaR of the finite values of ``x``."""
+    finite = x[np.isfinite(x)]
+    n = finite.size
+    if n == 0:
+        return [0, *[np.nan] * (3 + len(QUANTILES) + 1)]
+    std = _std(finite) if n > 1 else float("nan")
+    return [
+        n,
+        float(finite.mean()),
+        std,
+        std / np.sqrt(n) if n > 1 else float("nan"),
+        *np.quantile(finite, QUANTILES).tolist(),
+        cvar(finite, 0.05, higher_is_better),
+    ]
 
 
 def _paired_stat(stressed: np.ndarray, unstressed: np.ndarray, stat: str) -> list[float]:

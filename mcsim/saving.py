@@ -18,6 +18,7 @@ import numpy as np
 from . import report as report_module
 from .failure import write_failure_csv
 from .output import check_folder, clean_stale, locked, write_staged
+from .path_store import link_or_copy_tree
 
 if TYPE_CHECKING:
     from .results import SimulationResult
@@ -50,7 +51,9 @@ def save_result(
 ) -> dict[str, Path]:
     """Write ``result`` into ``out_dir``; files appear only once all are written.
 
-    Writes ``paths.parquet`` (one row per policy and path), ``summary.csv``,
+    Writes ``paths.parquet`` (one row per policy and path; for a streamed run a folder,
+    the Parquet dataset of :mod:`mcsim.path_store`, hard-linked from the run's copy where
+    the file system allows, so saving does not copy the table), ``summary.csv``,
     ``comparison.csv``, ``fan.csv`` (and ``real_fan.csv`` when the run simulates inflation),
     ``sample_paths.parquet``, ``manifest.json`` and ``report.html``; with stresses
     ``stress.csv`` and with ``[failure]`` ``failure.csv``. The folder is locked while saving
@@ -105,13 +108,10 @@ def _write(result: SimulationResult, d: Path, *, report: bool | str) -> dict[str
         del files["real_fan"]
     else:
         result.real_fan.to_csv(files["real_fan"])
-    paths = result.paths.reset_index()
-    paths["policy"] = paths["policy"].astype("category")
-    if result.window_starts is not None:
-        # History replayed: each path is a window, named by the date it starts.
-        starts = np.tile(result.window_starts.values, len(result.policy_names))
-        paths.insert(2, "window_start", starts)
-    paths.to_parquet(files["paths"], index=False)
+    if result.path_store is not None:
+        link_or_copy_tree(result.path_store.folder, files["paths"])
+    else:
+        _write_paths(result, files["paths"])
     result.summary.to_csv(files["summary"])
     result.comparison.to_csv(files["comparison"])
     result.fan.to_csv(files["fan"])
@@ -132,6 +132,16 @@ def _write(result: SimulationResult, d: Path, *, report: bool | str) -> dict[str
         else:
             report_module.write_report(result, files["report"])
     return files
+
+
+def _write_paths(result: SimulationResult, path: Path) -> None:
+    paths = result.paths.reset_index()
+    paths["policy"] = paths["policy"].astype("category")
+    if result.window_starts is not None:
+        # History replayed: each path is a window, named by the date it starts.
+        starts = np.tile(result.window_starts.values, len(result.policy_names))
+        paths.insert(2, "window_start", starts)
+    paths.to_parquet(path, index=False)
 
 
 def _json_default(x: Any) -> Any:

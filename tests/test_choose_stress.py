@@ -117,8 +117,10 @@ def test_a_sweep_with_stresses_resumes_after_a_kill_with_the_same_numbers(
     with np.load(blocks[0]) as z:
         proof = json.loads(bytes(z["proof"]).decode())
     covered = json.loads(proof["header"])["arrays"]
-    # The proof names (and its digest covers) the stressed variants and the sweep's sums.
-    assert {"metrics", "stress_metrics", "stress_hist", "features", "acc_u_mean"} <= set(covered)
+    # The proof names (and its digest covers) the stressed variants and the sweep's sums
+    # (sketches as their non-empty bins).
+    names = {"metrics", "stress_metrics", "sparse_stress_hist_at", "features", "acc_u_mean"}
+    assert names <= set(covered)
     resumed = mcsim.run(sc, checkpoint_dir=tmp_path)
     assert resumed.timings["blocks_resumed"] == 2
     _assert_same(resumed, both)

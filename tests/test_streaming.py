@@ -1,0 +1,436 @@
+"""Batch runs past memory: the per-path table streamed to a Parquet dataset while blocks finish.
+
+A streamed run must give the numbers of the same run in memory, bit for bit (summary,
+comparison, per-path table, saved files), for any number of workers, with blocks finishing
+in any order, and after being killed and resumed.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mcsim
+import mcsim.cli
+from mcsim import engine, path_store
+from mcsim.errors import CheckpointWarning, ConfigError
+from mcsim.metrics import METRICS
+from mcsim.path_store import PathStore, PathStoreWriter, event_masks
+
+N_PATHS = 300
+BLOCK = 25
+
+
+@pytest.fixture(scope="module")
+def table(small_table):
+    return small_table(
+        simulation={"n_paths": N_PATHS, "block_size": BLOCK, "horizon_years": 2, "keep_paths": 7},
+        stresses=[{"name": "crash", "kind": "shock", "returns": {"stocks": -0.3}, "at_year": 0.5}],
+    )
+
+
+@pytest.fixture(scope="module")
+def scenario(table):
+    return mcsim.Scenario.from_dict(table)
+
+
+@pytest.fixture(scope="module")
+def in_memory(scenario):
+    return mcsim.run(scenario, stream=False)
+
+
+@pytest.fixture(scope="module")
+def streamed(scenario):
+    return mcsim.run(scenario, stream=True, n_jobs=2)
+
+
+def test_a_streamed_run_has_the_numbers_of_the_run_in_memory(in_memory, streamed):
+    assert in_memory.path_store is None and streamed.path_store is not None
+    for frame in ("summary", "comparison", "paths", "fan", "sample_paths", "stress"):
+        pd.testing.assert_frame_equal(
+            getattr(streamed, frame), getattr(in_memory, frame), check_exact=True, obj=frame
+        )
+    np.testing.assert_array_equal(streamed.metrics_array, in_memory.metrics_array)
+    pd.testing.assert_frame_equal(
+        streamed.metric("max_drawdown"), in_memory.metric("max_drawdown"), check_exact=True
+    )
+    assert streamed.n_paths == in_memory.n_paths == N_PATHS
+
+
+def test_the_dataset_is_one_file_per_policy_read_by_column(streamed):
+    store = streamed.path_store
+    files = store.files()
+    assert [p.name for p in files] == ["part-000.parquet", "part-001.parquet", "part-002.parquet"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [p.name for p in files]
+    for k, p in enumerate(files):
+        meta = pq.ParquetFile(p).metadata
+        assert meta.num_rows == N_PATHS
+        np.testing.assert_array_equal(
+            store.column("terminal_wealth", k),
+            streamed.metrics_array[k, :, METRICS["terminal_wealth"].column],
+        )
+
+
+def test_saved_dataset_reads_as_the_in_memory_file(in_memory, streamed, tmp_path):
+    a = in_memory.save(tmp_path / "a", report=False)
+    b = streamed.save(tmp_path / "b", report=False)
+    assert a["paths"].is_file() and b["paths"].is_dir()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(b["paths"]), pd.read_parquet(a["paths"]), check_exact=True
+    )
+    for kind in ("summary", "comparison", "fan", "stress"):
+        assert b[kind].read_bytes() == a[kind].read_bytes(), kind
+    # Saving linked (or copied) the files: the result's own copy is still whole.
+    assert len(streamed.path_store.files()) == 3
+    pd.testing.assert_frame_equal(streamed.paths, in_memory.paths, check_exact=True)
+
+
+def test_small_row_groups_and_workers_give_the_same_files(scenario, in_memory, monkeypatch):
+    monkeypatch.setattr(path_store, "ROW_GROUP_PATHS", 2 * BLOCK + 1)
+    res = mcsim.run(scenario, stream=True, n_jobs=2)
+    meta = pq.ParquetFile(res.path_store.files()[1]).metadata
+    assert meta.num_row_groups == N_PATHS // (3 * BLOCK)
+    pd.testing.assert_frame_equal(res.summary, in_memory.summary, check_exact=True)
+    pd.testing.assert_frame_equal(res.paths, in_memory.paths, check_exact=True)
+
+
+def test_a_temporary_dataset_goes_with_its_result(scenario):
+    res = mcsim.run(scenario, n_paths=2 * BLOCK, stream=True)
+    folder = res.path_store.folder
+    assert folder.is_dir()
+    del res
+    gc.collect()
+    assert not folder.exists()
+
+
+# -- the writer on its own: blocks in any order ---------------------------------------------
+def _writer(folder, n_blocks, block, n_pol=2):
+    table = {name: METRICS[name] for name in ("terminal_wealth", "cagr", "ruined")}
+    return PathStoreWriter(
+        folder,
+        policy_names=[f"p{k}" for k in range(n_pol)],
+        metric_table=table,
+        masks=event_masks([], table),
+        block_size=block,
+        n_paths=n_blocks * block,
+    )
+
+
+@given(
+    order=st.permutations(list(range(9))),
+    later=st.sets(st.integers(0, 8)),
+    rows=st.integers(1, 40),
+)
+def test_blocks_added_in_any_order_are_written_in_block_order(order, later, rows, tmp_path_factory):
+    rng = np.random.default_rng(7)
+    blocks = [rng.standard_normal((2, 5, 32)) for _ in range(9)]
+    blocks[3][1, 2, 0] = np.nan
+    writer = _writer(tmp_path_factory.mktemp("w"), 9, 5)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(path_store, "ROW_GROUP_PATHS", rows)
+        for b in order:
+            if b in later:
+                writer.add_later(b, lambda b=b: blocks[b])
+            else:
+                writer.add(b, blocks[b])
+        store = writer.close()
+    assert pq.ParquetFile(store.files()[0]).metadata.num_row_groups == -(-45 // (5 * -(-rows // 5)))
+    full = np.concatenate(blocks, axis=1)
+    for k in range(2):
+        np.testing.assert_array_equal(store.column("terminal_wealth", k), full[k, :, 0])
+        np.testing.assert_array_equal(store.column("cagr", k), full[k, :, 3])
+    frame = pd.read_parquet(store.folder)
+    assert list(frame["path"]) == list(range(45)) * 2
+    assert list(frame["policy"]) == ["p0"] * 45 + ["p1"] * 45
+
+
+def test_a_missing_block_is_refused(tmp_path):
+    writer = _writer(tmp_path / "w", 3, 4)
+    writer.add(0, np.zeros((2, 4, 32)))
+    writer.add(2, np.zeros((2, 4, 32)))
+    with pytest.raises(RuntimeError, match="missing block 1"):
+        writer.close()
+
+
+def test_a_store_pickles_as_a_reference_that_never_removes(tmp_path):
+    import pickle
+
+    (tmp_path / "d").mkdir()
+    owner = PathStore(tmp_path / "d", ["a"], 3, owner=True)
+    copy = pickle.loads(pickle.dumps(owner))
+    del copy
+    gc.collect()
+    assert (tmp_path / "d").is_dir()
+
+
+# -- when a run streams, and what it needs ---------------------------------------------------
+def test_the_size_rule_and_the_memory_estimate(small_table):
+    big = engine.prepare(mcsim.Scenario.from_dict(small_table(simulation={"n_paths": 10**7})))
+    small = engine.prepare(mcsim.Scenario.from_dict(small_table(simulation={"n_paths": 10**5})))
+    assert engine.table_bytes(big) > engine.STREAM_BYTES > engine.table_bytes(small)
+    assert engine.streams(big) and not engine.streams(small)
+    assert engine.streams(small, stream=True) and not engine.streams(big, stream=False)
+    in_memory = engine.estimate_memory(big, 2, stream=False)
+    streamed = engine.estimate_memory(big, 2)
+    assert in_memory > 2 * engine.table_bytes(big)
+    assert streamed < 2 * 2**30 < in_memory
+    # Flat in paths but for one metric of every policy read back at once, and its labelled
+    # copy (8 bytes each).
+    n_pol = len(big.policies)
+    grow = streamed - engine.estimate_memory(small, 2, stream=True)
+    assert grow == 2 * (10**7 - 10**5) * n_pol * 8
+
+
+def test_a_run_that_would_not_fit_in_memory_streams(small_table):
+    plan = engine.prepare(mcsim.Scenario.from_dict(small_table(simulation={"n_paths": 300_000})))
+    assert not engine.streams(plan)
+    limit = int(engine.estimate_memory(plan, 1, stream=True) / 0.8)
+    assert engine.estimate_memory(plan, 1, stream=False) > 0.9 * limit
+    assert engine._check_memory(plan, 1, limit) is True
+    assert engine._check_memory(plan, 1, 100 * limit) is False
+    with pytest.raises(ConfigError, match="needs about"):
+        engine._check_memory(plan, 1, limit, stream=False)
+    with pytest.raises(ConfigError, match="streaming the per-path table"):
+        engine._check_memory(plan, 1, limit // 4)
+
+
+def test_runs_that_cannot_stream_say_why(small_table):
+    table = small_table(failure={"max_drawdown_above": 0.2})
+    scenario = mcsim.Scenario.from_dict(table)
+    with pytest.raises(ConfigError, match=r"`stream`.*\[failure\]"):
+        mcsim.run(scenario, stream=True)
+    assert not engine.streams(engine.prepare(scenario.replace(n_paths=10**7)))
+
+
+# -- into a folder: the command line, old results, resume ------------------------------------
+def _argv(path, out, *extra):
+    return ["run", str(path), "--out", str(out), "--no-report", "--no-progress", *extra]
+
+
+def test_cli_stream_writes_a_dataset_and_replaces_either_kind(
+    table, write_toml, tmp_path, in_memory
+):
+    path = write_toml(table, tmp_path / "s.toml")
+    out = tmp_path / "out"
+    assert mcsim.cli.main(_argv(path, out)) == 0
+    assert (out / "paths.parquet").is_file()
+    assert mcsim.cli.main(_argv(path, out, "--stream")) == 0
+    parts = sorted(p.name for p in (out / "paths.parquet").iterdir())
+    assert parts == ["part-000.parquet", "part-001.parquet", "part-002.parquet"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    reference = in_memory.paths.reset_index()
+    reference["policy"] = reference["policy"].astype("category")
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "paths.parquet"), reference)
+    assert mcsim.cli.main(_argv(path, out, "--no-stream")) == 0
+    assert (out / "paths.parquet").is_file()
+
+
+def test_a_result_saved_into_its_folder_reads_from_there(scenario, tmp_path):
+    res = mcsim.run(scenario, stream=True, out=tmp_path / "out")
+    assert res.path_store.folder == tmp_path / "out" / "paths.parquet"
+    assert not (tmp_path / "out" / ".mcsim-checkpoint").exists()
+    assert res.paths.shape[0] == 3 * N_PATHS
+    # The report reads its per-path figures from the dataset too.
+    assert res.files["report"].stat().st_size > 100_000
+
+
+def test_an_interrupted_streamed_run_resumes_with_the_same_files(
+    scenario, in_memory, tmp_path, monkeypatch
+):
+    done = []
+    real = engine.simulate_block
+
+    def dies(plan, block):
+        if len(done) == 5:
+            raise KeyboardInterrupt
+        done.append(block)
+        return real(plan, block)
+
+    monkeypatch.setattr(engine, "simulate_block", dies)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        mcsim.run(scenario, stream=True, out=out, report=False)
+    run_dir = next((out / ".mcsim-checkpoint").glob("run-*"))
+    assert len(list(run_dir.glob("block_*.npz"))) == 5
+    # Damage an early block: the later ones wait for it and are read again from disk.
+    (run_dir / "block_000001.npz").write_bytes(b"damaged")
+    monkeypatch.setattr(engine, "simulate_block", real)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = mcsim.run(scenario, stream=True, out=out, report=False)
+    assert any(issubclass(w.category, CheckpointWarning) for w in caught)
+    assert res.timings["blocks_resumed"] == 4
+    pd.testing.assert_frame_equal(res.summary, in_memory.summary, check_exact=True)
+    fresh = mcsim.run(scenario, stream=True, out=tmp_path / "fresh", report=False)
+    for a, b in zip(res.path_store.files(), fresh.path_store.files(), strict=True):
+        assert a.read_bytes() == b.read_bytes()
+
+
+# The fault harness of tests/test_trust_output.py: a run that says when it writes blocks
+# and when it saves, and is slowed down there so a kill lands inside those phases.
+_WRAPPER = textwrap.dedent(
+    """
+    import os, sys, time
+    import mcsim.checkpoint, mcsim.cli, mcsim.output
+
+    real_save, real_fsync = mcsim.checkpoint.Checkpoint.save, mcsim.output._fsync_file
+    said = set()
+
+    def say(word):
+        if word not in said:
+            said.add(word)
+            print(word, flush=True)
+
+    def save(self, block, arrays):
+        say("blocks")
+        time.sleep(0.03)
+        real_save(self, block, arrays)
+
+    def fsync_file(path):
+        say("save")
+        time.sleep(0.03)
+        real_fsync(path)
+
+    mcsim.checkpoint.Checkpoint.save = save
+    mcsim.output._fsync_file = fsync_file
+    sys.exit(mcsim.cli.main(sys.argv[1:]))
+    """
+)
+
+
+def _kill_during(argv, phase: str, delay: float, cwd) -> bool:
+    """Start a run, SIGKILL it ``delay`` seconds into ``phase``; True if it was killed."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd
+    )
+    try:
+        for line in proc.stdout:
+            if line.strip() == phase:
+                time.sleep(delay)
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.stdout.close()
+        proc.wait()
+    return proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_sigkill_while_streaming_then_rerun_gives_identical_files(table, write_toml, tmp_path):
+    path = write_toml(
+        {**table, "simulation": {**table["simulation"], "block_size": 15}}, tmp_path / "k.toml"
+    )
+    wrapper = tmp_path / "wrapper.py"
+    wrapper.write_text(_WRAPPER)
+    reference = tmp_path / "reference"
+    assert mcsim.cli.main(_argv(path, reference, "--stream")) == 0
+    parts = sorted((reference / "paths.parquet").iterdir())
+    rng = np.random.default_rng(11)
+    out = tmp_path / "out"
+    argv = [sys.executable, str(wrapper), *_argv(path, out, "--stream")]
+    killed = 0
+    for phase, latest in (("blocks", 0.45), ("blocks", 0.45), ("save", 0.3), ("save", 0.3)):
+        killed += _kill_during(argv, phase, float(rng.uniform(0.0, latest)), tmp_path)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert killed >= 2
+    assert [p.read_bytes() for p in sorted((out / "paths.parquet").iterdir())] == [
+        p.read_bytes() for p in parts
+    ]
+    for name in ("summary.csv", "comparison.csv", "fan.csv", "stress.csv"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_streamed_window_run_carries_the_window_start(tmp_path):
+    table = {
+        "name": "windows",
+        "simulation": {"n_paths": 7, "horizon_years": 60, "initial_wealth": 100.0},
+        "data": {"source": "shiller", "columns": ["us_stocks_tr"]},
+        "model": {"kind": "historical_windows"},
+        "portfolio": {"target": {"us_stocks_tr": 1.0}},
+        "policies": [
+            {"name": "hold", "kind": "buy_and_hold"},
+            {"name": "yearly", "kind": "calendar", "frequency": "annual"},
+        ],
+    }
+    scenario = mcsim.Scenario.from_dict(table)
+    a = mcsim.run(scenario, out=tmp_path / "a", report=False, stream=False)
+    b = mcsim.run(scenario, out=tmp_path / "b", report=False, stream=True)
+    assert b.files["paths"].is_dir()
+    streamed = pd.read_parquet(b.files["paths"])
+    assert list(streamed.columns[:3]) == ["policy", "path", "window_start"]
+    pd.testing.assert_frame_equal(streamed, pd.read_parquet(a.files["paths"]), check_exact=True)
+    pd.testing.assert_frame_equal(b.summary, a.summary, check_exact=True)
+
+
+# -- checkpoint blocks store their sketches sparsely -----------------------------------------
+@given(st.lists(st.tuples(st.integers(0, 2 * 3 * 50 - 1), st.integers(1, 10**12)), max_size=40))
+def test_sparse_sketch_arrays_give_back_the_array(entries):
+    from mcsim.checkpoint import dense_array, sparse_arrays
+
+    a = np.zeros((2, 3, 50), dtype=np.int64)
+    for at, value in entries:
+        a.reshape(-1)[at] = value
+    stored = sparse_arrays("hist", a)
+    assert set(stored) == {"sparse_hist_at", "sparse_hist_values"}
+    assert stored["sparse_hist_at"].size == np.count_nonzero(a)
+    np.testing.assert_array_equal(dense_array(stored, "hist", a.shape), a)
+
+
+def test_checkpoint_blocks_hold_the_sketch_bins_that_are_not_empty(scenario, tmp_path):
+    res = mcsim.run(scenario, checkpoint_dir=tmp_path)
+    (run_dir,) = tmp_path.glob("run-*")
+    with np.load(run_dir / "block_000000.npz") as z:
+        assert "hist" not in z.files and "stress_hist" not in z.files
+        hist_bytes = z["sparse_hist_at"].nbytes + z["sparse_hist_values"].nbytes
+    dense_bytes = res.hist.nbytes // (N_PATHS // BLOCK)  # one block's nominal sketch
+    assert hist_bytes < dense_bytes / 10
+    resumed = mcsim.run(scenario, checkpoint_dir=tmp_path)
+    assert resumed.timings["blocks_resumed"] == N_PATHS // BLOCK
+    for name in ("hist", "real_hist", "stress_hist"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(res, name))
+
+
+def test_an_event_metric_streams_as_in_memory(small_table):
+    table = small_table(
+        policies=[
+            {"name": "hold", "kind": "buy_and_hold"},
+            {
+                "name": "cppi",
+                "kind": "cppi",
+                "safe_asset": "bonds",
+                "floor": 0.99,
+                "multiplier": 5,
+                "every": 12,
+            },
+        ]
+    )
+    scenario = mcsim.Scenario.from_dict(table)
+    a, b = mcsim.run(scenario, stream=False), mcsim.run(scenario, stream=True)
+    assert b.metric("floor_breaches")["cppi"].gt(0).any()
+    np.testing.assert_array_equal(b.metrics_array, a.metrics_array)
+    pd.testing.assert_frame_equal(b.paths, a.paths, check_exact=True)
+    pd.testing.assert_frame_equal(b.summary, a.summary, check_exact=True)
+
+
+def test_validate_says_when_the_table_is_streamed(table, write_toml, tmp_path, capsys):
+    path = write_toml(table, tmp_path / "s.toml")
+    assert mcsim.cli.main(["validate", str(path), "--paths", "10000000"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "peak memory" in x)
+    assert line.endswith("(per-path table streamed to disk)")
+    assert mcsim.cli.main(["validate", str(path), "--paths", "1000"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if "peak memory" in x)
+    assert "streamed" not in line
