@@ -209,16 +209,7 @@ TS_WASH_LONG = 19  # their unmatched long-term loss (currency, <= 0)
 # Units bought and not yet used as replacement shares, and the step of the latest purchase.
 TS_REPL_STEP = 21  # step of the latest purchase; -inf if none
 TS_REPL_UNITS = 23  # units of recent purchases not matched with a loss sale yet
-# Where a cost-ordered book's recent lots can be (see _lots.recent_cost_floor_nb): steps are
-# grouped in buckets of TS_RECENT_SPAN (wash-sale window + 1) steps, so the window before any
-# step lies in its own bucket and the one before; per vehicle v (at + v), the bucket of the
-# latest lot booked and the lowest cost per unit of the lots booked in it and in the bucket
-# before it. A span of 0 (a zeroed state) tracks nothing: every lot may be recent.
-TS_RECENT_SPAN = 25  # steps per bucket (wash-sale window + 1); 0 = not tracked
-TS_RECENT_BUCKET = 26  # bucket of the latest lot booked of vehicle 0 (vehicle 1 at + 1)
-TS_RECENT_MIN = 28  # lowest cost per unit of lots booked in that bucket (currency per unit)
-TS_RECENT_PREV = 30  # the same in the bucket before it (inf when none was booked there)
-N_TAX_STATE = 32
+N_TAX_STATE = 25
 
 # --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------
 # A FIFO book is kept in purchase order; a HIFO or tax-min book (``TS_BY_COST``) in ascending

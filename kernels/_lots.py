@@ -8,8 +8,6 @@ book's totals per vehicle (units, highest cost per unit) are kept in ``tax_state
 account that books holdings into lots and taxes their gains is :mod:`._tax_account`.
 """
 
-import math
-
 import numpy as np
 from numba import njit
 
@@ -25,10 +23,6 @@ from ._layout import (
     TS_MAX_COST,
     TS_N_LOTS,
     TS_PRICE,
-    TS_RECENT_BUCKET,
-    TS_RECENT_MIN,
-    TS_RECENT_PREV,
-    TS_RECENT_SPAN,
     TS_TRADE_COST,
     TS_UNITS,
     TS_WASH_LONG,
@@ -41,9 +35,6 @@ from ._memory import fixed_fields_nb, njit_no_refcount
 # A lot whose remaining value is below this fraction of its value is closed (rounding dust).
 _DUST = 1e-12
 _U1 = np.uint64(1)
-# Relative margin below the lowest recent cost per unit: a partial sale rescales a lot's
-# units and basis, which moves its cost per unit by rounding.
-_RECENT_MARGIN = 1e-9
 
 
 @njit(cache=True, inline="always")
@@ -58,66 +49,6 @@ def holdings_value_nb(i, tax_state):
     return (
         tax_state[i, TS_UNITS] * tax_state[i, TS_PRICE]
         + tax_state[i, TS_UNITS + 1] * tax_state[i, TS_PRICE + 1]
-    )
-
-
-@njit(cache=True, inline="always")
-def note_recent_lot_nb(i, v, step, cost, tax_state):
-    """Record that a lot of vehicle ``v`` of asset ``i`` with step ``step`` and ``cost``
-    per unit (currency) was booked or made by a merge, for :func:`recent_cost_floor_nb`.
-
-    Steps fall in buckets of ``TS_RECENT_SPAN`` steps; the lowest cost per unit is kept for
-    the latest bucket booked and the one before it. Nothing is kept with a span of 0."""
-    span = tax_state[i, TS_RECENT_SPAN]
-    if span <= 0.0:
-        return
-    b = math.floor((step + 1.0) / span)
-    latest = tax_state[i, TS_RECENT_BUCKET + v]
-    if b == latest:
-        tax_state[i, TS_RECENT_MIN + v] = min(tax_state[i, TS_RECENT_MIN + v], cost)
-    elif b > latest:
-        prev = tax_state[i, TS_RECENT_MIN + v] if b == latest + 1.0 else np.inf
-        tax_state[i, TS_RECENT_PREV + v] = prev
-        tax_state[i, TS_RECENT_MIN + v] = cost
-        tax_state[i, TS_RECENT_BUCKET + v] = b
-    elif b == latest - 1.0:
-        tax_state[i, TS_RECENT_PREV + v] = min(tax_state[i, TS_RECENT_PREV + v], cost)
-
-
-@njit(cache=True, inline="always")
-def recent_cost_floor_nb(i, v, t, tax_state):
-    """A cost per unit (currency) below which no lot of vehicle ``v`` of asset ``i`` was
-    bought within the wash-sale window before step ``t`` (0 when nothing is known).
-
-    The window's ``TS_RECENT_SPAN - 1`` steps before ``t`` lie in ``t``'s bucket and the one
-    before it, so the lowest cost per unit of the lots booked in those two buckets bounds
-    them from below (:func:`note_recent_lot_nb`; a merged lot is noted as booked with the
-    later step). In a cost-ordered book a walk from its end for recent lots may stop at the
-    first lot below it. The bound is lowered by ``_RECENT_MARGIN`` for the rounding of
-    partial sales."""
-    span = tax_state[i, TS_RECENT_SPAN]
-    if span <= 0.0:
-        return 0.0
-    bt = math.floor((t + 1.0) / span)
-    latest = tax_state[i, TS_RECENT_BUCKET + v]
-    if latest == bt:
-        low = min(tax_state[i, TS_RECENT_MIN + v], tax_state[i, TS_RECENT_PREV + v])
-    elif latest == bt - 1.0:
-        low = tax_state[i, TS_RECENT_MIN + v]
-    else:
-        return 0.0
-    return low * (1.0 - _RECENT_MARGIN)
-
-
-@njit(cache=True, inline="always")
-def note_merged_lot_nb(i, k, lots, tax_state):
-    """:func:`note_recent_lot_nb` for lot ``k``, just made by a merge."""
-    note_recent_lot_nb(
-        i,
-        int(lots[i, k, LOT_VEHICLE]),
-        lots[i, k, LOT_STEP],
-        lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS],
-        tax_state,
     )
 
 
@@ -291,7 +222,6 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
             p = -1
         elif p >= 0 and lots[i, p, LOT_VEHICLE] == lots[i, k, LOT_VEHICLE]:
             merge_into_nb(i, p, k, lots)
-            note_merged_lot_nb(i, p, lots, tax_state)
             freed += 1
             p = -1
         else:
@@ -300,14 +230,12 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
         for k in range(1, n):
             if lots[i, k - 1, LOT_VEHICLE] == lots[i, k, LOT_VEHICLE]:
                 merge_into_nb(i, k - 1, k, lots)
-                note_merged_lot_nb(i, k - 1, lots, tax_state)
                 freed = 1
                 break
     if freed == 0 and n >= 3:
         # Vehicles alternate, so lots 0 and 2 are of one vehicle. Their merged lot costs
         # between them, as lot 1 does: the two swap places when it costs less than lot 1.
         merge_into_nb(i, 2, 0, lots)
-        note_merged_lot_nb(i, 2, lots, tax_state)
         if (
             lots[i, 2, LOT_BASIS] * lots[i, 1, LOT_UNITS]
             < lots[i, 1, LOT_BASIS] * lots[i, 2, LOT_UNITS]
@@ -399,8 +327,6 @@ def book_lot_nb(i, units, basis, cost, t, vehicle, long_steps, lots, tax_state):
             tax_state[i, TS_N_LOTS] = n + 1
     tax_state[i, TS_UNITS + vehicle] += units
     tax_state[i, TS_MAX_COST + vehicle] = max(tax_state[i, TS_MAX_COST + vehicle], cost)
-    if tax_state[i, TS_BY_COST] > 0.0:
-        note_recent_lot_nb(i, vehicle, t, cost, tax_state)
 
 
 @njit(cache=True, inline="always")
@@ -606,19 +532,14 @@ def add_wash_basis_nb(i, v, t, wash_steps, units, per_unit, lots, tax_state):
 
     The vehicle's highest cost per unit stays an upper bound. In a cost-ordered book an
     adjusted lot (its cost has grown) moves toward the end past the lots that now cost
-    less; walking from the end, no lot is visited twice, and the walk stops at the first lot
-    that costs less than any lot bought in the window (:func:`recent_cost_floor_nb`): the
-    lots before it cost no more. Numba-compiled."""
+    less; walking from the end, no lot is visited twice. Numba-compiled."""
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     by_cost = tax_state[i, TS_BY_COST] > 0.0
     n = int(tax_state[i, TS_N_LOTS])
     top = tax_state[i, TS_MAX_COST + v]
-    recent_low = recent_cost_floor_nb(i, v, t, tax_state) if by_cost else 0.0
     left = units
     k = n - 1
     while k >= 0 and left > 0.0:
-        if lots[i, k, LOT_BASIS] < recent_low * lots[i, k, LOT_UNITS]:
-            break
         if lots[i, k, LOT_VEHICLE] == v and t - lots[i, k, LOT_STEP] <= wash_steps:
             held = lots[i, k, LOT_UNITS]
             u = min(held, left)
