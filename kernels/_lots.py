@@ -387,21 +387,37 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     n = int(tax_state[i, TS_N_LOTS])
     q = proceeds_factor_nb(i, amount, tax_state)
+    # The running totals live in locals, stored once at the end: the compiler cannot tell
+    # that ``lots`` and ``tax_state`` do not overlap, so totals kept in ``tax_state`` would
+    # be loaded and stored for every lot. Each total takes the same additions in the same
+    # order as :func:`pot_loss_nb` would make, so the results are bit-identical.
+    p0 = tax_state[i, TS_PRICE]
+    p1 = tax_state[i, TS_PRICE + 1]
+    units0 = tax_state[i, TS_UNITS]
+    units1 = tax_state[i, TS_UNITS + 1]
+    pot_units0 = tax_state[i, TS_WASH_UNITS]
+    pot_units1 = tax_state[i, TS_WASH_UNITS + 1]
+    pot_short0 = tax_state[i, TS_WASH_SHORT]
+    pot_short1 = tax_state[i, TS_WASH_SHORT + 1]
+    pot_long0 = tax_state[i, TS_WASH_LONG]
+    pot_long1 = tax_state[i, TS_WASH_LONG + 1]
+    loss0 = False
+    loss1 = False
+    short = gains[0]
+    long = gains[1]
     left = amount
     kept = n
     k = n - 1
     while left > 0.0 and k >= 0:
-        v = int(lots[i, k, LOT_VEHICLE])
+        first = lots[i, k, LOT_VEHICLE] == 0.0
         units = lots[i, k, LOT_UNITS]
         basis = lots[i, k, LOT_BASIS]
-        value = units * tax_state[i, TS_PRICE + v]
+        value = units * (p0 if first else p1)
         if left >= value * (1.0 - _DUST):
             take = value
             gain = value * q - basis
             sold_units = units
-            if commit:
-                tax_state[i, TS_UNITS + v] -= units
-                kept = k
+            kept = k
         else:
             take = left
             f = left / value
@@ -410,19 +426,40 @@ def sell_from_end_nb(i, amount, t, long_steps, lots, tax_state, commit, gains):
             if commit:
                 lots[i, k, LOT_UNITS] = units * (1.0 - f)
                 lots[i, k, LOT_BASIS] = basis * (1.0 - f)
-                tax_state[i, TS_UNITS + v] -= units * f
         held_long = t - lots[i, k, LOT_STEP] >= long_steps
-        if commit:
-            pot_loss_nb(i, v, t, sold_units, gain, held_long, tax_state)
-        gains[1] += gain if held_long else 0.0
-        gains[0] += 0.0 if held_long else gain
+        loss = gain < 0.0
+        if first:
+            units0 -= sold_units
+            pot_units0 += sold_units if loss else 0.0
+            pot_short0 += gain if (loss and not held_long) else 0.0
+            pot_long0 += gain if (loss and held_long) else 0.0
+            loss0 = loss0 or loss
+        else:
+            units1 -= sold_units
+            pot_units1 += sold_units if loss else 0.0
+            pot_short1 += gain if (loss and not held_long) else 0.0
+            pot_long1 += gain if (loss and held_long) else 0.0
+            loss1 = loss1 or loss
+        long += gain if held_long else 0.0
+        short += 0.0 if held_long else gain
         left -= take
         k -= 1
+    gains[0] = short
+    gains[1] = long
     if commit:
         tax_state[i, TS_N_LOTS] = kept
-        if kept == 0:
-            tax_state[i, TS_UNITS] = 0.0
-            tax_state[i, TS_UNITS + 1] = 0.0
+        tax_state[i, TS_UNITS] = units0 if kept > 0 else 0.0
+        tax_state[i, TS_UNITS + 1] = units1 if kept > 0 else 0.0
+        tax_state[i, TS_WASH_UNITS] = pot_units0
+        tax_state[i, TS_WASH_UNITS + 1] = pot_units1
+        tax_state[i, TS_WASH_SHORT] = pot_short0
+        tax_state[i, TS_WASH_SHORT + 1] = pot_short1
+        tax_state[i, TS_WASH_LONG] = pot_long0
+        tax_state[i, TS_WASH_LONG + 1] = pot_long1
+        if loss0:
+            tax_state[i, TS_WASH_STEP] = t
+        if loss1:
+            tax_state[i, TS_WASH_STEP + 1] = t
     return amount - max(left, 0.0)
 
 

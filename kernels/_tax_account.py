@@ -225,11 +225,12 @@ def buy_nb(i, amount, cost, t, tax_params, tax_state, lots, acc):
     that loss a wash sale (:func:`match_purchase_nb`): it is disallowed and added to the new
     lot's basis. Units not matched so are kept as possible replacement shares of a loss sale
     that follows within the window (:func:`match_look_back_nb`). Without cost or wash sale
-    the lot is booked as :func:`add_lot_nb` books it. Numba-compiled.
+    the lot is booked as :func:`add_lot_nb` books it (its units divided out once). Numba-compiled.
     """
     v = int(tax_state[i, TS_CURRENT])
     wash = tax_params[TX_WASH_STEPS]
-    units = amount / tax_state[i, TS_PRICE + v]
+    price = tax_state[i, TS_PRICE + v]
+    units = amount / price
     extra = cost
     matched = 0.0
     if tax_state[i, TS_WASH_UNITS + v] > 0.0 and t - tax_state[i, TS_WASH_STEP + v] <= wash:
@@ -244,7 +245,8 @@ def buy_nb(i, amount, cost, t, tax_params, tax_state, lots, acc):
         basis = amount + extra
         book_lot_nb(i, units, basis, basis / units, t, v, long_steps, lots, tax_state)
     else:
-        add_lot_nb(i, amount, t, v, long_steps, lots, tax_state)
+        # As add_lot_nb books it, with the units already divided out.
+        book_lot_nb(i, units, amount, price, t, v, long_steps, lots, tax_state)
 
 
 @njit_no_refcount
