@@ -33,7 +33,10 @@ from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
-from .kernels import layout, simulate_policy_builtin_nb
+from .kernels import layout
+from .kernels._feature_sets import feature_set
+from .kernels._loops import LOOPS
+from .kernels._registry import family_of
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
 from .progress import announce, compile_message, fit_message
@@ -269,10 +272,15 @@ def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out
         out_hist,
         out_wealth,
     )
+    features = feature_set(plan.asset_params, plan.tax_params)
     if pol.rebalance_nb is None:
-        simulate_policy_builtin_nb(pol.kind, pol.check_every, pol.check_offset, *args)
+        loop = LOOPS[features, family_of(pol.kind)]
+        done = loop(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
-        rule_loop(pol.rebalance_nb)(pol.check_every, pol.check_offset, *args)
+        done = rule_loop(pol.rebalance_nb, features)(pol.check_every, pol.check_offset, *args)
+    if done < 0:
+        # The loop refused a block outside its feature set: a bug in feature_set, not input.
+        raise RuntimeError(f"policy {pol.name!r}: the selected step loop does not fit the run")
 
 
 def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:

@@ -1,0 +1,72 @@
+"""Feature sets: what a block's step loop must be able to do, decided in Python.
+
+A step loop specialised to a feature set (``_loops.py``) passes the set's two flags,
+``frictions`` and ``taxes``, as literal constants to the engine's phases
+(``_engine.begin_path_for_nb`` ...); once the phases are inlined, Numba's dead-branch pruning
+removes the branches a False flag turns off before type inference, so their kernels are
+never typed or compiled. The sets, each including the ones before it:
+
+- ``plain``: untaxed, no per-asset price tracking (dividends, ADV growth) and plain execution
+  (no participation cap, impact or slippage: ``_engine.plain_execution_nb``);
+- ``frictions``: untaxed, any frictions;
+- ``taxed``: everything (the general loop's code).
+"""
+
+import numpy as np
+from numba import njit
+
+from ._layout import AP_IMPACT_ETA, AP_PARTICIPATION, AP_SLIPPAGE, TX_ENABLED, TX_TRACK_PRICES
+
+FEATURES_PLAIN = 0
+FEATURES_FRICTIONS = 1
+FEATURES_TAXED = 2
+FEATURE_SET_NAMES = {
+    FEATURES_PLAIN: "plain",
+    FEATURES_FRICTIONS: "frictions",
+    FEATURES_TAXED: "taxed",
+}
+# Each set's literal flags ``(frictions, taxes)``.
+FEATURE_FLAGS = {
+    FEATURES_PLAIN: (False, False),
+    FEATURES_FRICTIONS: (True, False),
+    FEATURES_TAXED: (True, True),
+}
+
+
+def feature_set(asset_params: np.ndarray, tax_params: np.ndarray) -> int:
+    """The smallest feature set (``FEATURES_*``) that runs a block with these parameters.
+
+    Parameters
+    ----------
+    asset_params : ndarray of shape (n_assets, N_ASSET_PARAMS)
+        Per-asset frictions, ``layout.AP_*``.
+    tax_params : ndarray of shape (N_TAX_PARAMS,)
+        Tax settings, ``layout.TX_*``.
+
+    Returns
+    -------
+    int
+        ``FEATURES_TAXED`` with taxes, else ``FEATURES_PLAIN`` when nothing needs price
+        tracking and every asset executes plainly (the conditions of
+        ``_engine.plain_execution_nb``), else ``FEATURES_FRICTIONS``.
+    """
+    if tax_params[TX_ENABLED] > 0.0:
+        return FEATURES_TAXED
+    if tax_params[TX_TRACK_PRICES] > 0.0:
+        return FEATURES_FRICTIONS
+    frictions = (
+        np.isfinite(asset_params[:, AP_PARTICIPATION])
+        | (asset_params[:, AP_IMPACT_ETA] > 0.0)
+        | (asset_params[:, AP_SLIPPAGE] > 0.0)
+    )
+    return FEATURES_FRICTIONS if bool(frictions.any()) else FEATURES_PLAIN
+
+
+@njit(cache=True, inline="always")
+def run_fits_nb(run, frictions, taxes):
+    """Whether a block's ``_engine.RunFlags`` ``run`` fits a loop with these literal
+    feature flags: without ``frictions`` every rebalance must be plain and no price
+    tracked, without ``taxes`` no tax account kept."""
+    if not frictions and not (run.plain and not run.track_prices):
+        return False
+    return taxes or not run.taxed
