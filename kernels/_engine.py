@@ -103,7 +103,10 @@ def start_path_nb(
     """Reset the per-path arrays and record the start on the grid; returns the grid cursor."""
     for i in range(h.size):
         h[i] = w_init[i] * initial_wealth
-    state[:] = state0
+    # Element by element: a slice assignment compiles numpy's shape-mismatch error message
+    # (string formatting, about 4 s of a cold compile); ``state`` is shaped like ``state0``.
+    for j in range(state0.size):
+        state[j] = state0[j]
     acc[:] = 0.0
     acc[A_WEALTH] = initial_wealth
     acc[A_START_WEALTH] = initial_wealth
