@@ -6,9 +6,10 @@ A step loop specialised to a feature set (``_loops.py``) passes the set's two fl
 removes the branches a False flag turns off before type inference, so their kernels are
 never typed or compiled. The sets, each including the ones before it:
 
-- ``plain``: untaxed, no per-asset price tracking (dividends, ADV growth) and plain execution
-  (no participation cap, impact or slippage: ``_engine.plain_execution_nb``);
-- ``frictions``: untaxed, any frictions;
+- ``plain``: untaxed, no per-asset price tracking (dividends, ADV growth), plain execution
+  (no participation cap, impact or slippage: ``_engine.plain_execution_nb``) and no band
+  rule that trades to its band edges;
+- ``frictions``: untaxed, any frictions and band-edge trades;
 - ``taxed``: everything (the general loop's code).
 """
 
@@ -25,7 +26,7 @@ FEATURE_SET_NAMES = {
     FEATURES_FRICTIONS: "frictions",
     FEATURES_TAXED: "taxed",
 }
-# Each set's literal flags ``(frictions, taxes)``.
+# Each set's literal flags ``(frictions, taxes)``; ``frictions`` also allows band-edge trades.
 FEATURE_FLAGS = {
     FEATURES_PLAIN: (False, False),
     FEATURES_FRICTIONS: (True, False),
@@ -33,7 +34,7 @@ FEATURE_FLAGS = {
 }
 
 
-def feature_set(asset_params: np.ndarray, tax_params: np.ndarray) -> int:
+def feature_set(asset_params: np.ndarray, tax_params: np.ndarray, band_edges: bool = False) -> int:
     """The smallest feature set (``FEATURES_*``) that runs a block with these parameters.
 
     Parameters
@@ -42,17 +43,20 @@ def feature_set(asset_params: np.ndarray, tax_params: np.ndarray) -> int:
         Per-asset frictions, ``layout.AP_*``.
     tax_params : ndarray of shape (N_TAX_PARAMS,)
         Tax settings, ``layout.TX_*``.
+    band_edges : bool
+        Some policy of the run trades to its band edges (``_registry.trades_to_band_edges``):
+        decided for the run, so its band rules share one loop.
 
     Returns
     -------
     int
         ``FEATURES_TAXED`` with taxes, else ``FEATURES_PLAIN`` when nothing needs price
         tracking and every asset executes plainly (the conditions of
-        ``_engine.plain_execution_nb``), else ``FEATURES_FRICTIONS``.
+        ``_engine.plain_execution_nb``) and no band-edge trade, else ``FEATURES_FRICTIONS``.
     """
     if tax_params[TX_ENABLED] > 0.0:
         return FEATURES_TAXED
-    if tax_params[TX_TRACK_PRICES] > 0.0:
+    if tax_params[TX_TRACK_PRICES] > 0.0 or band_edges:
         return FEATURES_FRICTIONS
     frictions = (
         np.isfinite(asset_params[:, AP_PARTICIPATION])

@@ -33,8 +33,8 @@ def {name}(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, {frictions}, {taxes}){family_check}:
-        return -1
+    if not run_fits_nb(run, {frictions}, {taxes}):
+        return -1{rule_check}
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
     h, w, w_new, target, state, params = ws.h, ws.w, ws.w_new, ws.target, ws.state, inp.params
@@ -62,8 +62,13 @@ FAMILIES = (
     ("allocation", "FAMILY_ALLOCATION", "consult_allocation_nb"),
     ("learned", "FAMILY_LEARNED", "consult_learned_nb"),
 )
+# A built-in loop also refuses a rule of another family or a band-edge trade it lacks.
+_RULE_CHECK = """
+    if not rule_fits_nb(kind, params, {family}, {band_edges}):
+        return -1"""
 _RULE_ARGS = "t, r_path, w, wealth, target, params, state, w_new"
-_BUILTIN_ARGS = "kind, t, r_path, h, w, wealth, target, params, state, w_new"
+# A built-in family's consultation also takes the band-edge literal (the frictions flag).
+_BUILTIN_ARGS = "kind, t, r_path, h, w, wealth, target, params, state, w_new, {frictions}"
 
 _HEADER = '''"""The step loops specialised per feature set and rule family, selected in Python.
 
@@ -101,17 +106,19 @@ from ._registry import (
     consult_learned_nb,
     consult_simple_nb,
     family_of,
-    family_of_nb,
+    rule_fits_nb,
 )
 '''
 
 _FOOTER = '''
 
-def select_loop(kind: int, asset_params: np.ndarray, tax_params: np.ndarray):
+def select_loop(
+    kind: int, asset_params: np.ndarray, tax_params: np.ndarray, band_edges: bool = False
+):
     """The entry kernel of :data:`LOOPS` for built-in rule ``kind`` on a block with these
     parameters (``_feature_sets.feature_set``, ``_registry.family_of``); its arguments are
     those of ``_engine.simulate_policy_builtin_nb``."""
-    return LOOPS[feature_set(asset_params, tax_params), family_of(kind)]
+    return LOOPS[feature_set(asset_params, tax_params, band_edges), family_of(kind)]
 '''
 
 
@@ -135,9 +142,9 @@ def render_loop(features: int, family: str, consult: str, doc: str) -> str:
         doc=doc,
         frictions=frictions,
         taxes=taxes,
-        family_check=f" or family_of_nb(kind) != {family_const}" if builtin else "",
+        rule_check=_RULE_CHECK.format(family=family_const, band_edges=frictions) if builtin else "",
         consult=consult,
-        consult_args=_BUILTIN_ARGS if builtin else _RULE_ARGS,
+        consult_args=_BUILTIN_ARGS.format(frictions=frictions) if builtin else _RULE_ARGS,
     )
 
 

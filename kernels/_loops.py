@@ -34,7 +34,7 @@ from ._registry import (
     consult_learned_nb,
     consult_simple_nb,
     family_of,
-    family_of_nb,
+    rule_fits_nb,
 )
 
 
@@ -51,7 +51,9 @@ def simulate_plain_simple_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, False, False) or family_of_nb(kind) != FAMILY_SIMPLE:
+    if not run_fits_nb(run, False, False):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_SIMPLE, False):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -63,7 +65,7 @@ def simulate_plain_simple_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, False, False
             )  # fmt: skip
             traded = live and due and consult_simple_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, False
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, False,
@@ -87,7 +89,9 @@ def simulate_frictions_simple_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, True, False) or family_of_nb(kind) != FAMILY_SIMPLE:
+    if not run_fits_nb(run, True, False):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_SIMPLE, True):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -99,7 +103,7 @@ def simulate_frictions_simple_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, True, False
             )  # fmt: skip
             traded = live and due and consult_simple_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, True
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True,
@@ -123,7 +127,9 @@ def simulate_taxed_simple_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, True, True) or family_of_nb(kind) != FAMILY_SIMPLE:
+    if not run_fits_nb(run, True, True):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_SIMPLE, True):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -135,7 +141,7 @@ def simulate_taxed_simple_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, True, True
             )  # fmt: skip
             traded = live and due and consult_simple_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, True
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True,
@@ -159,7 +165,9 @@ def simulate_plain_allocation_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, False, False) or family_of_nb(kind) != FAMILY_ALLOCATION:
+    if not run_fits_nb(run, False, False):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_ALLOCATION, False):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -171,7 +179,7 @@ def simulate_plain_allocation_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, False, False
             )  # fmt: skip
             traded = live and due and consult_allocation_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, False
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, False,
@@ -195,7 +203,9 @@ def simulate_frictions_allocation_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, True, False) or family_of_nb(kind) != FAMILY_ALLOCATION:
+    if not run_fits_nb(run, True, False):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_ALLOCATION, True):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -207,7 +217,7 @@ def simulate_frictions_allocation_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, True, False
             )  # fmt: skip
             traded = live and due and consult_allocation_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, True
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True,
@@ -231,7 +241,9 @@ def simulate_taxed_allocation_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, True, True) or family_of_nb(kind) != FAMILY_ALLOCATION:
+    if not run_fits_nb(run, True, True):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_ALLOCATION, True):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -243,7 +255,7 @@ def simulate_taxed_allocation_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, True, True
             )  # fmt: skip
             traded = live and due and consult_allocation_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, True
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True,
@@ -267,7 +279,9 @@ def simulate_plain_learned_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, False, False) or family_of_nb(kind) != FAMILY_LEARNED:
+    if not run_fits_nb(run, False, False):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_LEARNED, False):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -279,7 +293,7 @@ def simulate_plain_learned_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, False, False
             )  # fmt: skip
             traded = live and due and consult_learned_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, False
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, False,
@@ -303,7 +317,9 @@ def simulate_frictions_learned_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, True, False) or family_of_nb(kind) != FAMILY_LEARNED:
+    if not run_fits_nb(run, True, False):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_LEARNED, True):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -315,7 +331,7 @@ def simulate_frictions_learned_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, True, False
             )  # fmt: skip
             traded = live and due and consult_learned_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, True
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True,
@@ -339,7 +355,9 @@ def simulate_taxed_learned_nb(
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
         out_wealth,
     )  # fmt: skip
-    if not run_fits_nb(run, True, True) or family_of_nb(kind) != FAMILY_LEARNED:
+    if not run_fits_nb(run, True, True):
+        return -1
+    if not rule_fits_nb(kind, params, FAMILY_LEARNED, True):
         return -1
     n_paths, n_steps, _ = returns.shape
     # The rule's arrays as locals: a view taken at each call is a new reference to count.
@@ -351,7 +369,7 @@ def simulate_taxed_learned_nb(
                 t, next_due, p, r_path, noise_key, run, inp, ws, True, True
             )  # fmt: skip
             traded = live and due and consult_learned_nb(
-                kind, t, r_path, h, w, wealth, target, params, state, w_new
+                kind, t, r_path, h, w, wealth, target, params, state, w_new, True
             )  # fmt: skip
             g = finish_step_for_nb(
                 traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True,
@@ -376,8 +394,10 @@ LOOPS = {
 }
 
 
-def select_loop(kind: int, asset_params: np.ndarray, tax_params: np.ndarray):
+def select_loop(
+    kind: int, asset_params: np.ndarray, tax_params: np.ndarray, band_edges: bool = False
+):
     """The entry kernel of :data:`LOOPS` for built-in rule ``kind`` on a block with these
     parameters (``_feature_sets.feature_set``, ``_registry.family_of``); its arguments are
     those of ``_engine.simulate_policy_builtin_nb``."""
-    return LOOPS[feature_set(asset_params, tax_params), family_of(kind)]
+    return LOOPS[feature_set(asset_params, tax_params, band_edges), family_of(kind)]

@@ -56,8 +56,10 @@ from ._policies import (
     CAL_STATE,
     TH,
     TH_STATE,
+    TRADE_TO_EDGE,
     band_may_breach_nb,
     calendar_nb,
+    threshold_for_nb,
     threshold_nb,
     weights_nb,
 )
@@ -138,6 +140,22 @@ def family_of_nb(kind):
         if _FAMILY_KINDS[j] == kind:
             family = _FAMILY_OF[j]
     return family
+
+
+def trades_to_band_edges(kind: int, params) -> bool:
+    """Whether built-in rule ``kind`` with parameters ``params`` trades to its band edges
+    (``_policies.to_band_edge_nb``): a band rule with ``trade_to = "edge"``. Only loops
+    with the ``band_edges`` literal compile that trade (``_feature_sets``)."""
+    return kind == THRESHOLD.kind and int(params[TH.TRADE_TO]) == TRADE_TO_EDGE
+
+
+@njit(cache=True, inline="always")
+def rule_fits_nb(kind, params, family, band_edges):
+    """Whether a loop of rule ``family`` with the literal ``band_edges`` runs rule
+    ``kind``: of that family, and no band-edge trade unless ``band_edges``."""
+    if family_of_nb(kind) != family:
+        return False
+    return band_edges or not (kind == THRESHOLD.kind and int(params[TH.TRADE_TO]) == TRADE_TO_EDGE)
 
 
 @njit(cache=True, inline="always")
@@ -229,20 +247,21 @@ def learned_rebalance_nb(kind, t, returns, w, wealth, target, params, state, w_n
     return False
 
 
+# The family consultations take the loop's literal ``band_edges`` (see threshold_for_nb).
 @njit(cache=True, inline="always")
-def consult_simple_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new):
+def consult_simple_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new, band_edges):
     """:func:`consult_builtin_nb` for the simple family: the same calls, inlined the same
     way, without the other families' rules (a loop of this family never types them)."""
     if kind == THRESHOLD.kind:
         if not band_may_breach_nb(h, wealth, target, params):
             return False
         weights_nb(h, wealth, w)
-        return threshold_nb(t, r_path, w, wealth, target, params, state, w_new)
+        return threshold_for_nb(t, r_path, w, wealth, target, params, state, w_new, band_edges)
     return simple_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
 
 
 @njit(cache=True, inline="always")
-def consult_allocation_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new):
+def consult_allocation_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new, band_edges):
     """:func:`consult_builtin_nb` for the allocation family (see :func:`consult_simple_nb`)."""
     if kind == VOL_TARGET.kind:
         return vol_target_nb(t, r_path, w, wealth, target, params, state, w_new)
@@ -254,7 +273,7 @@ def consult_allocation_nb(kind, t, r_path, h, w, wealth, target, params, state, 
 
 
 @njit(cache=True, inline="always")
-def consult_learned_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new):
+def consult_learned_nb(kind, t, r_path, h, w, wealth, target, params, state, w_new, band_edges):
     """:func:`consult_builtin_nb` for the learned family (see :func:`consult_simple_nb`)."""
     return learned_rebalance_nb(kind, t, r_path, w, wealth, target, params, state, w_new)
 

@@ -34,9 +34,7 @@ from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout
-from .kernels._feature_sets import feature_set
-from .kernels._loops import LOOPS
-from .kernels._registry import family_of
+from .loops import builtin_loop, plan_feature_set
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
 from .progress import announce, compile_message, fit_message
@@ -272,10 +270,9 @@ def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out
         out_hist,
         out_wealth,
     )
-    features = feature_set(plan.asset_params, plan.tax_params)
+    features = plan_feature_set(plan)
     if pol.rebalance_nb is None:
-        loop = LOOPS[features, family_of(pol.kind)]
-        done = loop(pol.kind, pol.check_every, pol.check_offset, *args)
+        done = builtin_loop(features, pol)(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
         done = rule_loop(pol.rebalance_nb, features)(pol.check_every, pol.check_offset, *args)
     if done < 0:

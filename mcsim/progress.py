@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from .kernels import _engine, loops
-from .kernels._feature_sets import feature_set
-from .kernels._registry import family_of
+from .kernels import _engine
+from .kernels._loops import LOOPS
+from .loops import plan_feature_set, plan_loops
 from .rates import compile_seconds
 from .rule_loops import rule_loop
 
@@ -91,27 +91,19 @@ def _index_fresh(dispatcher: object) -> bool | None:
         return None
 
 
-def _plan_loops(plan: RunPlan) -> list[object]:
-    """The built-in step loops the plan's policies run (``kernels.loops.LOOPS``)."""
-    features = feature_set(plan.asset_params, plan.tax_params)
-    policies = [*plan.policies, *plan.sweep_policies]
-    kinds = {p.kind for p in policies if p.rebalance_nb is None}
-    return [loops.LOOPS[features, family_of(kind)] for kind in sorted(kinds)]
-
-
 def kernels_cached(plan: RunPlan | None = None) -> bool | None:
     """Whether numba's cache holds the compiled step loops (the bulk of a first run's
     compile): True, False, or None when the cache cannot be read (then nothing is claimed).
 
     Read from numba's cache index of each step loop: the index is empty when missing or
     stale (the kernels' source changed). With ``plan``, every built-in loop its policies
-    select (``kernels.loops.select_loop``) must be fresh; without one, any fresh loop is
+    select (:func:`mcsim.loops.plan_loops`) must be fresh; without one, any fresh loop is
     enough (a run that finds one cached compiles far less than a first run).
     """
     if plan is None:
-        dispatchers = [*loops.LOOPS.values(), _engine.simulate_policy_builtin_nb]
+        dispatchers = [*LOOPS.values(), _engine.simulate_policy_builtin_nb]
     else:
-        dispatchers = _plan_loops(plan)
+        dispatchers = plan_loops(plan)
         if not dispatchers:
             return True
     states = [_index_fresh(d) for d in dispatchers]
@@ -133,7 +125,7 @@ def compile_message(plan: RunPlan) -> str | None:
     A cold cache compiles the step loops (measured seconds in :mod:`mcsim.rates`); a custom
     rule's loop is compiled when it is not in the rule-loop cache yet.
     """
-    features = feature_set(plan.asset_params, plan.tax_params)
+    features = plan_feature_set(plan)
     custom = [
         p.name
         for p in plan.policies

@@ -21,7 +21,6 @@ from mcsim.kernels._feature_sets import (
     FEATURES_FRICTIONS,
     FEATURES_PLAIN,
     FEATURES_TAXED,
-    feature_set,
 )
 from numba import njit
 from numba.core import ir
@@ -30,6 +29,7 @@ from numba.core.compiler_machinery import AnalysisPass, register_pass
 
 import mcsim
 from mcsim import engine
+from mcsim.loops import plan_feature_set
 from mcsim.scenarios import scenario_path
 
 
@@ -53,7 +53,8 @@ def test_every_feature_set_and_family_has_a_loop():
     ("name", "features", "families"),
     [
         ("default_60_40", FEATURES_PLAIN, {registry.FAMILY_SIMPLE}),
-        ("bands_5_25", FEATURES_PLAIN, {registry.FAMILY_SIMPLE}),
+        # A band rule trades to its edges: the run's band rules share the frictions loop.
+        ("bands_5_25", FEATURES_FRICTIONS, {registry.FAMILY_SIMPLE}),
         ("taxable_60_40", FEATURES_TAXED, {registry.FAMILY_SIMPLE}),
         ("frictions", FEATURES_FRICTIONS, {registry.FAMILY_SIMPLE}),
         ("cppi", FEATURES_PLAIN, {registry.FAMILY_SIMPLE, registry.FAMILY_ALLOCATION}),
@@ -61,7 +62,7 @@ def test_every_feature_set_and_family_has_a_loop():
 )
 def test_bundled_scenarios_select_the_smallest_loop(name, features, families):
     plan = mcsim.prepare(mcsim.Scenario.from_toml(name, allow_code=True))
-    assert feature_set(plan.asset_params, plan.tax_params) == features
+    assert plan_feature_set(plan) == features
     builtin = [p for p in plan.policies if p.rebalance_nb is None]
     assert {registry.family_of(p.kind) for p in builtin} == families
 
@@ -137,14 +138,15 @@ def _globals_before_typing(loop) -> set[str]:
 _TAXES = {"before_trading_nb", "year_end_nb", "start_account_nb"}
 _FRICTIONS = {"pending_weights_nb", "trade_tax_nb", "avoid_short_term_nb"}
 _OTHER_FAMILIES = {"allocation_rebalance_nb", "learned_rebalance_nb", "builtin_rebalance_nb"}
+_EDGES = {"to_band_edge_nb"}
 
 
 def test_the_plain_loop_has_no_tax_friction_or_other_rule_code_before_typing():
     plain = _globals_before_typing(_loops.simulate_plain_simple_nb)
     assert {"simple_rebalance_nb", "rebalance_plain_nb"} <= plain  # what it does run
-    assert not plain & (_TAXES | _FRICTIONS | _OTHER_FAMILIES)
+    assert not plain & (_TAXES | _FRICTIONS | _OTHER_FAMILIES | _EDGES)
     taxed = _globals_before_typing(_loops.simulate_taxed_simple_nb)
-    assert (_TAXES | _FRICTIONS | {"simple_rebalance_nb"}) <= taxed
+    assert (_TAXES | _FRICTIONS | _EDGES | {"simple_rebalance_nb"}) <= taxed
     assert not taxed & _OTHER_FAMILIES
 
 
@@ -160,19 +162,19 @@ def _assert_identical(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.parametrize("wider", [FEATURES_FRICTIONS, FEATURES_TAXED])
-@pytest.mark.parametrize("name", ["default_60_40", "bands_5_25"])
-def test_a_plain_scenario_gives_the_same_numbers_in_a_wider_loop(name, wider, monkeypatch):
-    """Built-in rules (default) and a custom rule's cached loops (bands_5_25)."""
-    smallest = _metrics(name)
-    monkeypatch.setattr(engine, "feature_set", lambda asset_params, tax_params: wider)
-    _assert_identical(_metrics(name), smallest)
-
-
-def test_an_untaxed_friction_scenario_gives_the_same_numbers_in_the_taxed_loop(monkeypatch):
-    smallest = _metrics("frictions", n_paths=60)
-    monkeypatch.setattr(engine, "feature_set", lambda asset_params, tax_params: FEATURES_TAXED)
-    _assert_identical(_metrics("frictions", n_paths=60), smallest)
+@pytest.mark.parametrize(
+    ("name", "wider"),
+    [
+        ("default_60_40", FEATURES_FRICTIONS),
+        ("default_60_40", FEATURES_TAXED),
+        ("bands_5_25", FEATURES_TAXED),  # a custom rule's cached loops too
+        ("frictions", FEATURES_TAXED),
+    ],
+)
+def test_a_scenario_gives_the_same_numbers_in_a_wider_loop(name, wider, monkeypatch):
+    smallest = _metrics(name, n_paths=60)
+    monkeypatch.setattr(engine, "plan_feature_set", lambda plan: wider)
+    _assert_identical(_metrics(name, n_paths=60), smallest)
 
 
 @pytest.mark.slow
@@ -186,8 +188,9 @@ def test_the_specialised_loops_give_the_general_loops_numbers(name, monkeypatch)
     _assert_identical(_metrics(name, n_paths=60), specialised)
 
 
-def test_a_block_outside_its_loop_fails_loudly(monkeypatch):
-    """The taxed scenario forced into the plain loop: the loop refuses it (-1)."""
-    monkeypatch.setattr(engine, "feature_set", lambda asset_params, tax_params: FEATURES_PLAIN)
+@pytest.mark.parametrize("name", ["taxable_60_40", "bands_5_25"])
+def test_a_block_outside_its_loop_fails_loudly(name, monkeypatch):
+    """Taxes, or a band rule trading to its edges, forced into the plain loop: refused (-1)."""
+    monkeypatch.setattr(engine, "plan_feature_set", lambda plan: FEATURES_PLAIN)
     with pytest.raises(RuntimeError, match="does not fit"):
-        _metrics("taxable_60_40", n_paths=20)
+        _metrics(name, n_paths=20)
