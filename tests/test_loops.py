@@ -8,6 +8,8 @@ that does not fit its loop must fail loudly instead of giving wrong numbers.
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import subprocess
 import sys
@@ -47,6 +49,38 @@ def test_every_feature_set_and_family_has_a_loop():
     for r in registry.BUILTIN_RULES:
         assert registry.family_of(r.kind) == r.family
         assert registry.family_of_nb(r.kind) == r.family
+
+
+def _kinds_compared(func) -> set[str]:
+    """Names ``X`` of the registry entries a dispatch compares ``kind`` with (``X.kind``)."""
+    tree = ast.parse(inspect.getsource(func.py_func))
+    return {
+        right.value.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare) and getattr(node.left, "id", None) == "kind"
+        for right in node.comparators
+        if isinstance(right, ast.Attribute) and right.attr == "kind"
+    }
+
+
+@pytest.mark.parametrize(
+    ("family", "consult", "dispatch"),
+    [
+        (registry.FAMILY_SIMPLE, registry.consult_simple_nb, registry.simple_rebalance_nb),
+        (
+            registry.FAMILY_ALLOCATION,
+            registry.consult_allocation_nb,
+            registry.allocation_rebalance_nb,
+        ),
+        (registry.FAMILY_LEARNED, registry.consult_learned_nb, registry.learned_rebalance_nb),
+    ],
+)
+def test_each_family_consultation_runs_exactly_its_rules(family, consult, dispatch):
+    entries = {n: v for n, v in vars(registry).items() if isinstance(v, registry.BuiltinRule)}
+    mine = {n for n, r in entries.items() if r.family == family} - {"BUY_AND_HOLD"}
+    inlined, called = _kinds_compared(consult), _kinds_compared(dispatch)
+    assert inlined | called == mine
+    assert not inlined & called  # a rule inlined by its consultation is not compiled twice
 
 
 @pytest.mark.parametrize(
