@@ -548,10 +548,26 @@ def start_run_nb(
     and, when ADV grows, moves the price indices (``step_prices``). ``static_target``: no
     glide path; the target is then copied into the workspace here, once.
     """
+    return start_run_for_nb(
+        kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
+        returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
+        steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
+        out_wealth, True,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def start_run_for_nb(
+    kind, check_every, check_offset, params, state0, exec_params, w_init, targets, returns,
+    inflation, noise_keys, asset_params, flows, tax_params, initial_wealth, steps_per_year,
+    goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth, frictions,
+):  # fmt: skip
+    """:func:`start_run_nb` for a feature set: without ``frictions`` (a literal False) the
+    run has no flows (``_feature_sets``), so their table is not built (nor compiled)."""
     n_steps, n_assets = returns.shape[1], returns.shape[2]
     has_flows = flows.shape[0] > 0
     own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
-    tabled = has_flows and flow_table_nb(flows, steps_per_year, own.flow_table)
+    tabled = frictions and has_flows and flow_table_nb(flows, steps_per_year, own.flow_table)
     static_target = targets_constant_nb(targets)
     if static_target:
         target_row_nb(targets, 0, own.target)
@@ -613,7 +629,8 @@ def before_decision_for_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws,
     """:func:`before_decision_nb` for a feature set. ``frictions`` and ``taxes`` are the
     literal flags of the calling loop (``_loops.py``): a False one prunes the price
     tracking, dividends and costs beyond fees (``frictions``) or the tax account
-    (``taxes``) before typing; True leaves the choice to the run's flags."""
+    (``taxes``) before typing; True leaves the choice to the run's flags. Scheduled flows
+    go with ``frictions`` (the plain feature set has none)."""
     h = ws.h
     acc = ws.acc
     # With light price tracking, reinvested dividends are counted from the start-of-step
@@ -635,7 +652,7 @@ def before_decision_for_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws,
             t, h, r_path, noise_key, inp.asset_params, inp.tax_params, ws.target,
             run.flow_mode, ws.tax_state, acc,
         )  # fmt: skip
-    if run.has_flows and wealth > 0.0:
+    if frictions and run.has_flows and wealth > 0.0:
         wealth = flow_step_nb(
             t, h, ws.target, inp.flows, ws.flow_table, run.tabled, run.flow_mode,
             inp.steps_per_year, acc,

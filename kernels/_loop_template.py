@@ -27,11 +27,11 @@ def {name}(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """{doc}"""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         {kind}, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, {frictions},
     )  # fmt: skip
     if not run_fits_nb(run, {frictions}, {taxes}):
         return -1{rule_check}
@@ -89,7 +89,7 @@ from ._engine import (
     begin_step_for_nb,
     end_path_nb,
     finish_step_for_nb,
-    start_run_nb,
+    start_run_for_nb,
 )
 from ._feature_sets import (
     FEATURES_FRICTIONS,

@@ -17,7 +17,7 @@ from ._engine import (
     begin_step_for_nb,
     end_path_nb,
     finish_step_for_nb,
-    start_run_nb,
+    start_run_for_nb,
 )
 from ._feature_sets import (
     FEATURES_FRICTIONS,
@@ -45,11 +45,11 @@ def simulate_plain_simple_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The plain feature set, simple rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, False,
     )  # fmt: skip
     if not run_fits_nb(run, False, False):
         return -1
@@ -83,11 +83,11 @@ def simulate_frictions_simple_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The frictions feature set, simple rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, True,
     )  # fmt: skip
     if not run_fits_nb(run, True, False):
         return -1
@@ -121,11 +121,11 @@ def simulate_taxed_simple_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The taxed feature set, simple rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, True,
     )  # fmt: skip
     if not run_fits_nb(run, True, True):
         return -1
@@ -159,11 +159,11 @@ def simulate_plain_allocation_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The plain feature set, allocation rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, False,
     )  # fmt: skip
     if not run_fits_nb(run, False, False):
         return -1
@@ -197,11 +197,11 @@ def simulate_frictions_allocation_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The frictions feature set, allocation rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, True,
     )  # fmt: skip
     if not run_fits_nb(run, True, False):
         return -1
@@ -235,11 +235,11 @@ def simulate_taxed_allocation_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The taxed feature set, allocation rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, True,
     )  # fmt: skip
     if not run_fits_nb(run, True, True):
         return -1
@@ -273,11 +273,11 @@ def simulate_plain_learned_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The plain feature set, learned rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, False,
     )  # fmt: skip
     if not run_fits_nb(run, False, False):
         return -1
@@ -311,11 +311,11 @@ def simulate_frictions_learned_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The frictions feature set, learned rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, True,
     )  # fmt: skip
     if not run_fits_nb(run, True, False):
         return -1
@@ -349,11 +349,11 @@ def simulate_taxed_learned_nb(
     goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth,
 ):  # fmt: skip
     """The taxed feature set, learned rules."""
-    own, ws, run, inp = start_run_nb(
+    own, ws, run, inp = start_run_for_nb(
         kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
         returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
         steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
-        out_wealth,
+        out_wealth, True,
     )  # fmt: skip
     if not run_fits_nb(run, True, True):
         return -1

@@ -21,14 +21,14 @@ __all__ = ["builtin_loop", "plan_feature_set", "plan_loops"]
 
 
 def plan_feature_set(plan: RunPlan) -> int:
-    """The feature set (``FEATURES_*``) of every block of ``plan``: its frictions and taxes,
-    and whether any built-in policy (a sweep's grid points included) trades to its band
-    edges."""
+    """The feature set (``FEATURES_*``) of every block of ``plan``: its frictions, taxes and
+    flows, and whether any built-in policy (a sweep's grid points included) trades to its
+    band edges."""
     policies = [*plan.policies, *plan.sweep_policies]
     band_edges = any(
         p.rebalance_nb is None and trades_to_band_edges(p.kind, p.params) for p in policies
     )
-    return feature_set(plan.asset_params, plan.tax_params, band_edges)
+    return feature_set(plan.asset_params, plan.tax_params, band_edges, plan.flows)
 
 
 def builtin_loop(features: int, pol: KernelPolicy) -> Any:

@@ -62,7 +62,7 @@ from mcsim.kernels._engine import (
     begin_step_for_nb,
     end_path_nb,
     finish_step_for_nb,
-    start_run_nb,
+    start_run_for_nb,
 )
 from mcsim.kernels._feature_sets import run_fits_nb
 from {module} import {name} as rule_nb
