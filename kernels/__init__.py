@@ -5,8 +5,7 @@ no I/O. Axes are always ``(path, step, asset)``. Compiled callables end in ``_nb
 
 ``layout`` holds the engine's array layouts; ``registry`` the built-in rules (their kinds and
 parameter and state slot declarations, see ``_registry.py``); ``loops`` the step loops
-specialised per feature set and rule family (``select_loop`` picks a policy's, see
-``_loops.py``).
+specialised per feature set and rule family (``_loops.py``; ``mcsim.loops`` picks a run's).
 """
 
 from . import _layout as layout
@@ -14,7 +13,6 @@ from . import _loops as loops
 from . import _registry as registry
 from ._engine import simulate_policy_builtin_nb, simulate_policy_custom_nb
 from ._gaussian import simulate_gaussian_nb
-from ._loops import select_loop
 from ._registry import builtin_rebalance_nb
 from ._stats import quantiles_from_histogram
 
@@ -24,7 +22,6 @@ __all__ = [
     "loops",
     "quantiles_from_histogram",
     "registry",
-    "select_loop",
     "simulate_gaussian_nb",
     "simulate_policy_builtin_nb",
     "simulate_policy_custom_nb",

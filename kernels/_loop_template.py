@@ -79,9 +79,9 @@ literal flags that prune the features it lacks before typing) and one rule famil
 only that family's consultation, ``_registry.consult_*_nb``), with the same arguments, each
 of one type and layout. An entry is compiled when first called and cached on disk; one whose
 block does not fit its feature set or family returns -1 instead of running.
+``mcsim.loops`` selects a run's loops.
 """
 
-import numpy as np
 from numba import njit
 
 from ._engine import (
@@ -95,7 +95,6 @@ from ._feature_sets import (
     FEATURES_FRICTIONS,
     FEATURES_PLAIN,
     FEATURES_TAXED,
-    feature_set,
     run_fits_nb,
 )
 from ._registry import (
@@ -105,20 +104,8 @@ from ._registry import (
     consult_allocation_nb,
     consult_learned_nb,
     consult_simple_nb,
-    family_of,
     rule_fits_nb,
 )
-'''
-
-_FOOTER = '''
-
-def select_loop(
-    kind: int, asset_params: np.ndarray, tax_params: np.ndarray, band_edges: bool = False
-):
-    """The entry kernel of :data:`LOOPS` for built-in rule ``kind`` on a block with these
-    parameters (``_feature_sets.feature_set``, ``_registry.family_of``); its arguments are
-    those of ``_engine.simulate_policy_builtin_nb``."""
-    return LOOPS[feature_set(asset_params, tax_params, band_edges), family_of(kind)]
 '''
 
 
@@ -169,7 +156,6 @@ def render_builtin_loops() -> str:
             table.append(f"    ({features}, {const}): {loop_name(f, family)},\n")
     parts.append("\n\n# The entry kernels by (feature set, rule family).\nLOOPS = {\n")
     parts.append("".join(table) + "}\n")
-    parts.append(_FOOTER)
     return "".join(parts)
 
 

@@ -7,9 +7,9 @@ literal flags that prune the features it lacks before typing) and one rule famil
 only that family's consultation, ``_registry.consult_*_nb``), with the same arguments, each
 of one type and layout. An entry is compiled when first called and cached on disk; one whose
 block does not fit its feature set or family returns -1 instead of running.
+``mcsim.loops`` selects a run's loops.
 """
 
-import numpy as np
 from numba import njit
 
 from ._engine import (
@@ -23,7 +23,6 @@ from ._feature_sets import (
     FEATURES_FRICTIONS,
     FEATURES_PLAIN,
     FEATURES_TAXED,
-    feature_set,
     run_fits_nb,
 )
 from ._registry import (
@@ -33,7 +32,6 @@ from ._registry import (
     consult_allocation_nb,
     consult_learned_nb,
     consult_simple_nb,
-    family_of,
     rule_fits_nb,
 )
 
@@ -392,12 +390,3 @@ LOOPS = {
     (FEATURES_FRICTIONS, FAMILY_LEARNED): simulate_frictions_learned_nb,
     (FEATURES_TAXED, FAMILY_LEARNED): simulate_taxed_learned_nb,
 }
-
-
-def select_loop(
-    kind: int, asset_params: np.ndarray, tax_params: np.ndarray, band_edges: bool = False
-):
-    """The entry kernel of :data:`LOOPS` for built-in rule ``kind`` on a block with these
-    parameters (``_feature_sets.feature_set``, ``_registry.family_of``); its arguments are
-    those of ``_engine.simulate_policy_builtin_nb``."""
-    return LOOPS[feature_set(asset_params, tax_params, band_edges), family_of(kind)]
