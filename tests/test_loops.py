@@ -13,7 +13,6 @@ import inspect
 import json
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -217,8 +216,8 @@ def test_the_specialised_loops_give_the_general_loops_numbers(name, monkeypatch)
     """The general loop (every feature and rule, decided at run time) as the reference;
     slow: it compiles the whole general loop on a cold cache."""
     specialised = _metrics(name, n_paths=60)
-    general = defaultdict(lambda: _engine.simulate_policy_builtin_nb)
-    monkeypatch.setattr(engine, "LOOPS", general)
+    general = _engine.simulate_policy_builtin_nb
+    monkeypatch.setattr(engine, "builtin_loop", lambda features, pol: general)
     _assert_identical(_metrics(name, n_paths=60), specialised)
 
 
