@@ -14,6 +14,10 @@ state the load average printed with the table::
     flock /work/notes/bench.lock python benchmarks/rows_compile.py --only default_60_40
     python benchmarks/rows_compile.py --json compile.json          # every bundled scenario
 
+``--baseline PATH`` also times another install's ``mcsim`` executable (for example a
+worktree of an older commit with its own venv) in the same way, interleaved with this one
+scenario by scenario, so both are measured under the same load (``--rounds`` repeats that).
+
 A cold compile takes tens of seconds per scenario, so ``--only`` (repeatable) picks some.
 """
 
@@ -39,9 +43,12 @@ ROWS: list[tuple[str, dict]] = []
 _MIN_PATHS = {"choose_bands": 1000}
 
 
-def _mcsim_run(name: str, n_paths: int, env: dict[str, str], out: Path) -> float:
-    """Wall seconds of one `mcsim run` process (raises when it fails)."""
-    cmd = [str(Path(sys.executable).with_name("mcsim")), "run", name, "--paths", str(n_paths)]
+_MCSIM = Path(sys.executable).with_name("mcsim")
+
+
+def _mcsim_run(exe: Path, name: str, n_paths: int, env: dict[str, str], out: Path) -> float:
+    """Wall seconds of one `mcsim run` process of executable ``exe`` (raises when it fails)."""
+    cmd = [str(exe), "run", name, "--paths", str(n_paths)]
     cmd += ["--no-report", "--no-progress", "--out", str(out)]
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -51,8 +58,9 @@ def _mcsim_run(name: str, n_paths: int, env: dict[str, str], out: Path) -> float
     return wall
 
 
-def measure(name: str, n_paths: int) -> dict[str, float]:
-    """Cold, warm and second warm wall seconds of scenario ``name`` (fresh caches)."""
+def measure(name: str, n_paths: int, exe: Path = _MCSIM) -> dict[str, float]:
+    """Cold, warm and second warm wall seconds of scenario ``name`` (fresh caches) with the
+    ``mcsim`` executable ``exe``."""
     scratch = Path(tempfile.mkdtemp(prefix="mcsim-compile-"))
     try:
         env = dict(
@@ -61,9 +69,9 @@ def measure(name: str, n_paths: int) -> dict[str, float]:
             MCSIM_CACHE_DIR=str(scratch / "mcsim"),
         )
         n = max(n_paths, _MIN_PATHS.get(name, 0))
-        cold = _mcsim_run(name, n, env, scratch / "out")
-        warm = _mcsim_run(name, n, env, scratch / "out")
-        again = _mcsim_run(name, n, env, scratch / "out")
+        cold = _mcsim_run(exe, name, n, env, scratch / "out")
+        warm = _mcsim_run(exe, name, n, env, scratch / "out")
+        again = _mcsim_run(exe, name, n, env, scratch / "out")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"paths": n, "cold_s": cold, "warm_s": warm, "warm_again_s": again}
@@ -74,20 +82,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", help="a bundled scenario (repeatable)")
     parser.add_argument("--paths", type=int, default=100, help="paths per run (100)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument(
+        "--baseline", type=Path, help="another install's mcsim executable, timed alternately"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per scenario (1)")
     args = parser.parse_args(argv)
     names = args.only or bundled_scenarios()
-    rows = {}
+    builds = [("this", _MCSIM)] + ([("baseline", args.baseline)] if args.baseline else [])
+    rows: dict[str, list] = {}
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
-    print("| scenario | paths | cold (s) | warm (s) | warm again (s) | cold / warm |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| scenario | build | paths | cold (s) | warm (s) | warm again (s) | cold / warm |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name in names:
-        r = measure(name, args.paths)
-        rows[name] = r
-        print(
-            f"| {name} | {r['paths']:,} | {r['cold_s']:.1f} | {r['warm_s']:.2f} | "
-            f"{r['warm_again_s']:.2f} | {r['cold_s'] / r['warm_s']:.1f}x |",
-            flush=True,
-        )
+        for round_ in range(args.rounds):
+            # Alternate which build goes first, so neither always meets the same load.
+            for build, exe in builds if round_ % 2 == 0 else builds[::-1]:
+                r = measure(name, args.paths, exe)
+                r["load_after"] = Path("/proc/loadavg").read_text().split()[0]
+                rows.setdefault(name, []).append({"build": build, **r})
+                print(
+                    f"| {name} | {build} | {r['paths']:,} | {r['cold_s']:.1f} | "
+                    f"{r['warm_s']:.2f} | {r['warm_again_s']:.2f} | "
+                    f"{r['cold_s'] / r['warm_s']:.1f}x |",
+                    flush=True,
+                )
     load = Path("/proc/loadavg").read_text().strip()
     print(f"load average after: {load}")
     if args.json:

@@ -4,10 +4,12 @@ Pure numeric code only: functions over NumPy arrays and scalars, no pandas, no c
 no I/O. Axes are always ``(path, step, asset)``. Compiled callables end in ``_nb``.
 
 ``layout`` holds the engine's array layouts; ``registry`` the built-in rules (their kinds and
-parameter and state slot declarations, see ``_registry.py``).
+parameter and state slot declarations, see ``_registry.py``); ``loops`` the step loops
+specialised per feature set and rule family (``_loops.py``; ``mcsim.loops`` picks a run's).
 """
 
 from . import _layout as layout
+from . import _loops as loops
 from . import _registry as registry
 from ._engine import simulate_policy_builtin_nb, simulate_policy_custom_nb
 from ._gaussian import simulate_gaussian_nb
@@ -17,6 +19,7 @@ from ._stats import quantiles_from_histogram
 __all__ = [
     "builtin_rebalance_nb",
     "layout",
+    "loops",
     "quantiles_from_histogram",
     "registry",
     "simulate_gaussian_nb",

@@ -90,7 +90,7 @@ from ._tax_account import (
     start_account_nb,
     year_end_nb,
 )
-from ._trades import shape_trades_nb
+from ._trades import shape_trades_for_nb
 
 # Trades below this fraction of wealth are rounding noise, not rebalances.
 _TRADE_TOL = 1e-12
@@ -103,7 +103,10 @@ def start_path_nb(
     """Reset the per-path arrays and record the start on the grid; returns the grid cursor."""
     for i in range(h.size):
         h[i] = w_init[i] * initial_wealth
-    state[:] = state0
+    # Element by element: a slice assignment compiles numpy's shape-mismatch error message
+    # (string formatting, about 4 s of a cold compile); ``state`` is shaped like ``state0``.
+    for j in range(state0.size):
+        state[j] = state0[j]
     acc[:] = 0.0
     acc[A_WEALTH] = initial_wealth
     acc[A_START_WEALTH] = initial_wealth
@@ -257,6 +260,20 @@ def rebalance_step_nb(
     trade was shaped first (tax-aware rules, participation cap: ``shape_trades_nb``); the
     tax lots then book the purchases and sales.
     """
+    return rebalance_step_for_nb(
+        t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+        trade, gains, True,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def rebalance_step_for_nb(
+    t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+    trade, gains, taxes,
+):  # fmt: skip
+    """:func:`rebalance_step_nb` for a feature set: with ``taxes`` a literal False (an
+    untaxed loop, ``_loops.py``) the tax-aware shaping and the lot booking are pruned
+    before typing, so they are never compiled."""
     wealth = acc[A_WEALTH]
     traded = 0.0
     for i in range(h.size):
@@ -265,9 +282,10 @@ def rebalance_step_nb(
     if traded <= _TRADE_TOL * wealth:
         acc[A_PENDING] = 0.0
         return wealth
-    done = shape_trades_nb(
-        t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc, gains
-    )
+    done = shape_trades_for_nb(
+        t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc,
+        gains, taxes,
+    )  # fmt: skip
     if done <= _TRADE_TOL * wealth:
         return wealth
     cost = execution_costs_nb(t, trade, asset_params, noise_key, tax_state, acc)
@@ -285,7 +303,8 @@ def rebalance_step_nb(
     acc[A_TRADED] += 0.5 * done / acc[A_WEALTH]
     acc[M_N_REBALANCES] += 1.0
     acc[A_WEALTH] = wealth
-    after_trading_nb(t, h, tax_params, exec_params, tax_state, lots, acc, gains)
+    if taxes:
+        after_trading_nb(t, h, tax_params, exec_params, tax_state, lots, acc, gains)
     return wealth
 
 
@@ -529,10 +548,26 @@ def start_run_nb(
     and, when ADV grows, moves the price indices (``step_prices``). ``static_target``: no
     glide path; the target is then copied into the workspace here, once.
     """
+    return start_run_for_nb(
+        kind, check_every, check_offset, params, state0, exec_params, w_init, targets,
+        returns, inflation, noise_keys, asset_params, flows, tax_params, initial_wealth,
+        steps_per_year, goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist,
+        out_wealth, True,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def start_run_for_nb(
+    kind, check_every, check_offset, params, state0, exec_params, w_init, targets, returns,
+    inflation, noise_keys, asset_params, flows, tax_params, initial_wealth, steps_per_year,
+    goal, grid_steps, hist_lo, hist_width, out_metrics, out_hist, out_wealth, frictions,
+):  # fmt: skip
+    """:func:`start_run_nb` for a feature set: without ``frictions`` (a literal False) the
+    run has no flows (``_feature_sets``), so their table is not built (nor compiled)."""
     n_steps, n_assets = returns.shape[1], returns.shape[2]
     has_flows = flows.shape[0] > 0
     own = allocate_workspace_nb(n_assets, n_steps, state0, has_flows, tax_params)
-    tabled = has_flows and flow_table_nb(flows, steps_per_year, own.flow_table)
+    tabled = frictions and has_flows and flow_table_nb(flows, steps_per_year, own.flow_table)
     static_target = targets_constant_nb(targets)
     if static_target:
         target_row_nb(targets, 0, own.target)
@@ -586,35 +621,45 @@ def before_decision_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws):
     the scheduled flow, then (while wealth is left) tax work before trading and, on a due
     step, the current weights. Returns ``(wealth, live)``; ``live`` is False once wealth ran
     out before trading."""
+    return before_decision_for_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws, True, True)
+
+
+@njit(cache=True, inline="always")
+def before_decision_for_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws, frictions, taxes):
+    """:func:`before_decision_nb` for a feature set. ``frictions`` and ``taxes`` are the
+    literal flags of the calling loop (``_loops.py``): a False one prunes the price
+    tracking, dividends and costs beyond fees (``frictions``) or the tax account
+    (``taxes``) before typing; True leaves the choice to the run's flags. Scheduled flows
+    go with ``frictions`` (the plain feature set has none)."""
     h = ws.h
     acc = ws.acc
     # With light price tracking, reinvested dividends are counted from the start-of-step
     # holdings (their definition), before the market moves them.
-    if run.light_dividends or run.step_prices:
+    if frictions and (run.light_dividends or run.step_prices):
         wealth, dividends = market_step_light_nb(
             t, h, r_path, inflation_t, inp.asset_params, ws.tax_state, run.step_prices, acc
         )
     else:
         dividends = 0.0
         wealth = market_step_nb(t, h, r_path, inflation_t, acc)
-    if (due or run.has_flows or run.track_prices) and not run.static_target:
+    if (due or run.has_flows or (frictions and run.track_prices)) and not run.static_target:
         target_row_nb(inp.targets, t, ws.target)
-    if run.light:
+    if frictions and run.light:
         if wealth > 0.0 and dividends > 0.0:
             acc[M_DIVIDENDS] += dividends
-    elif run.track_prices and wealth > 0.0:
+    elif frictions and run.track_prices and wealth > 0.0:
         wealth = after_market_nb(
             t, h, r_path, noise_key, inp.asset_params, inp.tax_params, ws.target,
             run.flow_mode, ws.tax_state, acc,
         )  # fmt: skip
-    if run.has_flows and wealth > 0.0:
+    if frictions and run.has_flows and wealth > 0.0:
         wealth = flow_step_nb(
             t, h, ws.target, inp.flows, ws.flow_table, run.tabled, run.flow_mode,
             inp.steps_per_year, acc,
         )  # fmt: skip
     live = wealth > 0.0
     if live:
-        if run.taxed:
+        if taxes and run.taxed:
             wealth = before_trading_nb(
                 t, h, inp.asset_params, inp.tax_params, inp.exec_params, noise_key,
                 ws.tax_state, ws.lots, acc, ws.gains,
@@ -632,19 +677,29 @@ def after_decision_nb(traded, t, n_steps, noise_key, run, inp, ws):
     Costs and taxes are capped at the wealth they are paid from; one that takes all of it
     ruins the path on this step (else ruin would show a step late, or never after the
     last step)."""
+    after_decision_for_nb(traded, t, n_steps, noise_key, run, inp, ws, True, True)
+
+
+@njit(cache=True, inline="always")
+def after_decision_for_nb(traded, t, n_steps, noise_key, run, inp, ws, frictions, taxes):
+    """:func:`after_decision_nb` for a feature set (see :func:`before_decision_for_nb`).
+    Without ``frictions`` every rebalance is plain and no trade is ever carried (only the
+    participation cap carries one), so the carried-trade check is pruned too."""
     h = ws.h
     acc = ws.acc
-    if traded or (acc[A_PENDING] > 0.0 and pending_weights_nb(ws.tax_state, acc, ws.w_new)):
-        if run.plain:
-            wealth = rebalance_plain_nb(h, ws.w_new, inp.asset_params, acc, ws.trade)
-        else:
-            wealth = rebalance_step_nb(
+    if traded or (
+        frictions and acc[A_PENDING] > 0.0 and pending_weights_nb(ws.tax_state, acc, ws.w_new)
+    ):
+        if frictions and not run.plain:
+            wealth = rebalance_step_for_nb(
                 t, h, ws.w_new, inp.asset_params, inp.tax_params, inp.exec_params, noise_key,
-                ws.tax_state, ws.lots, acc, ws.trade, ws.gains,
+                ws.tax_state, ws.lots, acc, ws.trade, ws.gains, taxes,
             )  # fmt: skip
+        else:
+            wealth = rebalance_plain_nb(h, ws.w_new, inp.asset_params, acc, ws.trade)
         if wealth <= 0.0:
             ruin_nb(t, h, inp.steps_per_year, acc)
-    if run.taxed:
+    if taxes and run.taxed:
         wealth = year_end_nb(
             t, n_steps, h, inp.tax_params, inp.exec_params, ws.tax_state, ws.lots, acc, ws.gains
         )
@@ -692,11 +747,19 @@ def begin_path_nb(p, run, inp, ws):
     ``(g, next_due, keep, r_path, noise_key)``: the grid cursor, the elapsed steps at the
     first consultation, the path's row of kept wealth (empty if not kept), its returns and
     its execution-noise key."""
+    return begin_path_for_nb(p, run, inp, ws, True)
+
+
+@njit(cache=True, inline="always")
+def begin_path_for_nb(p, run, inp, ws, frictions):
+    """:func:`begin_path_nb` for a feature set: without ``frictions`` (a literal False)
+    nothing reads the tax account's state, so it is not reset (nor compiled)."""
     g = start_path_nb(
         ws.h, inp.w_init, inp.initial_wealth, ws.state, inp.state0, ws.acc, inp.grid_steps,
         inp.hist_lo, inp.inv_width, inp.out_hist,
     )  # fmt: skip
-    start_account_nb(ws.h, inp.tax_params, ws.tax_state, ws.lots)
+    if frictions:
+        start_account_nb(ws.h, inp.tax_params, ws.tax_state, ws.lots)
     if run.risk_free >= 0:
         ws.acc[A_RF_ON] = 1.0
     kept = p < inp.out_wealth.shape[0]
@@ -711,12 +774,20 @@ def begin_step_nb(t, next_due, p, r_path, noise_key, run, inp, ws):
     """Step ``t`` up to the decision (:func:`before_decision_nb`). Returns ``(due,
     next_due, wealth, live)``: whether the rule is consulted on this step, the countdown
     moved on, and the wealth and liveness the decision sees."""
+    return begin_step_for_nb(t, next_due, p, r_path, noise_key, run, inp, ws, True, True)
+
+
+@njit(cache=True, inline="always")
+def begin_step_for_nb(t, next_due, p, r_path, noise_key, run, inp, ws, frictions, taxes):
+    """:func:`begin_step_nb` for a feature set (see :func:`before_decision_for_nb`)."""
     due = t + 1 == next_due
     if due:
         next_due += run.check_every
     if run.risk_free >= 0:
         ws.acc[A_RF_STEP] = r_path[t, run.risk_free]
-    wealth, live = before_decision_nb(t, due, r_path, inp.inflation[p, t], noise_key, run, inp, ws)
+    wealth, live = before_decision_for_nb(
+        t, due, r_path, inp.inflation[p, t], noise_key, run, inp, ws, frictions, taxes
+    )
     return due, next_due, wealth, live
 
 
@@ -725,9 +796,19 @@ def finish_step_nb(traded, live, t, g, wealth, r_path, noise_key, keep, run, inp
     """Step ``t`` after the decision: the trade and year-end taxes of a live path
     (:func:`after_decision_nb`), or the ruin of one without wealth (:func:`ruin_step_nb`),
     then the step's records. Returns the grid cursor."""
+    return finish_step_for_nb(
+        traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, True, True
+    )
+
+
+@njit(cache=True, inline="always")
+def finish_step_for_nb(
+    traded, live, t, g, wealth, r_path, noise_key, keep, run, inp, ws, frictions, taxes
+):
+    """:func:`finish_step_nb` for a feature set (see :func:`before_decision_for_nb`)."""
     n_steps = inp.returns.shape[1]
     if live:
-        after_decision_nb(traded, t, n_steps, noise_key, run, inp, ws)
+        after_decision_for_nb(traded, t, n_steps, noise_key, run, inp, ws, frictions, taxes)
     else:
         ruin_step_nb(
             run.kind, t, r_path, wealth, inp.params, ws.state, inp.steps_per_year, ws.h, ws.acc

@@ -100,12 +100,21 @@ def band_may_breach_nb(h, wealth, target, params):
 
 @njit(cache=True, inline="always")
 def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
+    """The band rule with every trade-to mode (see :func:`threshold_for_nb`)."""
+    return threshold_for_nb(t, returns, w, wealth, target, params, state, w_new, True)
+
+
+@njit(cache=True, inline="always")
+def threshold_for_nb(t, returns, w, wealth, target, params, state, w_new, band_edges):
     """Band rule: trade when a weight leaves its band or the portfolio drifts too far.
 
     Checked when ``is_due_nb(t, check_every, check_offset)`` (``check_every = 1``:
     continuous monitoring). On a breach the rule trades back to target, to the band edge
     (:func:`to_band_edge_nb`), or ``fraction`` of the way; asset trades smaller than
     ``min_trade`` (fraction of wealth) are then dropped (:func:`drop_small_trades_nb`).
+
+    ``band_edges`` is a literal of the calling loop: False prunes the trade to the band
+    edge before typing (the loop refuses a rule that asks for it, ``_registry``).
     """
     if not is_due_nb(t, params[TH.CHECK_EVERY], params[TH.CHECK_OFFSET]):
         return False
@@ -123,7 +132,7 @@ def threshold_nb(t, returns, w, wealth, target, params, state, w_new):
     if not breach:
         return False
     mode = int(params[TH.TRADE_TO])
-    if mode == TRADE_TO_EDGE:
+    if band_edges and mode == TRADE_TO_EDGE:
         to_band_edge_nb(w, target, params, w_new)
     elif mode == TRADE_TO_FRACTION:
         f = params[TH.FRACTION]

@@ -98,16 +98,29 @@ def trade_benefit_nb(trade, wealth, exec_params, cov_offset):
 def shape_trades_nb(
     t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc, gains
 ):
+    """Shape a trade for every feature (see :func:`shape_trades_for_nb`)."""
+    return shape_trades_for_nb(
+        t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc,
+        gains, True,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def shape_trades_for_nb(
+    t, trade, w_new, wealth, asset_params, tax_params, exec_params, tax_state, lots, acc, gains,
+    taxes,
+):  # fmt: skip
     """Adjust a policy's trades (currency per asset) before they are executed.
 
     Tax-aware policies first cut sales that would realise short-term gains
     (``TAX_AWARE_AVOID_SHORT_TERM``) or skip the trade when its estimated tax exceeds its
     benefit (``TAX_AWARE_DEFER``, see :func:`trade_benefit_nb`); then the participation cap
     scales the trade down and carries the rest. Returns the sum of ``|trade|`` (0 = no
-    trade). Numba-compiled.
+    trade). With ``taxes`` a literal False (an untaxed loop) the tax-aware part is pruned
+    before typing. Numba-compiled.
     """
     mode = int(exec_params[EP_TAX_AWARE])
-    if tax_params[TX_ENABLED] > 0.0 and mode != 0:
+    if taxes and tax_params[TX_ENABLED] > 0.0 and mode != 0:
         if mode == TAX_AWARE_AVOID_SHORT_TERM:
             avoid_short_term_nb(t, trade, tax_params, tax_state, lots)
         elif mode == TAX_AWARE_DEFER:

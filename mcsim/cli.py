@@ -577,7 +577,7 @@ def run_time_line(plan, jobs: int) -> str:
     and the one-off compile when numba's cache does not hold the kernels yet."""
     seconds = estimate_run_seconds(plan, jobs)
     line = f"estimated run time: {_duration(seconds)} simulating with {jobs} worker(s)"
-    if kernels_cached() is False:
+    if kernels_cached(plan) is False:
         line += f", plus {_duration(compile_seconds())} compiling on this first run"
     measured = load_rates()["measured"]
     return line + f" (rates measured {measured['date']} on {measured['machine'].split(',')[0]})"

@@ -35,7 +35,8 @@ from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
-from .kernels import layout, simulate_policy_builtin_nb
+from .kernels import layout
+from .loops import builtin_loop, plan_feature_set
 from .metrics import run_metrics
 from .output import check_folder, clean_stale, locked
 from .path_store import ROW_GROUP_PATHS, PathStoreWriter, event_masks
@@ -279,10 +280,14 @@ def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out
         out_hist,
         out_wealth,
     )
+    features = plan_feature_set(plan)
     if pol.rebalance_nb is None:
-        simulate_policy_builtin_nb(pol.kind, pol.check_every, pol.check_offset, *args)
+        done = builtin_loop(features, pol)(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
-        rule_loop(pol.rebalance_nb)(pol.check_every, pol.check_offset, *args)
+        done = rule_loop(pol.rebalance_nb, features)(pol.check_every, pol.check_offset, *args)
+    if done < 0:
+        # The loop refused a block outside its feature set: a bug in feature_set, not input.
+        raise RuntimeError(f"policy {pol.name!r}: the selected step loop does not fit the run")
 
 
 def regenerate_path(plan: RunPlan, path: int) -> pd.DataFrame:

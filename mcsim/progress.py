@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
 from .kernels import _engine
+from .kernels._loops import LOOPS
+from .loops import plan_feature_set, plan_loops
 from .rates import compile_seconds
 from .rule_loops import rule_loop
 
@@ -77,53 +79,60 @@ def announce(
         out.flush()
 
 
-def kernels_cached() -> bool | None:
-    """Whether numba's cache holds a fresh compiled step loop (the bulk of a first run's
-    compile): True, False, or None when the cache cannot be read (then nothing is claimed).
-
-    Read from numba's cache index of each cached ``simulate_policy_*_nb`` dispatcher: the
-    index is empty when missing or stale (the kernels' source changed). One fresh index is
-    enough: the dispatchers share their callees, and a run that finds one cached compiles
-    far less than a first run.
-    """
-    states = []
-    for name in dir(_engine):
-        if not (name.startswith("simulate_policy_") and name.endswith("_nb")):
-            continue
-        cache_file = getattr(getattr(getattr(_engine, name), "_cache", None), "_cache_file", None)
-        if cache_file is None:
-            continue  # an uncached dispatcher (a custom rule's loop)
-        try:
-            states.append(bool(cache_file._load_index()))
-        except Exception:  # numba's private layout changed: do not guess
-            return None
-    return any(states) if states else None
-
-
-def _loop_cached(rule: object) -> bool:
-    """Whether the disk-cached step loop of a custom rule (:mod:`mcsim.rule_loops`) is
-    compiled already; False for a rule run in the uncached loop (compiled every process)."""
-    cache_file = getattr(getattr(rule_loop(rule), "_cache", None), "_cache_file", None)
+def _index_fresh(dispatcher: object) -> bool | None:
+    """Whether numba's cache index of a cached dispatcher holds a fresh entry (missing or
+    stale: empty); None when the dispatcher is not cached or the index cannot be read."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if cache_file is None:
-        return False
+        return None
     try:
         return bool(cache_file._load_index())
-    except Exception:  # numba's private layout changed: say it compiles
-        return False
+    except Exception:  # numba's private layout changed: do not guess
+        return None
+
+
+def kernels_cached(plan: RunPlan | None = None) -> bool | None:
+    """Whether numba's cache holds the compiled step loops (the bulk of a first run's
+    compile): True, False, or None when the cache cannot be read (then nothing is claimed).
+
+    Read from numba's cache index of each step loop: the index is empty when missing or
+    stale (the kernels' source changed). With ``plan``, every built-in loop its policies
+    select (:func:`mcsim.loops.plan_loops`) must be fresh; without one, any fresh loop is
+    enough (a run that finds one cached compiles far less than a first run).
+    """
+    if plan is None:
+        dispatchers = [*LOOPS.values(), _engine.simulate_policy_builtin_nb]
+    else:
+        dispatchers = plan_loops(plan)
+        if not dispatchers:
+            return True
+    states = [_index_fresh(d) for d in dispatchers]
+    if any(state is None for state in states):
+        return None
+    return all(states) if plan is not None else any(states)
+
+
+def _loop_cached(rule: object, features: int) -> bool:
+    """Whether the disk-cached step loop of a custom rule (:mod:`mcsim.rule_loops`) for
+    feature set ``features`` is compiled already; False for a rule run in the uncached loop
+    (compiled every process)."""
+    return bool(_index_fresh(rule_loop(rule, features)))
 
 
 def compile_message(plan: RunPlan) -> str | None:
     """What the warm-up before the first block will do, when it takes long; else None.
 
-    A cold cache compiles the step loop (measured seconds in :mod:`mcsim.rates`); a custom
+    A cold cache compiles the step loops (measured seconds in :mod:`mcsim.rates`); a custom
     rule's loop is compiled when it is not in the rule-loop cache yet.
     """
+    features = plan_feature_set(plan)
     custom = [
         p.name
         for p in plan.policies
-        if getattr(p, "rebalance_nb", None) is not None and not _loop_cached(p.rebalance_nb)
+        if getattr(p, "rebalance_nb", None) is not None
+        and not _loop_cached(p.rebalance_nb, features)
     ]
-    cached = kernels_cached()
+    cached = kernels_cached(plan)
     if cached is False:
         return (
             f"compiling kernels for this scenario (first run only, about {compile_seconds():.0f} s)"

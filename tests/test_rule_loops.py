@@ -53,7 +53,7 @@ def test_cached_loop_gives_the_uncached_loops_numbers(small_table, fresh_cache, 
     assert isinstance(loop, numba.core.registry.CPUDispatcher)
     assert [p.name for p in fresh_cache.glob("*.py")] == [f"{loop.py_func.__module__}.py"]
 
-    def uncached(fn):
+    def uncached(fn, features):
         return lambda *args: simulate_policy_custom_nb(fn, *args)
 
     monkeypatch.setattr(engine, "rule_loop", uncached)
@@ -110,7 +110,10 @@ table["policies"] = [{"name": "k", "kind": "custom", "rebalance_nb": "user_rules
 sc = mcsim.Scenario.from_dict(table, allow_code=True)
 res = mcsim.run(sc, seed=3, report=False)
 import user_rules
-stats = rule_loops.rule_loop(user_rules.every_k_nb).stats
+from mcsim.kernels._feature_sets import feature_set
+plan = mcsim.prepare(sc)
+features = feature_set(plan.asset_params, plan.tax_params)
+stats = rule_loops.rule_loop(user_rules.every_k_nb, features).stats
 print(json.dumps({
     "hits": sum(stats.cache_hits.values()),
     "misses": sum(stats.cache_misses.values()),
