@@ -22,6 +22,7 @@ from .failure import FailureConfig
 from .flows import flows_array
 from .frictions import friction_arrays
 from .models import ReturnModel
+from .models.gaussian import GaussianModel
 from .policies import KernelPolicy, PolicyContext
 from .stress import ResolvedStress, StressContext, resolve
 
@@ -59,6 +60,9 @@ class RunPlan:
     failure: FailureConfig | None = None
     target_weights: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     window_starts: pd.DatetimeIndex | None = field(default=None, repr=False)
+    # The Gaussian model's (drift, chol) per step when the block loop may draw each path and
+    # run the first policy along it in one kernel (``kernels/_fused.py``), else None.
+    fused_draw: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def replays_history(self) -> bool:
@@ -294,6 +298,28 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         failure=scenario.failure,
         target_weights=np.asarray(target, dtype=np.float64),
         window_starts=window_starts,
+        fused_draw=_fused_draw(model, policies, inflation_index, sim.steps_per_year),
+    )
+
+
+def _fused_draw(
+    model: ReturnModel, policies: list[KernelPolicy], inflation_index: int, steps_per_year: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Gaussian model's ``(drift, chol)`` per step when the first policy can run fused
+    with the draw (``kernels/_fused.py``): the model draws with the Gaussian kernel itself
+    (not a subclass's), simulates no inflation series (the chunk is the policies' returns as
+    drawn) and the first policy is a built-in rule. Else None.
+
+    The arrays are the ones ``GaussianModel.simulate_into`` passes to the kernel
+    (``step_moments``), so the fused draw gives the same numbers.
+    """
+    if type(model).simulate_into is not GaussianModel.simulate_into:
+        return None
+    if inflation_index >= 0 or not policies or policies[0].rebalance_nb is not None:
+        return None
+    drift, chol = model.step_moments(steps_per_year)
+    return np.ascontiguousarray(drift, dtype=np.float64), np.ascontiguousarray(
+        chol, dtype=np.float64
     )
 
 
