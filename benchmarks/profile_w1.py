@@ -20,6 +20,9 @@ each row's best round in ns per asset-step and its per-round ratio to the PCG64 
 Usage::
 
     flock /work/notes/bench.lock python benchmarks/profile_w1.py [--paths 20000] [--rounds 5]
+                                                                [--bit-generator sfc64 ...]
+
+``--quick`` runs tiny sizes, a smoke test whose numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -168,7 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", action="append", help="measure only these rows (floor, model, policy, W1)"
     )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.paths, args.rounds, args.block_size = 40, 1, 20
+    if args.paths < 1 or args.rounds < 1 or args.block_size < 1:
+        parser.error("--paths, --rounds and --block-size must be at least 1")
     n, bs = args.paths, args.block_size
     gens = args.bit_generator or list(BIT_GENERATORS)
     rows: dict[str, Callable[[], float]] = {}

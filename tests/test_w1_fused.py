@@ -22,6 +22,7 @@ from mcsim.plan import prepare
 from mcsim.scenarios import scenario_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import profile_w1
 import w1
 
 
@@ -108,3 +109,10 @@ def test_other_models_and_custom_first_rules_do_not_fuse(small_table):
     assert prepare(bands, seed=1).fused_draw is not None  # a built-in rule comes first
     custom_first = dataclasses.replace(bands, policies=[*custom, *builtin])
     assert prepare(custom_first, seed=1).fused_draw is None
+
+
+def test_profile_script_runs(capsys):
+    assert profile_w1.main(["--quick", "--bit-generator", "sfc64"]) == 0
+    out = capsys.readouterr().out
+    for row in ("floor sfc64", "model pass", "policy pass", "W1 (mcsim.run", "two passes"):
+        assert row in out
