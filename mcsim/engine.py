@@ -656,7 +656,7 @@ def _warm_up(plan: RunPlan) -> None:
     plan.fill_chunk(rng, 0, series)
     returns, inflation = _split_series(series, plan.inflation_index)
     noise = np.zeros(1, dtype=np.uint64)
-    for pol in plan.policies:
+    for k, pol in enumerate(plan.policies):
         _run_policy(
             plan,
             pol,
@@ -666,6 +666,8 @@ def _warm_up(plan: RunPlan) -> None:
             np.empty((1, layout.N_METRICS)),
             np.zeros((plan.grid_steps.size, HIST_BINS), dtype=np.int64),
             np.zeros((0, plan.n_steps + 1)),
+            # The kernel the blocks will call: the fused one, not the plain loop.
+            draw_rng=rng if k == 0 and plan.fused_draw is not None else None,
         )
     stressed = np.empty_like(series)
     for r in plan.stresses:
