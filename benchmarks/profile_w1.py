@@ -10,9 +10,7 @@ Each round times, one after the other in this process (one numba cache, one core
 - ``policy pass``: the W1 policy kernel alone, run on one chunk of returns drawn once before
   timing, over as many paths as W1 (the same work as in W1, on returns that may still be in
   cache);
-- ``W1``: ``mcsim.run(scenario, n_jobs=1)``'s simulate time, as ``bench_w1.py`` reports it,
-  and the same run with the draw and the policy as two passes over each chunk (the block
-  loop without ``kernels/_fused.py``).
+- ``W1``: ``mcsim.run(scenario, n_jobs=1)``'s simulate time, as ``bench_w1.py`` reports it.
 
 Rounds are interleaved so a busy machine slows every row of a round alike; the table gives
 each row's best round in ns per asset-step and its per-round ratio to the PCG64 floor.
@@ -132,28 +130,17 @@ def policy_row(n_paths: int, block_size: int) -> Callable[[], float]:
     return run
 
 
-def w1_row(n_paths: int, block_size: int, *, fused: bool = True) -> Callable[[], float]:
-    """W1 through ``mcsim.run`` on one core: its simulate time. ``fused=False`` runs it with
-    the model's draw and the policy as two passes over each chunk (``RunPlan.fused_draw``
-    off), the engine's loop before the fused kernel."""
+def w1_row(n_paths: int, block_size: int) -> Callable[[], float]:
+    """W1 through ``mcsim.run`` on one core: its simulate time."""
     import mcsim
-    import mcsim.plan
 
     scenario, _ = _plan(n_paths, block_size)
-    fused_draw = mcsim.plan._fused_draw
-
-    def two_passes(*args: object) -> None:
-        return None
+    mcsim.run(scenario, n_paths=min(n_paths, 2 * block_size), n_jobs=1, seed=w1.SEED)
 
     def run() -> float:
-        mcsim.plan._fused_draw = fused_draw if fused else two_passes
-        try:
-            res = mcsim.run(scenario, n_jobs=1, seed=w1.SEED)
-        finally:
-            mcsim.plan._fused_draw = fused_draw
+        res = mcsim.run(scenario, n_jobs=1, seed=w1.SEED)
         return float(res.timings["simulate_s"])
 
-    mcsim.run(scenario, n_paths=min(n_paths, 2 * block_size), n_jobs=1, seed=w1.SEED)
     return run
 
 
@@ -190,7 +177,6 @@ def main(argv: list[str] | None = None) -> int:
         rows["policy pass (precomputed chunk)"] = policy_row(n, bs)
     if "W1" in want:
         rows["W1 (mcsim.run, simulate_s)"] = w1_row(n, bs)
-        rows["W1, two passes (no fused draw)"] = w1_row(n, bs, fused=False)
     times: dict[str, list[float]] = {k: [] for k in rows}
     load = [open("/proc/loadavg").read().split()[:3]]
     for r in range(args.rounds):

@@ -10,7 +10,6 @@ parameter and state slot declarations, see ``_registry.py``).
 from . import _layout as layout
 from . import _registry as registry
 from ._engine import simulate_policy_builtin_nb, simulate_policy_custom_nb
-from ._fused import simulate_gaussian_builtin_nb
 from ._gaussian import simulate_gaussian_nb
 from ._registry import builtin_rebalance_nb
 from ._stats import quantiles_from_histogram
@@ -20,7 +19,6 @@ __all__ = [
     "layout",
     "quantiles_from_histogram",
     "registry",
-    "simulate_gaussian_builtin_nb",
     "simulate_gaussian_nb",
     "simulate_policy_builtin_nb",
     "simulate_policy_custom_nb",

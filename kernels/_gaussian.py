@@ -6,45 +6,6 @@ from numba import njit
 from ._math import expm1_row_nb
 
 
-@njit(cache=True, inline="always")
-def gaussian_scratch_nb(n_series, n_steps):
-    """The series-major scratch arrays ``(z, x, y)`` of :func:`gaussian_path_nb`."""
-    return (
-        np.empty((n_series, n_steps)),
-        np.empty((n_series, n_steps)),
-        np.empty((n_series, n_steps)),
-    )
-
-
-@njit(cache=True, inline="always")
-def gaussian_path_nb(rng, drift, chol, z, x, y, out_path):
-    """Draw one path into ``out_path`` (shape (n_steps, n_series)): simple returns whose log
-    returns are ``drift + chol @ z``, ``z`` drawn step by step, series by series.
-
-    ``z``, ``x``, ``y`` are series-major scratch arrays of shape (n_series, n_steps)
-    (:func:`gaussian_scratch_nb`), so the product with ``chol`` and the exponential run
-    along steps, contiguous loops the compiler vectorises; each element's sum keeps the
-    order drift, j = 0, 1, .... Both :func:`simulate_gaussian_nb` and the fused loop of
-    ``_fused.py`` draw through this function: their numbers are the same by construction.
-    """
-    n_steps, n_series = out_path.shape
-    for t in range(n_steps):
-        for j in range(n_series):
-            z[j, t] = rng.standard_normal()
-    for i in range(n_series):
-        d = drift[i]
-        for t in range(n_steps):
-            x[i, t] = d
-        for j in range(i + 1):
-            c = chol[i, j]
-            for t in range(n_steps):
-                x[i, t] += c * z[j, t]
-        expm1_row_nb(x, y, i)
-    for t in range(n_steps):
-        for i in range(n_series):
-            out_path[t, i] = y[i, t]
-
-
 @njit(cache=True, nogil=True)
 def simulate_gaussian_nb(rng, drift, chol, out):
     """Fill ``out`` with simple returns whose log returns are correlated normals.
@@ -65,6 +26,25 @@ def simulate_gaussian_nb(rng, drift, chol, out):
         C-contiguous float64, overwritten with simple returns per step.
     """
     n_paths, n_steps, n_series = out.shape
-    z, x, y = gaussian_scratch_nb(n_series, n_steps)
+    # Series-major scratch so the product with ``chol`` and the exponential run along steps,
+    # contiguous loops the compiler vectorises; each element's sum keeps the order drift,
+    # j = 0, 1, ...
+    z = np.empty((n_series, n_steps))
+    x = np.empty((n_series, n_steps))
+    y = np.empty((n_series, n_steps))
     for p in range(n_paths):
-        gaussian_path_nb(rng, drift, chol, z, x, y, out[p])
+        for t in range(n_steps):
+            for j in range(n_series):
+                z[j, t] = rng.standard_normal()
+        for i in range(n_series):
+            d = drift[i]
+            for t in range(n_steps):
+                x[i, t] = d
+            for j in range(i + 1):
+                c = chol[i, j]
+                for t in range(n_steps):
+                    x[i, t] += c * z[j, t]
+            expm1_row_nb(x, y, i)
+        for t in range(n_steps):
+            for i in range(n_series):
+                out[p, t, i] = y[i, t]

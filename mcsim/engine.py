@@ -33,7 +33,7 @@ from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
-from .kernels import layout, simulate_gaussian_builtin_nb, simulate_policy_builtin_nb
+from .kernels import layout, simulate_policy_builtin_nb
 from .output import check_folder, clean_stale, locked
 from .plan import RunPlan, prepare
 from .progress import announce, compile_message, fit_message
@@ -134,8 +134,7 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
     for c0 in range(0, n_block, chunk):
         m = min(chunk, n_block - c0)
         series = buf[:m]
-        if plan.fused_draw is None:
-            plan.fill_chunk(rng, start + c0, series)
+        plan.fill_chunk(rng, start + c0, series)
         returns, inflation = _split_series(series, plan.inflation_index)
         if plan.n_noise:
             noise = noise_keys(plan.entropy, start + c0, m)
@@ -152,8 +151,6 @@ def simulate_block(plan: RunPlan, block: int) -> BlockResult:
                 metrics[k, c0 : c0 + m],
                 hist[k],
                 wealth[k, keep_lo:keep_hi],
-                # With a fused draw the first policy's kernel fills the chunk as it goes.
-                draw_rng=rng if k == 0 and plan.fused_draw is not None else None,
             )
         for k, pol in enumerate(plan.sweep_policies):
             _run_policy(
@@ -246,13 +243,8 @@ def _split_series(series: np.ndarray, inflation_index: int) -> tuple[np.ndarray,
     )
 
 
-def _run_policy(
-    plan, pol, returns, inflation, noise, out_metrics, out_hist, out_wealth, draw_rng=None
-) -> None:
-    """Run one policy on a chunk; ``noise`` holds the paths' execution-noise keys.
-
-    With ``draw_rng`` (only when ``plan.fused_draw`` is set) the kernel also draws the
-    chunk's returns into ``returns`` from that generator, path by path as it runs them."""
+def _run_policy(plan, pol, returns, inflation, noise, out_metrics, out_hist, out_wealth) -> None:
+    """Run one policy on a chunk; ``noise`` holds the paths' execution-noise keys."""
     sim = plan.scenario.simulation
     goal = np.inf if sim.goal is None else float(sim.goal)
     args = (
@@ -277,12 +269,7 @@ def _run_policy(
         out_hist,
         out_wealth,
     )
-    if draw_rng is not None:
-        drift, chol = plan.fused_draw
-        simulate_gaussian_builtin_nb(
-            draw_rng, drift, chol, pol.kind, pol.check_every, pol.check_offset, *args
-        )
-    elif pol.rebalance_nb is None:
+    if pol.rebalance_nb is None:
         simulate_policy_builtin_nb(pol.kind, pol.check_every, pol.check_offset, *args)
     else:
         rule_loop(pol.rebalance_nb)(pol.check_every, pol.check_offset, *args)
@@ -656,7 +643,7 @@ def _warm_up(plan: RunPlan) -> None:
     plan.fill_chunk(rng, 0, series)
     returns, inflation = _split_series(series, plan.inflation_index)
     noise = np.zeros(1, dtype=np.uint64)
-    for k, pol in enumerate(plan.policies):
+    for pol in plan.policies:
         _run_policy(
             plan,
             pol,
@@ -666,8 +653,6 @@ def _warm_up(plan: RunPlan) -> None:
             np.empty((1, layout.N_METRICS)),
             np.zeros((plan.grid_steps.size, HIST_BINS), dtype=np.int64),
             np.zeros((0, plan.n_steps + 1)),
-            # The kernel the blocks will call: the fused one, not the plain loop.
-            draw_rng=rng if k == 0 and plan.fused_draw is not None else None,
         )
     stressed = np.empty_like(series)
     for r in plan.stresses:

@@ -22,7 +22,6 @@ from .failure import FailureConfig
 from .flows import flows_array
 from .frictions import friction_arrays
 from .models import ReturnModel
-from .models.gaussian import GaussianModel
 from .policies import KernelPolicy, PolicyContext
 from .stress import ResolvedStress, StressContext, resolve
 
@@ -60,9 +59,6 @@ class RunPlan:
     failure: FailureConfig | None = None
     target_weights: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     window_starts: pd.DatetimeIndex | None = field(default=None, repr=False)
-    # The Gaussian model's (drift, chol) per step when the block loop draws each path and
-    # runs the run's one policy along it in one kernel (``kernels/_fused.py``), else None.
-    fused_draw: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def replays_history(self) -> bool:
@@ -298,41 +294,6 @@ def prepare(scenario: Scenario, *, seed: int | np.random.SeedSequence | None = N
         failure=scenario.failure,
         target_weights=np.asarray(target, dtype=np.float64),
         window_starts=window_starts,
-        fused_draw=_fused_draw(
-            model, [*policies, *sweep_policies], len(stresses), inflation_index, sim.steps_per_year
-        ),
-    )
-
-
-def _fused_draw(
-    model: ReturnModel,
-    policies: list[KernelPolicy],
-    n_stresses: int,
-    inflation_index: int,
-    steps_per_year: int,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The Gaussian model's ``(drift, chol)`` per step when the run's one policy can run
-    fused with the draw (``kernels/_fused.py``), else None.
-
-    Fused: the model draws with the Gaussian kernel itself (not a subclass's), simulates no
-    inflation series (the chunk is the policy's returns as drawn), and the run has exactly
-    one policy (``policies``: the named ones and the sweep's grid points), a built-in rule,
-    and no stresses. A run with more policy passes keeps the two passes: it would compile
-    both loop kernels, and the fused one saves only a few per cent of W1
-    (docs/performance.md), less than its compile costs a cold start.
-
-    The arrays are the ones ``GaussianModel.simulate_into`` passes to the kernel
-    (``step_moments``), so the fused draw gives the same numbers.
-    """
-    if type(model).simulate_into is not GaussianModel.simulate_into:
-        return None
-    if inflation_index >= 0 or n_stresses or len(policies) != 1:
-        return None
-    if policies[0].rebalance_nb is not None:
-        return None
-    drift, chol = model.step_moments(steps_per_year)
-    return np.ascontiguousarray(drift, dtype=np.float64), np.ascontiguousarray(
-        chol, dtype=np.float64
     )
 
 

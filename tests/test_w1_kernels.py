@@ -1,11 +1,16 @@
 """The W1 kernels' fast paths give the very numbers of their plain twins."""
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcsim.kernels._math import _C, EXPM1_POLY_BOUND, expm1_row_nb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import profile_w1
 
 
 def _expm1_twin(v: float) -> float:
@@ -50,3 +55,10 @@ def test_expm1_row_in_range_skips_nothing_and_fixes_each_outlier():
     np.testing.assert_array_equal(y[0], [_expm1_twin(v) for v in x[0]])
     np.testing.assert_array_equal(y[1, keep], y[0, keep])
     assert y[1, 0] == math.expm1(0.9) and y[1, 17] == math.expm1(-3.0) and np.isnan(y[1, 359])
+
+
+def test_profile_script_runs(capsys):
+    assert profile_w1.main(["--quick", "--bit-generator", "sfc64"]) == 0
+    out = capsys.readouterr().out
+    for row in ("floor sfc64", "model pass", "policy pass", "W1 (mcsim.run"):
+        assert row in out
