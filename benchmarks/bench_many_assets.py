@@ -12,7 +12,7 @@ this process; each prints its best simulation time (``result.timings["simulate_s
 cost per asset-step, its ratio to W1's per asset-step cost in the same round (median over
 rounds) and the engine's memory estimate. Run under the shared lock::
 
-    flock /work/notes/bench.lock python benchmarks/bench_many_assets.py
+    python benchmarks/bench_many_assets.py
     python benchmarks/bench_many_assets.py --quick      # smoke test, tiny sizes
 """
 

@@ -8,8 +8,8 @@ which holds what the parts leave out (blocks, merging, statistics of stresses an
 Then the cold compile of the default scenario, in a fresh process with an empty
 NUMBA_CACHE_DIR. Run under the shared lock::
 
-    flock /work/notes/bench.lock python benchmarks/measure_rates.py [--paths 1000] [--write]
-    flock /work/notes/bench.lock python benchmarks/measure_rates.py --calibrate-only --write
+    python benchmarks/measure_rates.py [--paths 1000] [--write]
+    python benchmarks/measure_rates.py --calibrate-only --write
 """
 
 from __future__ import annotations

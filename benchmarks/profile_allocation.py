@@ -15,7 +15,7 @@ monthly steps, W1's Gaussian returns drawn once with NumPy):
 Every figure is in microseconds per path and as a ratio to W1's per-path time of the same
 round. Usage::
 
-    flock /work/notes/bench.lock python benchmarks/profile_allocation.py [--paths 2000]
+    python benchmarks/profile_allocation.py [--paths 2000]
 """
 
 from __future__ import annotations

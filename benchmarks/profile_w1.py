@@ -17,7 +17,7 @@ each row's best round in ns per asset-step and its per-round ratio to the PCG64 
 
 Usage::
 
-    flock /work/notes/bench.lock python benchmarks/profile_w1.py [--paths 20000] [--rounds 5]
+    python benchmarks/profile_w1.py [--paths 20000] [--rounds 5]
                                                                 [--bit-generator sfc64 ...]
 
 ``--quick`` runs tiny sizes, a smoke test whose numbers mean nothing.

@@ -11,7 +11,7 @@ For each scenario, in fresh processes one after the other:
 The ratio cold / warm is the goal's "at most 8x a warm run". Run under the shared lock, and
 state the load average printed with the table::
 
-    flock /work/notes/bench.lock python benchmarks/rows_compile.py --only default_60_40
+    python benchmarks/rows_compile.py --only default_60_40
     python benchmarks/rows_compile.py --json compile.json          # every bundled scenario
 
 ``--baseline PATH`` also times another install's ``mcsim`` executable (for example a

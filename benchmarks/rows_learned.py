@@ -9,7 +9,7 @@ Goals (issue #24): the learned row within 1.5x of W1's calendar row; training on
 paths under 60 s. ``python benchmarks/rows_learned.py`` measures both, the two simulations
 side by side in one process, and prints the load average with them::
 
-    flock /work/notes/bench.lock python benchmarks/rows_learned.py --paths 20000
+    python benchmarks/rows_learned.py --paths 20000
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ mode, and the bytes of ``paths.parquet`` and of the checkpoint blocks the run wr
 load average before and after. Peak memory of a streamed run should be flat in paths but for
 one metric of every policy read back at once (8 bytes per policy and path)::
 
-    flock /work/notes/bench.lock python benchmarks/rows_memory.py --paths 100000 1000000
+    python benchmarks/rows_memory.py --paths 100000 1000000
     python benchmarks/rows_memory.py --paths 1000000 --in-memory --json memory.json
     python benchmarks/rows_memory.py --rounds 3 --paths 200000   # time, in one process
 
