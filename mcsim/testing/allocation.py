@@ -22,8 +22,10 @@ import numpy as np
 from scipy import optimize
 
 from ..costs import CostModel
-from ..kernels import layout, registry, simulate_policy_builtin_nb
+from ..kernels import layout, registry
 from ..kernels._allocation import CP, CS, ESTIMATE_TRAILING, MV, RP, TV, VS, VT
+from ..kernels._feature_sets import feature_set
+from ..loops import builtin_loop
 from ..policies import PolicyContext
 
 __all__ = [
@@ -413,7 +415,9 @@ def run_allocation(
     grid = np.array([0, n_steps], dtype=np.int64)
     hist = np.zeros((grid.size, 12), dtype=np.int64)
     wealth = np.zeros((keep, n_steps + 1))
-    simulate_policy_builtin_nb(
+    # The loop a run would pick for this block, so the twins test what runs.
+    loop = builtin_loop(feature_set(asset_params, np.zeros(layout.N_TAX_PARAMS)), kp)
+    done = loop(
         kp.kind,
         kp.check_every,
         kp.check_offset,
@@ -438,6 +442,8 @@ def run_allocation(
         hist,
         wealth,
     )
+    if done < 0:
+        raise RuntimeError("the block does not fit the loop chosen for it")
     return out, wealth, kp
 
 

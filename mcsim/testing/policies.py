@@ -22,8 +22,11 @@ from scipy import special, stats
 
 from ..costs import CostModel
 from ..flows import flows_array
-from ..kernels import layout, simulate_policy_builtin_nb, simulate_policy_custom_nb
+from ..kernels import layout, simulate_policy_custom_nb
+from ..kernels._feature_sets import feature_set
 from ..kernels._policies import CAL, TH, TRADE_TO_EDGE, TRADE_TO_FRACTION
+from ..kernels._registry import trades_to_band_edges
+from ..loops import builtin_loop
 from ..policies import PolicyContext
 
 __all__ = [
@@ -354,11 +357,18 @@ def run_policy(
         hist,
         np.zeros((0, n_steps + 1)),
     )
-    fn = simulate_policy_builtin_nb if kp.rebalance_nb is None else simulate_policy_custom_nb
-    head = (kp.kind,) if kp.rebalance_nb is None else (kp.rebalance_nb,)
-    if "check_every" in inspect.signature(fn.py_func).parameters:
-        head = (*head, kp.check_every, kp.check_offset)
-    fn(*head, *args)
+    if kp.rebalance_nb is None:
+        # The loop a run would pick for this block, so the twins test what runs.
+        band_edges = trades_to_band_edges(kp.kind, kp.params)
+        fn = builtin_loop(feature_set(asset_params, args[10], band_edges, flow_arr), kp)
+        head = (kp.kind, kp.check_every, kp.check_offset)
+    else:
+        fn = simulate_policy_custom_nb
+        head = (kp.rebalance_nb,)
+        if "check_every" in inspect.signature(fn.py_func).parameters:
+            head = (*head, kp.check_every, kp.check_offset)
+    if fn(*head, *args) < 0:
+        raise RuntimeError("the block does not fit the loop chosen for it")
     return out
 
 
