@@ -111,11 +111,15 @@ print(json.dumps(loaded))
 """
 
 
-def test_a_plain_scenario_loads_only_the_plain_simple_loop():
+def test_a_plain_scenario_loads_only_the_plain_simple_loop(tmp_path):
     """In a new process, the default scenario's run compiles or loads one step loop."""
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True
-    ).stdout
+    # From an empty folder: in the repo root, `import mcsim` would find the source tree,
+    # not the installed package (whose kernels live in mcsim.kernels).
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert probe.returncode == 0, probe.stderr
+    out = probe.stdout
     loaded = json.loads(out.strip().splitlines()[-1])
     assert loaded.pop("simulate_plain_simple_nb") == 1
     assert set(loaded.values()) == {0}, loaded
