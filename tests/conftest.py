@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import signal
+import subprocess
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -112,3 +115,27 @@ def _write_toml(table: Mapping[str, Any], path: str | Path) -> Path:
 def write_toml() -> Callable[[Mapping[str, Any], str | Path], Path]:
     """Writer of scenario tables to TOML files: ``write_toml(table, tmp_path / "s.toml")``."""
     return _write_toml
+
+
+def _kill_during(argv: list[str], phase: str, delay: float, cwd: Path) -> bool:
+    """Start a run, SIGKILL it ``delay`` seconds after it prints the line ``phase``; True if
+    it was killed (it may have finished first)."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd
+    )
+    try:
+        for line in proc.stdout:
+            if line.strip() == phase:
+                time.sleep(delay)
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.stdout.close()
+        proc.wait()
+    return proc.returncode == -signal.SIGKILL
+
+
+@pytest.fixture(scope="session")
+def kill_during() -> Callable[[list[str], str, float, Path], bool]:
+    """:func:`_kill_during`: the fault tests' SIGKILL at a moment of a run's output."""
+    return _kill_during

@@ -8,11 +8,9 @@ in any order, and after being killed and resumed.
 from __future__ import annotations
 
 import gc
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 
 import numpy as np
@@ -310,25 +308,10 @@ _WRAPPER = textwrap.dedent(
 )
 
 
-def _kill_during(argv, phase: str, delay: float, cwd) -> bool:
-    """Start a run, SIGKILL it ``delay`` seconds into ``phase``; True if it was killed."""
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd
-    )
-    try:
-        for line in proc.stdout:
-            if line.strip() == phase:
-                time.sleep(delay)
-                break
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.stdout.close()
-        proc.wait()
-    return proc.returncode == -signal.SIGKILL
-
-
 @pytest.mark.slow
-def test_sigkill_while_streaming_then_rerun_gives_identical_files(table, write_toml, tmp_path):
+def test_sigkill_while_streaming_then_rerun_gives_identical_files(
+    table, write_toml, kill_during, tmp_path
+):
     path = write_toml(
         {**table, "simulation": {**table["simulation"], "block_size": 15}}, tmp_path / "k.toml"
     )
@@ -342,7 +325,7 @@ def test_sigkill_while_streaming_then_rerun_gives_identical_files(table, write_t
     argv = [sys.executable, str(wrapper), *_argv(path, out, "--stream")]
     killed = 0
     for phase, latest in (("blocks", 0.45), ("blocks", 0.45), ("save", 0.3), ("save", 0.3)):
-        killed += _kill_during(argv, phase, float(rng.uniform(0.0, latest)), tmp_path)
+        killed += kill_during(argv, phase, float(rng.uniform(0.0, latest)), tmp_path)
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert killed >= 2

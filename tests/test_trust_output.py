@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -342,23 +341,6 @@ CHAINS = [("blocks", "blocks", "save", "save")] * 3
 LATEST = {"blocks": 0.45, "save": 0.3}
 
 
-def _kill_during(argv, phase: str, delay: float, cwd: Path) -> bool:
-    """Start a run, SIGKILL it ``delay`` seconds into ``phase``; True if it was killed."""
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd
-    )
-    try:
-        for line in proc.stdout:
-            if line.strip() == phase:
-                time.sleep(delay)
-                break
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.stdout.close()
-        proc.wait()
-    return proc.returncode == -signal.SIGKILL
-
-
 def _assert_clean(out: Path) -> None:
     hidden = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
     assert hidden == [], hidden
@@ -377,7 +359,7 @@ def _comparable(out: Path) -> dict[str, object]:
 
 
 def test_sigkill_at_random_moments_then_rerun_gives_identical_results(
-    small_table, write_toml, tmp_path
+    small_table, write_toml, kill_during, tmp_path
 ):
     table = small_table(
         simulation={
@@ -401,7 +383,7 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_results(
         out = tmp_path / f"out{k}"
         argv = [sys.executable, str(wrapper), *_argv(path, out)]
         for phase in phases:
-            killed = _kill_during(argv, phase, float(rng.uniform(0.0, LATEST[phase])), tmp_path)
+            killed = kill_during(argv, phase, float(rng.uniform(0.0, LATEST[phase])), tmp_path)
             kills[phase] += killed
         done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
