@@ -22,7 +22,15 @@ import pandas as pd
 from ._version import __version__
 from .config import Scenario
 from .data import list_datasets, load_returns
-from .engine import estimate_memory, run, streams
+from .disk import check_disk, format_bytes, free_bytes
+from .engine import (
+    estimate_disk,
+    estimate_memory,
+    process_memory,
+    run,
+    streams,
+    stressed_table_bytes,
+)
 from .errors import ConfigError, McsimError
 from .fit_command import fit_command
 from .learned.run import learn_command, ready_learned, save_trained, validation_stand_ins
@@ -558,9 +566,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"  model: {plan.model.kind}; policies: {', '.join(p.name for p in plan.policies)}")
     print(f"  {sim.n_paths:,} paths x {sim.n_steps} steps in {sim.n_blocks} block(s)")
     jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
-    mib = estimate_memory(plan, jobs) / 2**20
-    where = " (per-path table streamed to disk)" if streams(plan) else ""
-    print(f"  estimated peak memory: {mib:,.0f} MiB with {jobs} worker(s){where}")
+    for line in memory_lines(plan, jobs):
+        print(f"  {line}")
+    for line in disk_lines(plan, args.out):
+        print(f"  {line}")
     print(f"  {run_time_line(plan, jobs)}")
     for name, spec in refs:
         print(
@@ -570,6 +579,45 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for note in [*learned_notes, *_defaults_notes(scenario, args)]:
         print(f"  {note}")
     return 0
+
+
+def memory_lines(plan, jobs: int) -> list[str]:
+    """The memory estimate ``mcsim validate`` prints: the baseline measured in this process
+    (a run starts from the same imports and the same prepared scenario), and the peak."""
+    run_mib = estimate_memory(plan, jobs) / 2**20
+    baseline = process_memory()
+    where = " (per-path table streamed to disk)" if streams(plan) else ""
+    if baseline is None:
+        return [f"estimated peak memory: {run_mib:,.0f} MiB with {jobs} worker(s), "
+                f"besides the interpreter's own{where}"]  # fmt: skip
+    base_mib = baseline / 2**20
+    lines = [
+        f"memory baseline: {base_mib:,.0f} MiB (this process: Python with numpy, numba, "
+        "pandas and pyarrow imported and the scenario prepared, as a run starts)",
+        f"estimated peak memory: {base_mib + run_mib:,.0f} MiB with {jobs} worker(s): the "
+        f"baseline + {run_mib:,.0f} MiB for the run{where}",
+    ]
+    if where and plan.stresses:
+        lines.append(
+            f"of which {stressed_table_bytes(plan) / 2**20:,.0f} MiB are the per-path tables "
+            f"of the {len(plan.stresses)} stressed variant(s), held in memory (not streamed)"
+        )
+    return lines
+
+
+def disk_lines(plan, out: str | None) -> list[str]:
+    """The disk estimate ``mcsim validate`` prints: what a run into ``out`` writes there,
+    and, with ``out``, the space free on its disk (a run that would not fit is an error)."""
+    (need,) = estimate_disk(plan, out=out if out is not None else ".", label="--out")
+    lines = [f"estimated disk: {need.describe()} written into the --out folder while running"]
+    if out is None:
+        return [*lines, "(give --out DIR to check the space free there)"]
+    check_disk([need], "run into a folder on a disk with more space (`--out`), free some "
+               "space, or lower `--paths`")  # fmt: skip
+    free = free_bytes(out)
+    if free is not None:
+        lines.append(f"free on the disk of {out}: {format_bytes(free)}")
+    return lines
 
 
 def run_time_line(plan, jobs: int) -> str:
@@ -848,6 +896,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="workers the memory and time estimates assume (default 1; -1 for all cores)",
+    )
+    p.add_argument(
+        "--out",
+        help="results folder of the run: check that its disk has the space the run writes",
     )
     p.add_argument("--allow-code", action="store_true", help=_ALLOW_CODE_HELP)
     p.set_defaults(func=_cmd_validate)

@@ -33,11 +33,13 @@ from .checkpoint import Checkpoint, dense_array, sparse_arrays, sparse_spec
 from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
+from .disk import SKETCH_FILL, DiskNeed, check_disk, npz_bytes, parquet_bytes
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout
 from .loops import builtin_loop, plan_feature_set
 from .metrics import run_metrics
+from .model_check import _CHUNK_VALUES, MODEL_CHECK_PATHS
 from .output import check_folder, clean_stale, locked
 from .path_store import ROW_GROUP_PATHS, PathStoreWriter, event_masks
 from .plan import RunPlan, prepare
@@ -51,7 +53,15 @@ from .sketch import HIST_BINS, HIST_LO, HIST_WIDTH
 from .stress import apply_stress, restore_stress, rewrite_stress, splice_steps
 from .sweeps import sweep_memory_bytes
 
-__all__ = ["STREAM_BYTES", "estimate_memory", "noise_keys", "regenerate_path", "run", "streams"]
+__all__ = [
+    "STREAM_BYTES",
+    "estimate_disk",
+    "estimate_memory",
+    "noise_keys",
+    "regenerate_path",
+    "run",
+    "streams",
+]
 
 #: A run streams its per-path table to disk (:mod:`mcsim.path_store`) when the table would
 #: take more than this many bytes in memory, unless told (``run(stream=...)``, ``--stream``).
@@ -384,9 +394,32 @@ def estimate_memory(plan: RunPlan, n_jobs: int = 1, stream: bool | None = None) 
     # The labelled per-path table is built once the run is done: count it twice.
     merged_hist = (n_str * n_grid + plan.sketch_rows) * n_pol * HIST_BINS * 8
     need = 2 * per_path_table + streaming + max(1, n_jobs) * 2 * per_block + merged_hist
+    need += model_check_bytes(plan)
     if plan.sweep_policies:
         need += _sweep_extra_bytes(plan, n_jobs, len(plan.sweep_policies))
     return need
+
+
+# Peak working copies of a chunk of simulated values in the model check (compounding, log
+# returns, drawdowns, ...): tracemalloc measured 107 MiB for chunks of 2,000,000 values.
+_MODEL_CHECK_COPIES = 7
+
+
+def model_check_bytes(plan: RunPlan) -> int:
+    """Bytes the model-vs-history check takes at its peak, 0 when a run has none.
+
+    A model fitted to history is checked against it after the run (``mcsim run`` prints
+    the verdict, the report shows the table): :data:`MODEL_CHECK_PATHS` paths as long as the
+    history, simulated in chunks of at most ``_CHUNK_VALUES`` values.
+    """
+    if plan.history is None or plan.replays_history:
+        return 0
+    steps = plan.scenario.simulation.steps_per_year
+    ppy = plan.history_periods_per_year or steps
+    n_steps = len(plan.history) * max(1, steps // ppy)
+    per_path = n_steps * len(plan.series_names)
+    chunk = max(1, min(MODEL_CHECK_PATHS, _CHUNK_VALUES // per_path))
+    return _MODEL_CHECK_COPIES * chunk * per_path * 8
 
 
 def _sweep_extra_bytes(plan: RunPlan, n_jobs: int, n_points: int) -> int:
@@ -418,6 +451,23 @@ def available_memory() -> int | None:
     return None
 
 
+def process_memory() -> int | None:
+    """Bytes of memory this process uses now (its resident set), or None when unknown.
+
+    Measured where a run would start (the modules a run needs imported, the scenario
+    prepared), it is the baseline a run's own arrays add to: about 300 MiB with numpy,
+    numba, pandas and pyarrow.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _check_memory(
     plan: RunPlan, n_jobs: int, max_memory: int | None, stream: bool | None = None
 ) -> bool:
@@ -434,6 +484,8 @@ def _check_memory(
             need = estimate_memory(plan, n_jobs, chosen)
     if limit is not None and need > 0.9 * limit and plan.sweep_policies:
         _refuse_sweep(plan, n_jobs, need, limit)
+    if limit is not None and need > 0.9 * limit and chosen and plan.stresses:
+        _refuse_stressed(plan, need, limit)
     if limit is not None and need > 0.9 * limit:
         sim = plan.scenario.simulation
         what = (
@@ -447,6 +499,27 @@ def _check_memory(
             "or lower `--jobs`."
         )
     return chosen
+
+
+def stressed_table_bytes(plan: RunPlan) -> int:
+    """Bytes of the stressed variants' per-path tables, held in memory even when the
+    named policies' table streams (counted twice, as the estimate counts tables)."""
+    sim = plan.scenario.simulation
+    return 2 * sim.n_paths * len(plan.policies) * layout.N_METRICS * len(plan.stresses) * 8
+
+
+def _refuse_stressed(plan: RunPlan, need: int, limit: int) -> None:
+    """Refuse a streamed run whose stressed variants' tables do not fit in memory."""
+    sim = plan.scenario.simulation
+    held = stressed_table_bytes(plan)
+    raise ConfigError(
+        f"`[[stresses]]`: the {len(plan.stresses)} stressed variant(s) keep their per-path "
+        f"tables in memory (they are not streamed to disk): {held / 2**30:.2f} GiB of the "
+        f"{need / 2**30:.2f} GiB this run of {sim.n_paths:,} paths needs, but only "
+        f"{limit / 2**30:.2f} GiB is available. Run the stresses on fewer paths "
+        "(`[simulation].n_paths`, `--paths`) or fewer at once, or give more memory "
+        "(`--max-memory`)."
+    )
 
 
 def _run_key(plan: RunPlan) -> str:
@@ -468,8 +541,11 @@ def _run_key(plan: RunPlan) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Shape and dtype of each array of ``block``, as :func:`simulate_block` makes them."""
+def _block_arrays(
+    plan: RunPlan, block: int, *, accumulators: bool = True
+) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shape and dtype of each array of ``block``, as :func:`simulate_block` makes them
+    (without a sweep's sums with ``accumulators=False``)."""
     sim = plan.scenario.simulation
     start, stop = plan.block_range(block)
     n_pol = len(plan.policies)
@@ -487,7 +563,8 @@ def _block_arrays(plan: RunPlan, block: int) -> dict[str, tuple[tuple[int, ...],
     n_feat = n_features(plan)
     if n_feat:
         out["features"] = ((stop - start, n_feat), f8)
-    out.update(_accumulator_shapes(plan))
+    if accumulators:
+        out.update(_accumulator_shapes(plan))
     return out
 
 
@@ -495,6 +572,148 @@ CHECKPOINT_NAME = ".mcsim-checkpoint"
 #: The streamed per-path table of a run into a folder, inside the run's checkpoint folder
 #: (rebuilt from the blocks by every run, removed with the blocks once the results are saved).
 STORE_NAME = "paths.parquet"
+
+# Result files besides the per-path table and the sample paths, at most: the report with
+# plotly.js inline (5.4 MB for the default scenario's 6 policies, 4.6 MB of it plotly.js),
+# and the summary, comparison, fan and stress tables (under 30 kB per policy each).
+_REPORT_BYTES = 8 * 2**20
+_TABLES_BYTES_PER_POLICY = 256 * 2**10
+
+
+def checkpoint_bytes(plan: RunPlan, blocks: range | list[int] | None = None) -> int:
+    """Bytes of the checkpoint files of ``blocks`` (default: every block), estimated.
+
+    Dense arrays are counted exactly; a block's sparse sketches at
+    :data:`mcsim.disk.SKETCH_FILL` of their bound, one bin per path of the block (at most
+    :data:`HIST_BINS`) for each policy and grid point.
+    """
+    sim = plan.scenario.simulation
+    blocks = range(sim.n_blocks) if blocks is None else blocks
+    n_pol, n_str = len(plan.policies), len(plan.stresses)
+    accumulators = _accumulator_shapes(plan)
+    sizes: dict[tuple[int, int], int] = {}
+    total = 0
+    for b in blocks:
+        start, stop = plan.block_range(b)
+        shape = (stop - start, max(0, min(sim.keep_paths, stop) - start))
+        if shape not in sizes:
+            expected = {**_block_arrays(plan, b, accumulators=False), **accumulators}
+            bins = int(np.ceil(SKETCH_FILL * min(shape[0], HIST_BINS)))
+            entries = {
+                "sparse_hist_at": n_pol * plan.sketch_rows * bins,
+                "sparse_hist_values": n_pol * plan.sketch_rows * bins,
+                "sparse_stress_hist_at": n_str * n_pol * plan.grid_steps.size * bins,
+                "sparse_stress_hist_values": n_str * n_pol * plan.grid_steps.size * bins,
+            }
+            sizes[shape] = npz_bytes(expected, entries)
+        total += sizes[shape]
+    return total
+
+
+def table_file_bytes(plan: RunPlan) -> int:
+    """Bytes of the per-path table's Parquet files (streamed or not), uncompressed."""
+    sim = plan.scenario.simulation
+    n_columns = len(run_metrics((*POLICIES.values(), *plan.scenario.policies)))
+    # policy and path, and the window's start date with replayed history
+    n_columns += 2 + (plan.window_starts is not None)
+    n_pol = len(plan.policies)
+    groups = -(-sim.n_paths // ROW_GROUP_PATHS)
+    return n_pol * parquet_bytes(sim.n_paths, n_columns, groups)
+
+
+def result_file_bytes(plan: RunPlan, report: bool | str) -> int:
+    """Bytes of the result files but the per-path table, at most."""
+    sim = plan.scenario.simulation
+    n_pol = len(plan.policies)
+    # kept wealth paths, nominal and real, in sample_paths.parquet and again in the report
+    sample = n_pol * min(sim.keep_paths, sim.n_paths) * (plan.n_steps + 1) * 8 * 2
+    tables = n_pol * (1 + len(plan.stresses)) * _TABLES_BYTES_PER_POLICY
+    return tables + sample * (2 if report else 1) + (_REPORT_BYTES if report else 0)
+
+
+def estimate_disk(
+    plan: RunPlan,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    stream: bool | None = None,
+    report: bool | str = True,
+    label: str = "out",
+) -> list[DiskNeed]:
+    """What a run of ``plan`` writes, by folder, in bytes (estimates, see :mod:`mcsim.disk`).
+
+    A run into ``out`` keeps every checkpoint block in ``out/.mcsim-checkpoint`` until the
+    results are saved, and the streamed table beside them (the save links it into
+    ``out/paths.parquet``, no second copy), so ``out`` needs the blocks, the table and the
+    other result files at once. Blocks already on disk (a resumed run) count as written; a
+    killed run's partial table is removed before the new one is written, so its bytes count
+    as free. With ``checkpoint_dir`` the blocks go there, and a streamed table without
+    ``out`` goes to the temporary folder.
+
+    Parameters
+    ----------
+    plan : RunPlan
+    out, checkpoint_dir : path, optional
+        As in :func:`run`.
+    stream : bool, optional
+        Whether the table is streamed (as :func:`streams` decides when None).
+    report : bool or str
+        Whether ``report.html`` is written (with ``out``).
+    label : str
+        How messages name ``out``.
+
+    Returns
+    -------
+    list of DiskNeed
+        One per folder written to (none for a run in memory without checkpoint).
+    """
+    streamed = streams(plan, stream)
+    needs = []
+    if out is not None:
+        ckpt = Checkpoint(Path(out) / CHECKPOINT_NAME, _run_key(plan), label)
+        need = DiskNeed(Path(out), label)
+        need.parts["checkpoint blocks"] = checkpoint_bytes(plan, _missing_blocks(plan, ckpt))
+        need.parts["per-path table"] = table_file_bytes(plan)
+        need.parts["result files"] = result_file_bytes(plan, report)
+        if streamed:
+            need.reclaimed = _tree_bytes(ckpt.dir / STORE_NAME)
+        return [need]
+    if checkpoint_dir is not None:
+        ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
+        need = DiskNeed(Path(checkpoint_dir), "checkpoint_dir")
+        need.parts["checkpoint blocks"] = checkpoint_bytes(plan, _missing_blocks(plan, ckpt))
+        needs.append(need)
+    if streamed:
+        need = DiskNeed(Path(tempfile.gettempdir()), "the temporary folder (TMPDIR)")
+        need.parts["per-path table"] = table_file_bytes(plan)
+        needs.append(need)
+    return needs
+
+
+def _missing_blocks(plan: RunPlan, ckpt: Checkpoint) -> list[int]:
+    """Blocks without a file in ``ckpt`` (files there are assumed whole for the estimate)."""
+    return [b for b in range(plan.scenario.simulation.n_blocks) if not ckpt.path(b).is_file()]
+
+
+def _tree_bytes(p: Path) -> int:
+    if p.is_file():
+        return p.stat().st_size
+    if not p.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def _disk_fix(out: bool) -> str:
+    where = (
+        "run into a folder on a disk with more space (`--out`)"
+        if out
+        else "give folders on a disk with more space (`checkpoint_dir`, or TMPDIR for a "
+        "streamed table)"
+    )
+    return (
+        f"{where}, free some space, or lower `[simulation].n_paths` (`--paths`); a larger "
+        "`[simulation].block_size` also makes the checkpoint blocks smaller"
+    )
 
 
 def run(
@@ -587,6 +806,8 @@ def run(
     _check_decision_halves(plan)
     jobs = requested_jobs if backend == "dask" else n_jobs
     if out is None:
+        needs = estimate_disk(plan, checkpoint_dir=checkpoint_dir, stream=streamed)
+        check_disk(needs, _disk_fix(out=False))
         ckpt = None
         if checkpoint_dir is not None:
             ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
@@ -597,6 +818,8 @@ def run(
     folder = check_folder(out, out_name)
     with locked(folder, out_name):
         clean_stale(folder)
+        needs = estimate_disk(plan, out=folder, stream=streamed, report=report, label=out_name)
+        check_disk(needs, _disk_fix(out=True))
         ckpt = Checkpoint(folder / CHECKPOINT_NAME, _run_key(plan), out_name)
         store = (ckpt.dir / STORE_NAME, False) if streamed else None
         result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare, store)
@@ -612,7 +835,7 @@ def run(
     return result.with_files(files)
 
 
-def _path_writer(plan: RunPlan, folder: Path, owner: bool) -> PathStoreWriter:
+def _path_writer(plan: RunPlan, folder: Path, owner: bool, hint: str = "") -> PathStoreWriter:
     table = run_metrics((*POLICIES.values(), *plan.scenario.policies))
     sim = plan.scenario.simulation
     return PathStoreWriter(
@@ -624,6 +847,7 @@ def _path_writer(plan: RunPlan, folder: Path, owner: bool) -> PathStoreWriter:
         n_paths=sim.n_paths,
         window_starts=plan.window_starts,
         owner=owner,
+        failure_hint=hint,
     )
 
 
@@ -658,7 +882,7 @@ def _simulate(
 
     with (
         ckpt.opened() if ckpt is not None else contextlib.nullcontext(),
-        _writing(plan, store) as writer,
+        _writing(plan, store, _write_failure_hint(ckpt)) as writer,
     ):
         todo = []
         resumed = 0
@@ -817,7 +1041,7 @@ def _execute(
 
 @contextlib.contextmanager
 def _writing(
-    plan: RunPlan, store: tuple[Path | None, bool] | None
+    plan: RunPlan, store: tuple[Path | None, bool] | None, hint: str = ""
 ) -> Iterator[PathStoreWriter | None]:
     """The writer of a streamed table (None in memory); a failed run leaves no partial
     files open, and a temporary folder is removed."""
@@ -827,7 +1051,7 @@ def _writing(
     folder, owner = store
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="mcsim-paths-"))
-    writer = _path_writer(plan, folder, owner)
+    writer = _path_writer(plan, folder, owner, hint)
     try:
         yield writer
     except BaseException:
@@ -835,6 +1059,16 @@ def _writing(
         if owner:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _write_failure_hint(ckpt: Checkpoint | None) -> str:
+    """What a failed write of the streamed table leaves, and how to go on."""
+    if ckpt is None:
+        return " Nothing was saved: free some space (or set TMPDIR to a larger disk) and run again."
+    return (
+        f" The finished blocks are kept in {str(ckpt.dir)!r}: free some space and run again "
+        "with the same arguments to resume."
+    )
 
 
 def _reloader(ckpt: Checkpoint, plan: RunPlan, block: int):

@@ -17,6 +17,7 @@ a policy whose event slot counts another event (see :func:`event_masks`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import weakref
@@ -29,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import OutputError
 from .metrics import MetricInfo, declared_event_metric
 
 __all__ = [
@@ -163,6 +165,14 @@ class PathStoreWriter:
         With replayed history: the start of each path's window (a ``window_start`` column).
     owner : bool
         The store it makes removes its folder when garbage collected.
+    failure_hint : str
+        Appended to the message of a failed write (what is kept, how to go on).
+
+    Raises
+    ------
+    OutputError
+        From :meth:`add`, :meth:`add_later` and :meth:`close` when a file cannot be
+        written (a full disk: ENOSPC), with the files closed.
     """
 
     def __init__(
@@ -176,6 +186,7 @@ class PathStoreWriter:
         n_paths: int,
         window_starts: pd.DatetimeIndex | None = None,
         owner: bool = False,
+        failure_hint: str = "",
     ) -> None:
         self.folder = Path(folder)
         if self.folder.exists() or self.folder.is_symlink():
@@ -199,6 +210,7 @@ class PathStoreWriter:
         self._buffered = 0
         self._written = 0
         self._writers: list[pq.ParquetWriter] = []
+        self.failure_hint = failure_hint
 
     # -- adding blocks ----------------------------------------------------------------------
     def add(self, block: int, metrics: np.ndarray) -> None:
@@ -227,6 +239,20 @@ class PathStoreWriter:
                 self._flush()
 
     def _flush(self) -> None:
+        try:
+            self._write_buffer()
+        except OutputError:
+            raise
+        except OSError as e:
+            # A full disk (ENOSPC) or a folder gone: one message, the files closed.
+            self.abort()
+            full = " (the disk is full)" if getattr(e, "errno", None) == errno.ENOSPC else ""
+            raise OutputError(
+                f"could not write the per-path table in {str(self.folder)!r}: "
+                f"{e.strerror or e}{full}.{self.failure_hint}"
+            ) from e
+
+    def _write_buffer(self) -> None:
         if not self._buffered:
             return
         buffer, n = self._buffer, self._buffered
@@ -277,8 +303,15 @@ class PathStoreWriter:
             self.abort()
             raise RuntimeError(f"the per-path table is missing block {missing}.")
         self._flush()
-        for w in self._writers:
-            w.close()
+        try:
+            for w in self._writers:
+                w.close()
+        except OSError as e:
+            self.abort()
+            raise OutputError(
+                f"could not finish the per-path table in {str(self.folder)!r}: "
+                f"{e.strerror or e}.{self.failure_hint}"
+            ) from e
         self._writers = []
         return PathStore(self.folder, self.policy_names, self.n_paths, owner=self._owner)
 

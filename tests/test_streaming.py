@@ -7,7 +7,9 @@ in any order, and after being killed and resumed.
 
 from __future__ import annotations
 
+import errno
 import gc
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,8 +24,8 @@ from hypothesis import strategies as st
 
 import mcsim
 import mcsim.cli
-from mcsim import engine, path_store
-from mcsim.errors import CheckpointWarning, ConfigError
+from mcsim import checkpoint, disk, engine, path_store
+from mcsim.errors import CheckpointWarning, ConfigError, OutputError
 from mcsim.metrics import METRICS
 from mcsim.path_store import PathStore, PathStoreWriter, event_masks
 
@@ -417,3 +419,200 @@ def test_validate_says_when_the_table_is_streamed(table, write_toml, tmp_path, c
     assert mcsim.cli.main(["validate", str(path), "--paths", "1000"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "peak memory" in x)
     assert "streamed" not in line
+
+
+# -- disk space: checked before any work, a full disk mid-run ends with one line -----------
+def _free(monkeypatch, free):
+    """Make every disk report ``free`` bytes free."""
+    real = disk.shutil.disk_usage
+
+    def usage(path):
+        total, used, _ = real(path)
+        return type(real(path))(total, used, free)
+
+    monkeypatch.setattr(disk.shutil, "disk_usage", usage)
+
+
+def test_the_disk_estimate_is_at_least_what_a_run_writes(scenario, tmp_path, monkeypatch):
+    # The sketches at their bound: every block file is within it, and above its dense part.
+    monkeypatch.setattr(engine, "SKETCH_FILL", 1.0)
+    res = mcsim.run(scenario, stream=True, out=tmp_path / "out", report=False)
+    plan = res.plan
+    (need,) = engine.estimate_disk(plan, out=tmp_path / "fresh", report=False)
+    assert need.parts["per-path table"] >= sum(p.stat().st_size for p in res.path_store.files())
+    res = mcsim.run(scenario, checkpoint_dir=tmp_path / "ckpt")
+    files = sorted((tmp_path / "ckpt").glob("run-*/block_*.npz"))
+    assert len(files) == N_PATHS // BLOCK
+    for b, f in enumerate(files):
+        size = f.stat().st_size
+        assert engine.checkpoint_bytes(plan, [b]) >= size
+        with np.load(f) as z:
+            dense = sum(z[k].nbytes for k in z.files if not k.startswith("sparse_"))
+        assert size > dense
+    assert need.parts["checkpoint blocks"] == engine.checkpoint_bytes(plan)
+    # Blocks on disk count as written: a resumed run needs none of them again.
+    (resumed,) = engine.estimate_disk(plan, checkpoint_dir=tmp_path / "ckpt")[:1]
+    assert resumed.parts["checkpoint blocks"] == 0
+
+
+def test_check_disk_adds_up_folders_on_one_disk(tmp_path, monkeypatch):
+    a = disk.DiskNeed(tmp_path / "a", "--out", {"blocks": 600})
+    b = disk.DiskNeed(tmp_path / "b" / "new", "checkpoint_dir", {"table": 400})
+    _free(monkeypatch, 1000)
+    disk.check_disk([a, b], "lower `--paths`")
+    _free(monkeypatch, 999)
+    with pytest.raises(OutputError, match=r"about 0\.0 MiB there .* only 0\.0 MiB is free"):
+        disk.check_disk([a, b], "lower `--paths`")
+    # A killed run's partial table, removed before writing, counts as free.
+    a.reclaimed = 1
+    disk.check_disk([a, b], "lower `--paths`")
+
+
+def test_a_run_the_disk_cannot_hold_fails_before_any_work(
+    table, write_toml, tmp_path, monkeypatch, capsys
+):
+    path = write_toml(table, tmp_path / "s.toml")
+    out = tmp_path / "out"
+    assert mcsim.cli.main(_argv(path, out, "--stream")) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    plan = engine.prepare(mcsim.Scenario.from_dict(table).replace(n_paths=2 * N_PATHS))
+    (need,) = engine.estimate_disk(plan, out=out, report=False, label="--out")
+    _free(monkeypatch, need.total - 1)
+    called = []
+    monkeypatch.setattr(engine, "simulate_block", lambda *a: called.append(a))
+    assert mcsim.cli.main(_argv(path, out, "--stream", "--paths", str(2 * N_PATHS))) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "not enough disk space" in err and str(out) in err and "--out" in err
+    assert f"{disk.format_bytes(need.total)}" in err and "checkpoint blocks" in err
+    assert not called and not (out / ".mcsim-checkpoint").exists()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    # Python API: the same check, as an OutputError.
+    with pytest.raises(OutputError, match="not enough disk space"):
+        mcsim.run(plan.scenario, out=tmp_path / "api", report=False, stream=True)
+    # Space enough: the run goes ahead.
+    monkeypatch.undo()
+    _free(monkeypatch, need.total)
+    assert mcsim.cli.main(_argv(path, out, "--stream", "--paths", str(2 * N_PATHS))) == 0
+
+
+def test_validate_reports_the_disk_and_refuses_a_folder_too_small(
+    table, write_toml, tmp_path, monkeypatch, capsys
+):
+    path = write_toml(table, tmp_path / "s.toml")
+    assert mcsim.cli.main(["validate", str(path), "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    disk_line = next(x for x in lines if "estimated disk" in x)
+    assert "checkpoint blocks" in disk_line and "per-path table" in disk_line
+    assert any(x.strip().startswith("free on the disk of") for x in lines)
+    _free(monkeypatch, 1000)
+    assert mcsim.cli.main(["validate", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcsim: error: not enough disk space") and err.count("\n") == 1
+
+
+def _enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["table", "checkpoint"])
+def test_a_full_disk_mid_run_ends_with_one_line_and_a_rerun_resumes(
+    where, table, write_toml, tmp_path, monkeypatch, capsys
+):
+    path = write_toml(table, tmp_path / "s.toml")
+    reference = tmp_path / "reference"
+    assert mcsim.cli.main(_argv(path, reference, "--stream")) == 0
+    monkeypatch.setattr(path_store, "ROW_GROUP_PATHS", 2 * BLOCK)
+    calls = []
+    if where == "table":
+        real = pq.ParquetWriter.write_table
+
+        def write_table(self, *a, **k):
+            calls.append(1)
+            return _enospc() if len(calls) > 7 else real(self, *a, **k)
+
+        monkeypatch.setattr(pq.ParquetWriter, "write_table", write_table)
+    else:
+        real = np.savez
+
+        def savez(*a, **k):
+            calls.append(1)
+            return _enospc() if len(calls) > 5 else real(*a, **k)
+
+        monkeypatch.setattr(checkpoint.np, "savez", savez)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert mcsim.cli.main(_argv(path, out, "--stream")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "No space left on device" in err and "resume" in err
+    kept = list((out / ".mcsim-checkpoint").glob("run-*/block_*.npz"))
+    assert len(kept) >= 5
+    monkeypatch.undo()
+    assert mcsim.cli.main(_argv(path, out, "--stream")) == 0
+    assert f"{len(kept)} block(s) resumed" in capsys.readouterr().out
+    for name in ("summary.csv", "comparison.csv", "fan.csv", "stress.csv"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
+    a = sorted((out / "paths.parquet").iterdir())
+    b = sorted((reference / "paths.parquet").iterdir())
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    assert not (out / ".mcsim-checkpoint").exists()
+
+
+# -- the memory estimate: the interpreter's baseline, the model check, stressed tables ------
+def test_validate_states_the_baseline_and_adds_it_to_the_estimate(
+    table, write_toml, tmp_path, capsys
+):
+    path = write_toml(table, tmp_path / "s.toml")
+    assert mcsim.cli.main(["validate", str(path), "--paths", "10000000"]) == 0
+    out = capsys.readouterr().out
+    baseline = int(re.search(r"memory baseline: ([\d,]+) MiB", out)[1].replace(",", ""))
+    peak, run = (
+        int(x.replace(",", ""))
+        for x in re.search(r"estimated peak memory: ([\d,]+) MiB.*\+ ([\d,]+) MiB", out).groups()
+    )
+    # Measured in the validating process, which has imported what a run imports.
+    assert 100 < baseline < 2000
+    assert abs(baseline - engine.process_memory() / 2**20) < 200
+    assert abs(peak - baseline - run) <= 1
+    plan = engine.prepare(mcsim.Scenario.from_dict(table).replace(n_paths=10**7))
+    assert abs(run - engine.estimate_memory(plan, 1) / 2**20) <= 1
+    # Stressed variants are held in memory: the estimate says how much of it they are.
+    held = re.search(r"of which ([\d,]+) MiB are the per-path tables of the 1 stressed", out)
+    assert int(held[1].replace(",", "")) == round(engine.stressed_table_bytes(plan) / 2**20)
+
+
+def test_the_model_check_is_counted_at_its_measured_peak(small_table):
+    import tracemalloc
+
+    from mcsim.model_check import MODEL_CHECK_PATHS, model_check
+    from mcsim.scenarios import scenario_path
+
+    scenario = mcsim.Scenario.from_toml(scenario_path("default_60_40")).replace(n_paths=1000)
+    plan = engine.prepare(scenario)
+    counted = engine.model_check_bytes(plan)
+    tracemalloc.start()
+    try:
+        model_check(
+            plan.model,
+            plan.history,
+            plan.history_periods_per_year,
+            steps_per_year=plan.scenario.simulation.steps_per_year,
+            n_paths=MODEL_CHECK_PATHS,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 0.8 * peak < counted < 1.25 * peak
+    explicit = engine.prepare(mcsim.Scenario.from_dict(small_table()))
+    assert engine.model_check_bytes(explicit) == 0
+
+
+def test_a_streamed_run_whose_stressed_tables_do_not_fit_names_the_stresses(scenario):
+    plan = engine.prepare(scenario.replace(n_paths=2_000_000))
+    need = engine.estimate_memory(plan, 1, stream=True)
+    assert engine.stressed_table_bytes(plan) > need / 2
+    with pytest.raises(ConfigError, match=r"`\[\[stresses\]\]`: the 1 stressed variant"):
+        engine._check_memory(plan, 1, need, stream=True)
+    assert engine._check_memory(plan, 1, 2 * need, stream=True) is True
