@@ -4,9 +4,11 @@ For each number of paths, in a fresh process each: `mcsim run SCENARIO --paths N
 under ``/usr/bin/time -v``, with the per-path table streamed (``--stream``) and, where asked,
 held in memory (``--no-stream``). Prints the peak resident set size (the kernel's
 "Maximum resident set size"), the wall time, the estimate of `mcsim validate` for the same
-mode, and the bytes of ``paths.parquet`` and of the checkpoint blocks the run wrote, with the
-load average before and after. Peak memory of a streamed run should be flat in paths but for
-one metric of every policy read back at once (8 bytes per policy and path)::
+mode (the memory baseline measured in this process, which has imported what a run imports
+and prepared the scenario, plus the run's estimate), and the bytes of ``paths.parquet``
+against the disk estimate of the table, with the load average before and after. Peak memory
+of a streamed run should be flat in paths but for one metric of every policy read back at
+once (8 bytes per policy and path)::
 
     python benchmarks/rows_memory.py --paths 100000 1000000
     python benchmarks/rows_memory.py --paths 1000000 --in-memory --json memory.json
@@ -55,9 +57,18 @@ def _tree_bytes(p: Path) -> int:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
-def _estimate(name: str, n_paths: int, stream: bool) -> int:
+def _estimates(name: str, n_paths: int, stream: bool) -> dict:
+    """What `mcsim validate` states: the baseline, the run's memory, the table's disk bytes."""
     scenario = mcsim.Scenario.from_toml(scenario_path(name)).replace(n_paths=n_paths)
-    return engine.estimate_memory(engine.prepare(scenario), 1, stream=stream)
+    plan = engine.prepare(scenario)
+    baseline = engine.process_memory() or 0
+    run = engine.estimate_memory(plan, 1, stream=stream)
+    return {
+        "baseline_mib": baseline / 2**20,
+        "run_estimate_mib": run / 2**20,
+        "estimate_mib": (baseline + run) / 2**20,
+        "table_estimate_mib": engine.table_file_bytes(plan) / 2**20,
+    }
 
 
 def measure(name: str, n_paths: int, stream: bool, jobs: int) -> dict:
@@ -83,7 +94,7 @@ def measure(name: str, n_paths: int, stream: bool, jobs: int) -> dict:
             "mode": "streamed" if stream else "in memory",
             "jobs": jobs,
             "peak_rss_mib": int(match.group(1)) / 1024,
-            "estimate_mib": _estimate(name, n_paths, stream) / 2**20,
+            **_estimates(name, n_paths, stream),
             "wall_s": wall,
             "paths_parquet_mib": _tree_bytes(out / "paths.parquet") / 2**20,
         }
@@ -133,10 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         for stream in (True, False) if args.in_memory else (True,):
             row = measure(args.scenario, n, stream, args.jobs)
             rows.append(row)
+            ratio = row["peak_rss_mib"] / row["estimate_mib"]
             print(
                 f"{row['scenario']:>14} {n:>11,} paths  {row['mode']:>9}  "
-                f"peak RSS {row['peak_rss_mib']:8,.0f} MiB  (estimate {row['estimate_mib']:7,.0f})"
-                f"  {row['wall_s']:7.1f} s  paths.parquet {row['paths_parquet_mib']:7,.0f} MiB",
+                f"peak RSS {row['peak_rss_mib']:8,.0f} MiB  (estimate {row['estimate_mib']:7,.0f}"
+                f" = baseline {row['baseline_mib']:,.0f} + run {row['run_estimate_mib']:,.0f};"
+                f" measured / estimate {ratio:.2f})  {row['wall_s']:7.1f} s  paths.parquet "
+                f"{row['paths_parquet_mib']:7,.0f} MiB (estimate {row['table_estimate_mib']:,.0f})",
                 flush=True,
             )
     load_after = _loadavg()
