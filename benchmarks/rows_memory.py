@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", default="default_60_40")
     ap.add_argument("--paths", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--in-memory", action="store_true", help="also run each with --no-stream")
+    ap.add_argument("--only-in-memory", action="store_true", help="run each with --no-stream only")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--rounds", type=int, help="time R interleaved rounds in this process")
     ap.add_argument("--json", help="write the rows to this file")
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.paths if args.rounds else ():
         rows += time_rounds(args.scenario, n, args.rounds)
     for n in () if args.rounds else args.paths:
-        for stream in (True, False) if args.in_memory else (True,):
+        modes = (False,) if args.only_in_memory else (True, False) if args.in_memory else (True,)
+        for stream in modes:
             row = measure(args.scenario, n, stream, args.jobs)
             rows.append(row)
             ratio = row["peak_rss_mib"] / row["estimate_mib"]
