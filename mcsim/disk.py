@@ -30,17 +30,27 @@ from .checkpoint import SPARSE_PREFIX, ExpectedArrays
 from .errors import OutputError
 
 __all__ = [
+    "REPORT_BYTES",
+    "RESULT_FILES_BYTES",
     "SKETCH_FILL",
     "DiskNeed",
     "check_disk",
     "free_bytes",
     "npz_bytes",
     "parquet_bytes",
+    "same_disk",
 ]
 
 #: Fraction of the most sketch bins a block can fill that the estimate counts (measured:
 #: 31 % for the default scenario's blocks of 1,000 paths over 30 years).
 SKETCH_FILL = 0.5
+
+#: The report with plotly.js inline, at most (5.4 MB for the default scenario's 6 policies,
+#: 4.6 MB of it plotly.js).
+REPORT_BYTES = 8 * 2**20
+#: The summary, comparison, fan and sample-path files of a save, a generous allowance when
+#: the run's plan is not at hand (the default scenario's: 1.2 MB together).
+RESULT_FILES_BYTES = 4 * 2**20
 
 # A block file's zip headers and proof, and a Parquet file's footer and per-row-group
 # metadata (both measured under 1 KiB; counted generously).
@@ -143,6 +153,13 @@ def _device(folder: Path) -> int | None:
         return existing_parent(folder).stat().st_dev
     except OSError:
         return None
+
+
+def same_disk(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` (or their nearest existing parents) are on one file system,
+    where a hard link works and no bytes are copied."""
+    da, db = _device(Path(a)), _device(Path(b))
+    return da is not None and da == db
 
 
 def check_disk(needs: Iterable[DiskNeed], fix: str) -> None:

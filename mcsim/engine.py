@@ -33,7 +33,7 @@ from .checkpoint import Checkpoint, dense_array, sparse_arrays, sparse_spec
 from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
-from .disk import SKETCH_FILL, DiskNeed, check_disk, npz_bytes, parquet_bytes
+from .disk import REPORT_BYTES, SKETCH_FILL, DiskNeed, check_disk, npz_bytes, parquet_bytes
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout
@@ -576,10 +576,8 @@ CHECKPOINT_NAME = ".mcsim-checkpoint"
 #: (rebuilt from the blocks by every run, removed with the blocks once the results are saved).
 STORE_NAME = "paths.parquet"
 
-# Result files besides the per-path table and the sample paths, at most: the report with
-# plotly.js inline (5.4 MB for the default scenario's 6 policies, 4.6 MB of it plotly.js),
-# and the summary, comparison, fan and stress tables (under 30 kB per policy each).
-_REPORT_BYTES = 8 * 2**20
+# The summary, comparison, fan and stress tables of a save, per policy and variant, at most
+# (under 30 kB each for the default scenario).
 _TABLES_BYTES_PER_POLICY = 256 * 2**10
 
 
@@ -631,7 +629,7 @@ def result_file_bytes(plan: RunPlan, report: bool | str) -> int:
     # kept wealth paths, nominal and real, in sample_paths.parquet and again in the report
     sample = n_pol * min(sim.keep_paths, sim.n_paths) * (plan.n_steps + 1) * 8 * 2
     tables = n_pol * (1 + len(plan.stresses)) * _TABLES_BYTES_PER_POLICY
-    return tables + sample * (2 if report else 1) + (_REPORT_BYTES if report else 0)
+    return tables + sample * (2 if report else 1) + (REPORT_BYTES if report else 0)
 
 
 def estimate_disk(

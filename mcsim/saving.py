@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import report as report_module
+from .disk import REPORT_BYTES, RESULT_FILES_BYTES, DiskNeed, check_disk, same_disk
 from .failure import write_failure_csv
 from .output import check_folder, clean_stale, locked, write_staged
 from .path_store import link_or_copy_tree
@@ -88,6 +89,7 @@ def save_result(
     out = check_folder(out_dir, out_name)
     with locked(out, out_name):
         clean_stale(out)
+        _check_space_for_table(result, out, out_name, report=report)
         files = write_staged(
             out,
             lambda d: _write(result, d, report=report),
@@ -96,6 +98,26 @@ def save_result(
         )
         result.remove_checkpoint()
     return files
+
+
+def _check_space_for_table(
+    result: SimulationResult, out: Path, out_name: str, *, report: bool | str
+) -> None:
+    """Refuse, before writing, to copy a streamed table onto a disk too small for it.
+
+    On the disk of the table the save hard-links its files (no bytes); elsewhere (a result
+    streamed to the temporary folder, saved on another disk) it copies them.
+    """
+    store = result.path_store
+    if store is None or same_disk(store.folder, out):
+        return
+    need = DiskNeed(out, out_name, {"per-path table": store.nbytes_on_disk()})
+    need.parts["result files"] = RESULT_FILES_BYTES + (REPORT_BYTES if report else 0)
+    check_disk(
+        [need],
+        f"save into a folder on a disk with more space, or free some space; the result's "
+        f"table stays in {str(store.folder)!r} while the result lives",
+    )
 
 
 def _write(result: SimulationResult, d: Path, *, report: bool | str) -> dict[str, Path]:

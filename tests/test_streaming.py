@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import mcsim
 import mcsim.cli
-from mcsim import checkpoint, disk, engine, path_store
+from mcsim import checkpoint, disk, engine, path_store, saving
 from mcsim.errors import CheckpointWarning, ConfigError, OutputError
 from mcsim.metrics import METRICS
 from mcsim.path_store import PathStore, PathStoreWriter, event_masks
@@ -616,3 +616,20 @@ def test_a_streamed_run_whose_stressed_tables_do_not_fit_names_the_stresses(scen
     with pytest.raises(ConfigError, match=r"`\[\[stresses\]\]`: the 1 stressed variant"):
         engine._check_memory(plan, 1, need, stream=True)
     assert engine._check_memory(plan, 1, 2 * need, stream=True) is True
+
+
+def test_saving_a_streamed_table_onto_another_disk_checks_its_space(
+    scenario, tmp_path, monkeypatch
+):
+    res = mcsim.run(scenario, stream=True)
+    table = res.path_store.nbytes_on_disk()
+    monkeypatch.setattr(saving, "same_disk", lambda a, b: False)
+    _free(monkeypatch, table)
+    with pytest.raises(OutputError, match=r"not enough disk space.*per-path table"):
+        res.save(tmp_path / "elsewhere", report=False)
+    assert not list((tmp_path / "elsewhere").iterdir())
+    _free(monkeypatch, table + disk.RESULT_FILES_BYTES)
+    files = res.save(tmp_path / "elsewhere", report=False)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(files["paths"]), pd.read_parquet(res.path_store.folder)
+    )
