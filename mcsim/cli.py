@@ -588,8 +588,8 @@ def memory_lines(plan, jobs: int) -> list[str]:
     baseline = process_memory()
     where = " (per-path table streamed to disk)" if streams(plan) else ""
     if baseline is None:
-        return [f"estimated peak memory: {run_mib:,.0f} MiB with {jobs} worker(s), "
-                f"besides the interpreter's own{where}"]  # fmt: skip
+        line = f"estimated peak memory: {run_mib:,.0f} MiB with {jobs} worker(s) for the run"
+        return [f"{line}, besides the interpreter's own (not measurable here){where}"]
     base_mib = baseline / 2**20
     lines = [
         f"memory baseline: {base_mib:,.0f} MiB (this process: Python with numpy, numba, "
@@ -612,8 +612,10 @@ def disk_lines(plan, out: str | None) -> list[str]:
     lines = [f"estimated disk: {need.describe()} written into the --out folder while running"]
     if out is None:
         return [*lines, "(give --out DIR to check the space free there)"]
-    check_disk([need], "run into a folder on a disk with more space (`--out`), free some "
-               "space, or lower `--paths`")  # fmt: skip
+    fix = (
+        "run into a folder on a disk with more space (`--out`), free some space, or lower `--paths`"
+    )
+    check_disk([need], fix)
     free = free_bytes(out)
     if free is not None:
         lines.append(f"free on the disk of {out}: {format_bytes(free)}")
