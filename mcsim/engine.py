@@ -685,7 +685,7 @@ def estimate_disk(
         need.parts["checkpoint blocks"] = checkpoint_bytes(plan, _missing_blocks(plan, ckpt))
         needs.append(need)
     if streamed:
-        need = DiskNeed(Path(tempfile.gettempdir()), "the temporary folder (TMPDIR)")
+        need = DiskNeed(Path(tempfile.gettempdir()), "TMPDIR")
         need.parts["per-path table"] = table_file_bytes(plan)
         needs.append(need)
     return needs
