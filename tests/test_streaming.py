@@ -633,3 +633,22 @@ def test_saving_a_streamed_table_onto_another_disk_checks_its_space(
     pd.testing.assert_frame_equal(
         pd.read_parquet(files["paths"]), pd.read_parquet(res.path_store.folder)
     )
+
+
+def test_the_python_api_checks_the_checkpoint_folder_and_the_temporary_one(
+    scenario, tmp_path, monkeypatch
+):
+    plan = engine.prepare(scenario)
+    ckpt, table = engine.estimate_disk(plan, checkpoint_dir=tmp_path / "ckpt", stream=True)
+    assert (ckpt.label, table.label) == ("checkpoint_dir", "TMPDIR")
+    assert ckpt.total == engine.checkpoint_bytes(plan)
+    assert table.total == engine.table_file_bytes(plan)
+    assert engine.estimate_disk(plan, stream=False) == []
+    # On one disk their needs add up: each fits alone, not both.
+    _free(monkeypatch, max(ckpt.total, table.total))
+    with pytest.raises(OutputError, match=r"`checkpoint_dir` .*; `TMPDIR`"):
+        mcsim.run(scenario, checkpoint_dir=tmp_path / "ckpt", stream=True)
+    assert not (tmp_path / "ckpt").exists()
+    _free(monkeypatch, ckpt.total + table.total)
+    res = mcsim.run(scenario, checkpoint_dir=tmp_path / "ckpt", stream=True)
+    assert res.path_store is not None
