@@ -142,6 +142,7 @@ def _run_and_print(scenario: Scenario, args: argparse.Namespace) -> int:
                 backend=backend,
                 max_memory=None if args.max_memory is None else int(args.max_memory * 2**30),
                 stream=getattr(args, "stream", None),
+                disk_check=not args.no_disk_check,
             )
     finally:
         if client is not None:
@@ -818,6 +819,12 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         dest="stream",
         help="hold the per-path table in memory (paths.parquet is one file)",
+    )
+    p.add_argument(
+        "--no-disk-check",
+        action="store_true",
+        help="start even when the estimate of what the run writes exceeds the free disk space "
+        "(the estimate has a margin; a full disk still stops the run, blocks kept)",
     )
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     _add_report_plotly(p)

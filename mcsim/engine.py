@@ -705,6 +705,7 @@ def _tree_bytes(p: Path) -> int:
 
 
 def _disk_fix(out: bool) -> str:
+    skip = "`--no-disk-check`" if out else "`disk_check=False`"
     where = (
         "run into a folder on a disk with more space (`--out`)"
         if out
@@ -713,7 +714,9 @@ def _disk_fix(out: bool) -> str:
     )
     return (
         f"{where}, free some space, or lower `[simulation].n_paths` (`--paths`); a larger "
-        "`[simulation].block_size` also makes the checkpoint blocks smaller"
+        "`[simulation].block_size` also makes the checkpoint blocks smaller. The estimate "
+        f"has a margin: {skip} runs anyway (a disk that fills stops the run with the finished "
+        "blocks kept)"
     )
 
 
@@ -731,6 +734,7 @@ def run(
     backend: str | None = None,
     max_memory: int | None = None,
     stream: bool | None = None,
+    disk_check: bool = True,
 ):
     """Simulate every policy of ``scenario`` along the same paths.
 
@@ -775,6 +779,11 @@ def run(
         fit in ``max_memory``. With ``out`` the dataset is ``out/paths.parquet`` (a folder);
         otherwise a temporary folder that lives as long as the result. The numbers do not
         depend on it.
+    disk_check : bool
+        Refuse, before simulating, a run whose checkpoint blocks, streamed table and result
+        files would not fit on their disks (estimated with a margin, see :mod:`mcsim.disk`).
+        False skips the check: a disk that fills all the same stops the run with one
+        message, the finished blocks kept for a rerun to resume.
 
     Returns
     -------
@@ -807,8 +816,9 @@ def run(
     _check_decision_halves(plan)
     jobs = requested_jobs if backend == "dask" else n_jobs
     if out is None:
-        needs = estimate_disk(plan, checkpoint_dir=checkpoint_dir, stream=streamed)
-        check_disk(needs, _disk_fix(out=False))
+        if disk_check:
+            needs = estimate_disk(plan, checkpoint_dir=checkpoint_dir, stream=streamed)
+            check_disk(needs, _disk_fix(out=False))
         ckpt = None
         if checkpoint_dir is not None:
             ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
@@ -819,8 +829,9 @@ def run(
     folder = check_folder(out, out_name)
     with locked(folder, out_name):
         clean_stale(folder)
-        needs = estimate_disk(plan, out=folder, stream=streamed, report=report, label=out_name)
-        check_disk(needs, _disk_fix(out=True))
+        if disk_check:
+            needs = estimate_disk(plan, out=folder, stream=streamed, report=report, label=out_name)
+            check_disk(needs, _disk_fix(out=True))
         ckpt = Checkpoint(folder / CHECKPOINT_NAME, _run_key(plan), out_name)
         store = (ckpt.dir / STORE_NAME, False) if streamed else None
         result = _simulate(plan, ckpt, jobs, backend, progress, t_prepare, store)

@@ -497,6 +497,22 @@ def test_a_run_the_disk_cannot_hold_fails_before_any_work(
     assert mcsim.cli.main(_argv(path, out, "--stream", "--paths", str(2 * N_PATHS))) == 0
 
 
+def test_the_disk_check_can_be_skipped(table, write_toml, tmp_path, monkeypatch, capsys):
+    path = write_toml(table, tmp_path / "s.toml")
+    out = tmp_path / "out"
+    _free(monkeypatch, 1)
+    assert mcsim.cli.main(_argv(path, out, "--stream")) == 2
+    err = capsys.readouterr().err
+    assert "not enough disk space" in err and "--no-disk-check" in err
+    assert mcsim.cli.main(_argv(path, out, "--stream", "--no-disk-check")) == 0
+    assert (out / "paths.parquet").is_dir()
+    scenario = mcsim.Scenario.from_dict(table)
+    with pytest.raises(OutputError, match="disk_check=False"):
+        mcsim.run(scenario, checkpoint_dir=tmp_path / "ckpt", stream=True)
+    result = mcsim.run(scenario, checkpoint_dir=tmp_path / "ckpt", stream=True, disk_check=False)
+    assert result.n_paths == N_PATHS
+
+
 def test_validate_reports_the_disk_and_refuses_a_folder_too_small(
     table, write_toml, tmp_path, monkeypatch, capsys
 ):
