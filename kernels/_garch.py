@@ -54,7 +54,7 @@ def corr_cholesky_nb(q, inv_sd, chol):
 
 
 @njit(cache=True, inline="always")
-def dcc_innovations_nb(q, z, s, w_fac, l_fac, inv_d, y, e):
+def dcc_innovations_nb(q, update, cq, b, ae_prev, e_prev, z, s, w_fac, l_fac, inv_d, y, e):
     """Standardized innovations ``e = chol(R) @ z * s`` of the correlation of ``q``.
 
     Factors ``q = L D L'`` row by row (``L`` unit lower triangular, only the lower triangle
@@ -63,12 +63,23 @@ def dcc_innovations_nb(q, z, s, w_fac, l_fac, inv_d, y, e):
     rounding (a relative 1e-15 per step): it skips the normalisation of ``q``, and the
     chain from one row to the next holds one division and no square root. A pivot
     ``D_i <= 1e-14 q_ii`` (a singular correlation) gives a zero column, as in
-    ``corr_cholesky_nb``. Numba-compiled, inlined into the step loop.
+    ``corr_cholesky_nb``. With ``update``, each element of ``q`` is first brought one step
+    on, ``q_ij <- cq_ij + ae_prev_i * e_prev_j + b * q_ij``, as it is read (one pass over
+    ``q`` a step instead of two). Numba-compiled, inlined into the step loop.
 
     Parameters
     ----------
     q : ndarray of shape (n, n)
-        The DCC state ``Q_t`` (lower triangle and diagonal).
+        The DCC state (lower triangle and diagonal): ``Q_t``, or ``Q_t-1`` with ``update``,
+        which then leaves ``Q_t`` in it.
+    update : bool
+        Whether to apply the DCC recursion to ``q`` first.
+    cq : ndarray of shape (n, n)
+        ``(1 - a - b) Qbar`` (read with ``update`` only).
+    b : float
+        DCC ``b``.
+    ae_prev, e_prev : ndarray of shape (n,)
+        ``a * e_t-1`` and ``e_t-1`` (read with ``update`` only).
     z : ndarray of shape (n,)
         Standard normals of the step.
     s : float
@@ -83,9 +94,15 @@ def dcc_innovations_nb(q, z, s, w_fac, l_fac, inv_d, y, e):
     n = q.shape[0]
     for i in range(n):
         acc = 0.0
+        ae_i = 0.0
+        if update:
+            ae_i = ae_prev[i]
+            q[i, i] = cq[i, i] + ae_i * e_prev[i] + b * q[i, i]
         q_ii = q[i, i]
         d_i = q_ii
         for j in range(i):
+            if update:
+                q[i, j] = cq[i, j] + ae_i * e_prev[j] + b * q[i, j]
             w = q[i, j]
             for k in range(j):
                 w -= w_fac[i, k] * l_fac[j, k]
@@ -141,6 +158,10 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
     q = np.empty((n, n))
     chol = np.zeros((n, n))
     inv_sd = np.empty(n)
+    # (1 - a - b) Qbar, fixed for the run
+    cq = c * qbar
+    e_prev = np.empty(n)
+    ae_prev = np.empty(n)
     w_fac = np.zeros((n, n))
     l_fac = np.zeros((n, n))
     inv_d = np.empty(n)
@@ -164,7 +185,10 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
             if student:
                 s = math.sqrt(nu_m2 / (2.0 * rng.standard_gamma(half_nu)))
             if dynamic:
-                dcc_innovations_nb(q, z, s, w_fac, l_fac, inv_d, y, e)
+                # Q of the step is formed inside, from the last step's innovations
+                dcc_innovations_nb(
+                    q, t > 0, cq, dcc_b, ae_prev, e_prev, z, s, w_fac, l_fac, inv_d, y, e
+                )
             else:
                 for i in range(n):
                     x = 0.0
@@ -175,11 +199,9 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
                 x_path[i, t] = mu[i] + math.sqrt(h[i]) * e[i]
                 h[i] = omega[i] + (alpha[i] * e[i] * e[i] + beta[i]) * h[i]
             if dynamic:
-                # only the lower triangle (and diagonal) of Q is ever read
                 for i in range(n):
-                    ae = dcc_a * e[i]
-                    for j in range(i + 1):
-                        q[i, j] = c * qbar[i, j] + ae * e[j] + dcc_b * q[i, j]
+                    e_prev[i] = e[i]
+                    ae_prev[i] = dcc_a * e[i]
         for i in range(n):
             expm1_row_nb(x_path, y_path, i)
         for t in range(n_steps):

@@ -10,7 +10,11 @@ from mcsim.kernels._garch import dcc_innovations_nb
 def innovations(q: np.ndarray, z: np.ndarray, s: float) -> np.ndarray:
     n = q.shape[0]
     e = np.empty(n)
-    dcc_innovations_nb(q, z, s, np.zeros((n, n)), np.zeros((n, n)), np.empty(n), np.empty(n), e)
+    unused = np.full(n, np.nan)
+    dcc_innovations_nb(
+        q, False, q, np.nan, unused, unused, z, s,
+        np.zeros((n, n)), np.zeros((n, n)), np.empty(n), np.empty(n), e,
+    )  # fmt: skip
     return e
 
 
@@ -53,3 +57,22 @@ def test_singular_correlation_gives_a_zero_column(scale):
     assert e[0] == pytest.approx(0.7, rel=1e-14)
     assert e[1] == pytest.approx(0.7, rel=1e-14)
     assert e[2] == pytest.approx(0.3 * 0.7 + np.sqrt(1 - 0.09) * 0.4, rel=1e-14)
+
+
+def test_update_applies_the_dcc_recursion_first():
+    rng = np.random.default_rng(11)
+    n, a, b = 5, 0.04, 0.93
+    x = rng.standard_normal((n, 3 * n))
+    qbar = np.corrcoef(x)
+    q_prev = qbar + 0.1 * np.diag(rng.uniform(size=n))
+    e_prev = rng.standard_normal(n)
+    z = rng.standard_normal(n)
+    q_now = (1 - a - b) * qbar + a * np.outer(e_prev, e_prev) + b * q_prev
+    q = q_prev.copy()
+    e = np.empty(n)
+    dcc_innovations_nb(
+        q, True, (1 - a - b) * qbar, b, a * e_prev, e_prev, z, 1.3,
+        np.zeros((n, n)), np.zeros((n, n)), np.empty(n), np.empty(n), e,
+    )  # fmt: skip
+    np.testing.assert_allclose(np.tril(q), np.tril(q_now), rtol=1e-15)
+    np.testing.assert_allclose(e, numpy_twin(q_now, z, 1.3), rtol=1e-12, atol=1e-13)
