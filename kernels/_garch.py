@@ -28,7 +28,9 @@ def corr_cholesky_nb(q, inv_sd, chol):
 
     ``inv_sd`` of shape (n,) is scratch space (it receives ``1 / sqrt(diag(q))``). Only the
     lower triangle of ``chol`` is written. A non-positive pivot (a singular correlation)
-    gives a zero column. Numba-compiled, inlined into the step loop.
+    gives a zero column. Used for a constant correlation (once per block) and by the
+    likelihood of the fit; the DCC simulation uses ``dcc_innovations_nb``. Numba-compiled,
+    inlined.
     """
     n = q.shape[0]
     for i in range(n):
