@@ -7,6 +7,11 @@ Log returns per step are ``r_t = mu + sqrt(h_t) * e_t`` with, per series ``i``,
 The correlation ``R_t`` is constant, or follows Engle's (2002) DCC(1,1):
 ``Q_{t+1} = (1 - a - b) Qbar + a e_t e_t' + b Q_t``,
 ``R_t = diag(Q_t)^-1/2 Q_t diag(Q_t)^-1/2``.
+
+Under DCC the simulation never forms ``R_t``: with ``Q_t = L D L'`` (``L`` unit lower),
+``chol(R_t) = diag(Q_t)^-1/2 L D^1/2``, so ``e_t = diag(Q_t)^-1/2 L (D^1/2 z_t) * s_t``. The
+factorisation has one division and no square root on its chain of dependent operations,
+where the Cholesky factor of ``R_t`` has both per column (see ``dcc_innovations_nb``).
 """
 
 import math
@@ -23,7 +28,9 @@ def corr_cholesky_nb(q, inv_sd, chol):
 
     ``inv_sd`` of shape (n,) is scratch space (it receives ``1 / sqrt(diag(q))``). Only the
     lower triangle of ``chol`` is written. A non-positive pivot (a singular correlation)
-    gives a zero column. Numba-compiled, inlined into the step loop.
+    gives a zero column. Used for a constant correlation (once per block) and by the
+    likelihood of the fit; the DCC simulation uses ``dcc_innovations_nb``. Numba-compiled,
+    inlined.
     """
     n = q.shape[0]
     for i in range(n):
@@ -46,6 +53,74 @@ def corr_cholesky_nb(q, inv_sd, chol):
             chol[j, j] = 0.0
             for i in range(j + 1, n):
                 chol[i, j] = 0.0
+
+
+@njit(cache=True, inline="always")
+def dcc_innovations_nb(q, update, cq, b, ae_prev, e_prev, z, s, w_fac, l_fac, inv_d, y, e):
+    """Standardized innovations ``e = chol(R) @ z * s`` of the correlation of ``q``.
+
+    Factors ``q = L D L'`` row by row (``L`` unit lower triangular, only the lower triangle
+    of ``q`` is read) and forms ``e_i = (L D^1/2 z)_i * s / sqrt(q_ii)`` as each row of ``L``
+    is done. This equals ``chol(R) @ z * s`` for ``R = diag(q)^-1/2 q diag(q)^-1/2`` up to
+    rounding (a relative 1e-15 per step): it skips the normalisation of ``q``, and the
+    chain from one row to the next holds one division and no square root. A pivot
+    ``D_i <= 1e-14 q_ii`` (a singular correlation) gives a zero column, as in
+    ``corr_cholesky_nb``. With ``update``, each element of ``q`` is first brought one step
+    on, ``q_ij <- cq_ij + ae_prev_i * e_prev_j + b * q_ij``, as it is read (one pass over
+    ``q`` a step instead of two). Numba-compiled, inlined into the step loop.
+
+    Parameters
+    ----------
+    q : ndarray of shape (n, n)
+        The DCC state (lower triangle and diagonal): ``Q_t``, or ``Q_t-1`` with ``update``,
+        which then leaves ``Q_t`` in it.
+    update : bool
+        Whether to apply the DCC recursion to ``q`` first.
+    cq : ndarray of shape (n, n)
+        ``(1 - a - b) Qbar`` (read with ``update`` only).
+    b : float
+        DCC ``b``.
+    ae_prev, e_prev : ndarray of shape (n,)
+        ``a * e_t-1`` and ``e_t-1`` (read with ``update`` only).
+    z : ndarray of shape (n,)
+        Standard normals of the step.
+    s : float
+        Scale of the step (1 for normal innovations).
+    w_fac, l_fac : ndarray of shape (n, n)
+        Scratch: ``L D`` and ``L`` (strictly lower triangles written).
+    inv_d, y : ndarray of shape (n,)
+        Scratch: ``1 / D`` (0 for a singular pivot) and ``D^1/2 z``.
+    e : ndarray of shape (n,)
+        Overwritten with the innovations.
+    """
+    n = q.shape[0]
+    for i in range(n):
+        acc = 0.0
+        ae_i = 0.0
+        if update:
+            ae_i = ae_prev[i]
+            q[i, i] = cq[i, i] + ae_i * e_prev[i] + b * q[i, i]
+        q_ii = q[i, i]
+        d_i = q_ii
+        for j in range(i):
+            if update:
+                q[i, j] = cq[i, j] + ae_i * e_prev[j] + b * q[i, j]
+            w = q[i, j]
+            for k in range(j):
+                w -= w_fac[i, k] * l_fac[j, k]
+            w_fac[i, j] = w
+            lv = w * inv_d[j]
+            l_fac[i, j] = lv
+            d_i -= w * lv
+            acc += lv * y[j]
+        if d_i > 1e-14 * q_ii:
+            inv_d[i] = 1.0 / d_i
+            y_i = math.sqrt(d_i) * z[i]
+        else:
+            inv_d[i] = 0.0
+            y_i = 0.0
+        y[i] = y_i
+        e[i] = (acc + y_i) * (s / math.sqrt(q_ii))
 
 
 @njit(cache=True, nogil=True)
@@ -85,6 +160,14 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
     q = np.empty((n, n))
     chol = np.zeros((n, n))
     inv_sd = np.empty(n)
+    # (1 - a - b) Qbar, fixed for the run
+    cq = c * qbar
+    e_prev = np.empty(n)
+    ae_prev = np.empty(n)
+    w_fac = np.zeros((n, n))
+    l_fac = np.zeros((n, n))
+    inv_d = np.empty(n)
+    y = np.empty(n)
     z = np.empty(n)
     e = np.empty(n)
     # A path's log returns, series-major, exponentiated in vectorised passes at its end.
@@ -98,27 +181,29 @@ def simulate_garch_nb(rng, mu, omega, alpha, beta, h0, q0, qbar, dcc_a, dcc_b, n
             for j in range(n):
                 q[i, j] = q0[i, j]
         for t in range(n_steps):
-            if dynamic:
-                corr_cholesky_nb(q, inv_sd, chol)
             for j in range(n):
                 z[j] = rng.standard_normal()
             s = 1.0
             if student:
                 s = math.sqrt(nu_m2 / (2.0 * rng.standard_gamma(half_nu)))
-            for i in range(n):
-                x = 0.0
-                for j in range(i + 1):
-                    x += chol[i, j] * z[j]
-                e[i] = x * s
+            if dynamic:
+                # Q of the step is formed inside, from the last step's innovations
+                dcc_innovations_nb(
+                    q, t > 0, cq, dcc_b, ae_prev, e_prev, z, s, w_fac, l_fac, inv_d, y, e
+                )
+            else:
+                for i in range(n):
+                    x = 0.0
+                    for j in range(i + 1):
+                        x += chol[i, j] * z[j]
+                    e[i] = x * s
             for i in range(n):
                 x_path[i, t] = mu[i] + math.sqrt(h[i]) * e[i]
                 h[i] = omega[i] + (alpha[i] * e[i] * e[i] + beta[i]) * h[i]
             if dynamic:
-                # only the lower triangle (and diagonal) of Q is ever read
                 for i in range(n):
-                    ae = dcc_a * e[i]
-                    for j in range(i + 1):
-                        q[i, j] = c * qbar[i, j] + ae * e[j] + dcc_b * q[i, j]
+                    e_prev[i] = e[i]
+                    ae_prev[i] = dcc_a * e[i]
         for i in range(n):
             expm1_row_nb(x_path, y_path, i)
         for t in range(n_steps):
