@@ -209,16 +209,7 @@ TS_WASH_LONG = 19  # their unmatched long-term loss (currency, <= 0)
 # Units bought and not yet used as replacement shares, and the step of the latest purchase.
 TS_REPL_STEP = 21  # step of the latest purchase; -inf if none
 TS_REPL_UNITS = 23  # units of recent purchases not matched with a loss sale yet
-# Lowest cost per unit of the lots booked recently (cost-ordered books, per vehicle v at + v),
-# so a wash-sale look-back walks only the lots that can have been bought in the window: steps
-# fall in buckets of TS_RECENT_SPAN (wash window + 1) steps, the latest starting at
-# TS_RECENT_START (-inf before any lot), with the lowest cost of its lots and of the bucket's
-# TS_RECENT_SPAN steps before it (_lots.note_recent_lot_nb, _lots.recent_cost_floor_nb).
-TS_RECENT_SPAN = 25
-TS_RECENT_START = 26
-TS_RECENT_MIN = 28
-TS_RECENT_PREV = 30
-N_TAX_STATE = 32
+N_TAX_STATE = 25
 
 # --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------
 # A FIFO book is kept in purchase order; a HIFO or tax-min book (``TS_BY_COST``) in ascending

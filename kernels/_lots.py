@@ -23,10 +23,6 @@ from ._layout import (
     TS_MAX_COST,
     TS_N_LOTS,
     TS_PRICE,
-    TS_RECENT_MIN,
-    TS_RECENT_PREV,
-    TS_RECENT_SPAN,
-    TS_RECENT_START,
     TS_TRADE_COST,
     TS_UNITS,
     TS_WASH_LONG,
@@ -39,10 +35,6 @@ from ._memory import fixed_fields_nb, njit_no_refcount
 # A lot whose remaining value is below this fraction of its value is closed (rounding dust).
 _DUST = 1e-12
 _U1 = np.uint64(1)
-# Relative margin below the lowest recent cost per unit (recent_cost_floor_nb): a partial sale
-# rescales a lot's units and basis, and a booked cost is the price, not basis / units, so a
-# lot's cost per unit may sit a few roundings below the cost noted for it.
-_RECENT_MARGIN = 1e-9
 
 
 @njit(cache=True, inline="always")
@@ -57,74 +49,6 @@ def holdings_value_nb(i, tax_state):
     return (
         tax_state[i, TS_UNITS] * tax_state[i, TS_PRICE]
         + tax_state[i, TS_UNITS + 1] * tax_state[i, TS_PRICE + 1]
-    )
-
-
-@njit(cache=True, inline="always")
-def note_recent_lot_nb(i, v, step, cost, tax_state):
-    """Note that a lot of vehicle ``v`` of asset ``i`` with step ``step`` and ``cost`` per
-    unit (currency) was booked or made by a merge, for :func:`recent_cost_floor_nb`.
-
-    Steps fall in buckets of ``TS_RECENT_SPAN`` steps (the wash-sale window + 1); the lowest
-    cost per unit is kept for the latest bucket (from ``TS_RECENT_START``) and for the span
-    before it. A bucket is placed by comparisons only (no division): a step past the latest
-    bucket starts the next one, or, past that too, a bucket of its own with nothing before
-    it. Steps never go back past the bucket before the latest, as bookings come in step
-    order and a merged lot keeps the later step. Nothing is noted with a span of 0 (a
-    ``tax_state`` not set up by ``_tax_account.start_account_nb``)."""
-    span = tax_state[i, TS_RECENT_SPAN]
-    if span <= 0.0:
-        return
-    start = tax_state[i, TS_RECENT_START + v]
-    if step < start + span:
-        if step >= start:
-            tax_state[i, TS_RECENT_MIN + v] = min(tax_state[i, TS_RECENT_MIN + v], cost)
-        else:
-            tax_state[i, TS_RECENT_PREV + v] = min(tax_state[i, TS_RECENT_PREV + v], cost)
-    elif step < start + 2.0 * span:
-        tax_state[i, TS_RECENT_PREV + v] = tax_state[i, TS_RECENT_MIN + v]
-        tax_state[i, TS_RECENT_MIN + v] = cost
-        tax_state[i, TS_RECENT_START + v] = start + span
-    else:
-        tax_state[i, TS_RECENT_PREV + v] = np.inf
-        tax_state[i, TS_RECENT_MIN + v] = cost
-        tax_state[i, TS_RECENT_START + v] = step
-
-
-@njit(cache=True, inline="always")
-def recent_cost_floor_nb(i, v, t, tax_state):
-    """A cost per unit (currency) below which no lot of vehicle ``v`` of asset ``i`` bought
-    within the wash-sale window before step ``t`` (steps ``t - span + 1 .. t``) is held;
-    ``inf`` when none was bought then.
-
-    The window lies in the latest bucket of :func:`note_recent_lot_nb` and the span before
-    it, or (when ``t`` is past the latest bucket) in the latest bucket and steps with no
-    lot noted. A cost-ordered book holds those lots at or above the lowest cost noted for
-    them, less ``_RECENT_MARGIN`` for rounding; a walk from its end for recent lots may stop
-    at the first lot below that. Without a span (nothing noted) it is 0: no bound."""
-    span = tax_state[i, TS_RECENT_SPAN]
-    if span <= 0.0:
-        return 0.0
-    start = tax_state[i, TS_RECENT_START + v]
-    if t < start + span:
-        low = min(tax_state[i, TS_RECENT_MIN + v], tax_state[i, TS_RECENT_PREV + v])
-    elif t < start + 2.0 * span:
-        low = tax_state[i, TS_RECENT_MIN + v]
-    else:
-        return np.inf
-    return low * (1.0 - _RECENT_MARGIN)
-
-
-@njit(cache=True, inline="always")
-def note_merged_lot_nb(i, k, lots, tax_state):
-    """:func:`note_recent_lot_nb` for lot ``k`` of a cost-ordered book, just made by a merge
-    (its cost lies between the two lots', its step is the later one)."""
-    note_recent_lot_nb(
-        i,
-        int(lots[i, k, LOT_VEHICLE]),
-        lots[i, k, LOT_STEP],
-        lots[i, k, LOT_BASIS] / lots[i, k, LOT_UNITS],
-        tax_state,
     )
 
 
@@ -298,7 +222,6 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
             p = -1
         elif p >= 0 and lots[i, p, LOT_VEHICLE] == lots[i, k, LOT_VEHICLE]:
             merge_into_nb(i, p, k, lots)
-            note_merged_lot_nb(i, p, lots, tax_state)
             freed += 1
             p = -1
         else:
@@ -307,14 +230,12 @@ def merge_neighbours_nb(i, t, long_steps, lots, tax_state):
         for k in range(1, n):
             if lots[i, k - 1, LOT_VEHICLE] == lots[i, k, LOT_VEHICLE]:
                 merge_into_nb(i, k - 1, k, lots)
-                note_merged_lot_nb(i, k - 1, lots, tax_state)
                 freed = 1
                 break
     if freed == 0 and n >= 3:
         # Vehicles alternate, so lots 0 and 2 are of one vehicle. Their merged lot costs
         # between them, as lot 1 does: the two swap places when it costs less than lot 1.
         merge_into_nb(i, 2, 0, lots)
-        note_merged_lot_nb(i, 2, lots, tax_state)
         if (
             lots[i, 2, LOT_BASIS] * lots[i, 1, LOT_UNITS]
             < lots[i, 1, LOT_BASIS] * lots[i, 2, LOT_UNITS]
@@ -390,7 +311,6 @@ def book_lot_nb(i, units, basis, cost, t, vehicle, long_steps, lots, tax_state):
     """
     if tax_state[i, TS_BY_COST] > 0.0:
         insert_lot_nb(i, basis, units, cost, t, vehicle, long_steps, lots, tax_state)
-        note_recent_lot_nb(i, vehicle, t, cost, tax_state)
     else:
         n = int(tax_state[i, TS_N_LOTS])
         if n > 0 and lots[i, n - 1, LOT_STEP] == t and lots[i, n - 1, LOT_VEHICLE] == vehicle:
@@ -649,22 +569,14 @@ def add_wash_basis_nb(i, v, t, wash_steps, units, per_unit, lots, tax_state):
 
     The vehicle's highest cost per unit stays an upper bound. In a cost-ordered book an
     adjusted lot (its cost has grown) moves toward the end past the lots that now cost
-    less; walking from the end, no lot is visited twice. The walk stops at the first lot
-    that costs less than any lot of ``v`` bought in the window (:func:`recent_cost_floor_nb`):
-    the lots below it are not replacement shares, so the result is the full walk's, bit for
-    bit, without visiting the rest of the book (a loss pot larger than the recent units
-    held would otherwise walk it to its start). Numba-compiled."""
+    less; walking from the end, no lot is visited twice. Numba-compiled."""
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     by_cost = tax_state[i, TS_BY_COST] > 0.0
     n = int(tax_state[i, TS_N_LOTS])
     top = tax_state[i, TS_MAX_COST + v]
-    # Below this cost per unit a cost-ordered book holds no lot of v bought in the window.
-    floor = recent_cost_floor_nb(i, v, t, tax_state) if by_cost else 0.0
     left = units
     k = n - 1
     while k >= 0 and left > 0.0:
-        if lots[i, k, LOT_BASIS] < floor * lots[i, k, LOT_UNITS]:
-            break
         if lots[i, k, LOT_VEHICLE] == v and t - lots[i, k, LOT_STEP] <= wash_steps:
             held = lots[i, k, LOT_UNITS]
             u = min(held, left)

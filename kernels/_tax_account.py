@@ -60,10 +60,6 @@ from ._layout import (
     TS_N_LOTS,
     TS_PENDING_W,
     TS_PRICE,
-    TS_RECENT_MIN,
-    TS_RECENT_PREV,
-    TS_RECENT_SPAN,
-    TS_RECENT_START,
     TS_REPL_STEP,
     TS_REPL_UNITS,
     TS_TRADE_COST,
@@ -303,11 +299,7 @@ def start_account_nb(h, tax_params, tax_state, lots):
         tax_state[i, TS_PENDING_W] = 0.0
         tax_state[i, TS_BY_COST] = 1.0 if int(tax_params[TX_LOT_METHOD]) != LOT_FIFO else 0.0
         tax_state[i, TS_TRADE_COST] = 0.0
-        tax_state[i, TS_RECENT_SPAN] = tax_params[TX_WASH_STEPS] + 1.0
         for v in range(2):
-            tax_state[i, TS_RECENT_START + v] = -np.inf
-            tax_state[i, TS_RECENT_MIN + v] = np.inf
-            tax_state[i, TS_RECENT_PREV + v] = np.inf
             tax_state[i, TS_WASH_STEP + v] = -np.inf
             tax_state[i, TS_WASH_UNITS + v] = 0.0
             tax_state[i, TS_WASH_SHORT + v] = 0.0
