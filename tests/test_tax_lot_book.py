@@ -1,7 +1,11 @@
 """A HIFO sale from the end of a cost-ordered book (``sell_from_end_nb``, totals kept in
 locals) books exactly what the generic lot-by-lot sale (``sell_lots_nb``'s key scan, totals
 kept in ``tax_state`` by ``pot_loss_nb``) books for the same lots: gains, wash-sale pots and
-their step bit for bit, lots and unit totals to rounding."""
+their step bit for bit, lots and unit totals to rounding. The script that counts how deep
+purchases go into such a book (benchmarks/lot_depths.py) counts every purchase."""
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
@@ -66,3 +70,18 @@ def test_sale_from_the_end_books_what_the_lot_by_lot_sale_books(seed, n_lots, sh
     np.testing.assert_array_equal(lots[0, :n], lots2[0, :n])
     units = slice(L.TS_UNITS, L.TS_UNITS + 2)
     np.testing.assert_allclose(ts[0, units], ts2[0, units], rtol=1e-12, atol=1e-9)
+
+
+def test_lot_depths_script_counts_every_purchase_within_the_book():
+    # benchmarks/lot_depths.py (the depths quoted in docs/frictions_taxes.md, Performance).
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "lot_depths.py"
+    spec = importlib.util.spec_from_file_location("lot_depths", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    depth, size = module.count(2, seed=3)
+    purchases = 2 * module.N_STEPS * module.N_ASSETS
+    assert sum(depth.values()) == purchases == sum(size.values())
+    assert max(depth) <= max(size) <= module.MAX_LOTS
+    # Monthly dividend lots pile up: books of many lots, most purchases near the end.
+    assert sum(n * c for n, c in size.items()) / purchases > 5
+    assert depth[0] > 0.1 * purchases
