@@ -206,9 +206,12 @@ TS_WASH_STEP = 13  # step of the latest sale at a loss; -inf if none
 TS_WASH_UNITS = 15  # units sold at a loss, not yet matched by a replacement purchase
 TS_WASH_SHORT = 17  # their unmatched short-term loss (currency, <= 0)
 TS_WASH_LONG = 19  # their unmatched long-term loss (currency, <= 0)
-# Units bought and not yet used as replacement shares, and the step of the latest purchase.
-TS_REPL_STEP = 21  # step of the latest purchase; -inf if none
-TS_REPL_UNITS = 23  # units of recent purchases not matched with a loss sale yet
+# Replacement shares already used: units of lots bought within the window whose purchase was
+# matched with a loss sale (either way round), and the step of the latest such match. The
+# shares still available are the units of the vehicle's lots bought within the window less
+# these (``_lots.window_units_nb``).
+TS_USED_STEP = 21  # step of the latest match of a purchase with a loss sale; -inf if none
+TS_USED_UNITS = 23  # units matched since, as replacement shares
 N_TAX_STATE = 25
 
 # --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------

@@ -561,6 +561,18 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
 
 
 @njit_no_refcount
+def window_units_nb(i, v, t, wash_steps, lots, tax_state):
+    """Units of vehicle ``v`` of asset ``i`` held in lots bought within ``wash_steps`` steps
+    of ``t`` (currency-free, units). Numba-compiled."""
+    lots = fixed_fields_nb(lots, N_LOT_FIELDS)
+    units = 0.0
+    for k in range(int(tax_state[i, TS_N_LOTS])):
+        recent = (lots[i, k, LOT_VEHICLE] == v) & (t - lots[i, k, LOT_STEP] <= wash_steps)
+        units += lots[i, k, LOT_UNITS] if recent else 0.0
+    return units
+
+
+@njit_no_refcount
 def add_wash_basis_nb(i, v, t, wash_steps, units, per_unit, lots, tax_state):
     """Add a disallowed wash loss of ``per_unit`` (currency per unit, >= 0) to the basis of
     up to ``units`` units of vehicle ``v`` of asset ``i`` bought within ``wash_steps`` steps

@@ -60,10 +60,10 @@ from ._layout import (
     TS_N_LOTS,
     TS_PENDING_W,
     TS_PRICE,
-    TS_REPL_STEP,
-    TS_REPL_UNITS,
     TS_TRADE_COST,
     TS_UNITS,
+    TS_USED_STEP,
+    TS_USED_UNITS,
     TS_WASH_LONG,
     TS_WASH_SHORT,
     TS_WASH_STEP,
@@ -93,6 +93,7 @@ from ._lots import (
     refresh_asset_nb,
     sell_lots_nb,
     tighten_top_cost_nb,
+    window_units_nb,
 )
 from ._memory import fixed_fields_nb, njit_no_refcount
 from ._noise import STREAM_TRACKING, noise_normal_nb
@@ -185,6 +186,34 @@ def disallow_nb(i, v, matched, tax_state, acc):
     return -(ds + dl)
 
 
+@njit(cache=True, inline="always")
+def used_units_nb(i, v, t, wash_steps, tax_state):
+    """Replacement shares of vehicle ``v`` of asset ``i`` already matched with a loss sale
+    within the window before ``t`` (units); zero once the latest match is older than it."""
+    if t - tax_state[i, TS_USED_STEP + v] > wash_steps:
+        return 0.0
+    return tax_state[i, TS_USED_UNITS + v]
+
+
+@njit(cache=True, inline="always")
+def use_replacements_nb(i, v, t, wash_steps, units, tax_state):
+    """Record ``units`` of vehicle ``v`` bought within the window as matched with a loss
+    sale at step ``t``, so no other loss sale uses them."""
+    tax_state[i, TS_USED_UNITS + v] = used_units_nb(i, v, t, wash_steps, tax_state) + units
+    tax_state[i, TS_USED_STEP + v] = t
+
+
+@njit_no_refcount
+def replacement_units_nb(i, v, t, wash_steps, tax_state, lots):
+    """Replacement shares of vehicle ``v`` of asset ``i`` available at step ``t`` (units):
+    those held in lots bought within the wash-sale window, less those already matched with
+    a loss sale (:func:`used_units_nb`). Counted from the lots, so an account that buys at
+    every step (reinvested dividends) counts only the purchases within the window.
+    Numba-compiled."""
+    held = window_units_nb(i, v, t, wash_steps, lots, tax_state)
+    return max(0.0, held - used_units_nb(i, v, t, wash_steps, tax_state))
+
+
 @njit_no_refcount
 def match_look_back_nb(i, v, t, tax_params, tax_state, lots, acc):
     """After a sale at a loss of vehicle ``v`` at step ``t``: shares of ``v`` bought within
@@ -196,14 +225,14 @@ def match_look_back_nb(i, v, t, tax_params, tax_state, lots, acc):
     pot = tax_state[i, TS_WASH_UNITS + v]
     if pot <= 0.0 or tax_state[i, TS_WASH_STEP + v] != t:
         return 0.0
-    repl = tax_state[i, TS_REPL_UNITS + v]
-    if t - tax_state[i, TS_REPL_STEP + v] > wash or repl <= 0.0:
+    repl = replacement_units_nb(i, v, t, wash, tax_state, lots)
+    if repl <= 0.0:
         return 0.0
     per_unit = -(tax_state[i, TS_WASH_SHORT + v] + tax_state[i, TS_WASH_LONG + v]) / pot
     matched = add_wash_basis_nb(i, v, t, wash, min(pot, repl), per_unit, lots, tax_state)
     if matched <= 0.0:
         return 0.0
-    tax_state[i, TS_REPL_UNITS + v] = repl - matched
+    use_replacements_nb(i, v, t, wash, matched, tax_state)
     return disallow_nb(i, v, matched, tax_state, acc)
 
 
@@ -223,8 +252,9 @@ def buy_nb(i, amount, cost, t, tax_params, tax_state, lots, acc):
 
     A purchase within the wash-sale window after a sale of the same vehicle at a loss makes
     that loss a wash sale (:func:`match_purchase_nb`): it is disallowed and added to the new
-    lot's basis. Units not matched so are kept as possible replacement shares of a loss sale
-    that follows within the window (:func:`match_look_back_nb`). Without cost or wash sale
+    lot's basis, and the units matched so are recorded as used (:func:`use_replacements_nb`).
+    The others are replacement shares of a loss sale that follows within the window
+    (:func:`match_look_back_nb` counts them from the lots). Without cost or wash sale
     the lot is booked as :func:`add_lot_nb` books it (its units divided out once). Numba-compiled.
     """
     v = int(tax_state[i, TS_CURRENT])
@@ -236,10 +266,8 @@ def buy_nb(i, amount, cost, t, tax_params, tax_state, lots, acc):
     if tax_state[i, TS_WASH_UNITS + v] > 0.0 and t - tax_state[i, TS_WASH_STEP + v] <= wash:
         disallowed, matched = match_purchase_nb(i, v, units, tax_state, acc)
         extra += disallowed
-    if t - tax_state[i, TS_REPL_STEP + v] > wash:
-        tax_state[i, TS_REPL_UNITS + v] = 0.0
-    tax_state[i, TS_REPL_UNITS + v] += units - matched
-    tax_state[i, TS_REPL_STEP + v] = t
+    if matched > 0.0:
+        use_replacements_nb(i, v, t, wash, matched, tax_state)
     long_steps = tax_params[TX_LONG_STEPS]
     if extra > 0.0:
         basis = amount + extra
@@ -304,8 +332,8 @@ def start_account_nb(h, tax_params, tax_state, lots):
             tax_state[i, TS_WASH_UNITS + v] = 0.0
             tax_state[i, TS_WASH_SHORT + v] = 0.0
             tax_state[i, TS_WASH_LONG + v] = 0.0
-            tax_state[i, TS_REPL_STEP + v] = -np.inf
-            tax_state[i, TS_REPL_UNITS + v] = 0.0
+            tax_state[i, TS_USED_STEP + v] = -np.inf
+            tax_state[i, TS_USED_UNITS + v] = 0.0
         if tax_params[TX_ENABLED] > 0.0 and h[i] > 0.0:
             add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
 
@@ -451,10 +479,11 @@ def harvest_vehicle_nb(
         return wealth
     # Harvest only when the tax value of the loss it may deduct beats the round trip's cost.
     saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
-    # Recent purchases not yet matched and not sold now are the replacement shares.
-    repl = tax_state[i, TS_REPL_UNITS + v]
-    if repl > 0.0 and t - tax_state[i, TS_REPL_STEP + v] <= wash:
-        saving *= 1.0 - min(1.0, max(0.0, repl - recent_sold) / sold_units)
+    # Shares bought within the window, not yet matched and not sold now, are the
+    # replacement shares.
+    repl = replacement_units_nb(i, v, t, wash, tax_state, lots) - recent_sold
+    if repl > 0.0:
+        saving *= 1.0 - min(1.0, repl / sold_units)
     quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
     if saving <= quote:
         return wealth

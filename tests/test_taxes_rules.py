@@ -145,6 +145,32 @@ def test_harvest_counts_only_the_deductible_loss_when_deciding():
     assert acc[L.M_HARVESTED_LOSSES] == 0.0
 
 
+def test_purchases_at_every_step_count_as_replacements_only_within_the_window():
+    """100 units bought at 1; the price falls to 0.9 and 1 unit (0.9) is bought at each of
+    steps 0..119, as reinvested dividends would. At step 119 the first lot (value 90, basis
+    100) is harvested: only the units bought at steps 118 and 119 (2 units) are within the
+    window, so the loss on 2 of the 100 units sold, 0.2, is disallowed and 9.8 deducted.
+    The 120 units bought over ten years are not all replacement shares: counting them would
+    make the harvest look fully washed and skip it."""
+    h, tp, ts, lots, acc, ap = _account([100.0], max_lots=256)
+    _move(0, 0.9, h, ts, acc)
+    for t in range(120):
+        h[0] += 0.9
+        acc[L.A_WEALTH] = h[0]
+        _sync(t, h, tp, ts, lots, acc)
+    assert _tax_account.replacement_units_nb(0, 0, 119, 1.0, ts, lots) == pytest.approx(2.0)
+    _tax_account.harvest_nb(119, h, ap, tp, _harvester(), np.uint64(0), ts, lots, acc)
+    assert acc[L.M_HARVESTED_LOSSES] == pytest.approx(9.8, rel=1e-12)
+    assert acc[L.A_YEAR_SHORT] + acc[L.A_YEAR_LONG] == pytest.approx(-9.8, rel=1e-12)
+    # The two replacement lots carry the disallowed 0.2 in their basis; the substitute lot
+    # holds the harvest's 90.
+    book = _book(ts, lots)
+    assert book[book[:, 3] == 1, 1].sum() == pytest.approx(90.0, rel=1e-12)
+    assert book[book[:, 3] == 0, 1].sum() == pytest.approx(120 * 0.9 + 0.2, rel=1e-12)
+    # Used once: a second loss sale in the window finds no replacement shares left.
+    assert _tax_account.replacement_units_nb(0, 0, 119, 1.0, ts, lots) == 0.0
+
+
 # --- wash sales: ordinary sales --------------------------------------------------------------
 def _sell_at_a_loss(t_sale=3):
     """100 units bought at 1, at 0.8 by step ``t_sale``: selling 40 (50 units, basis 50)
