@@ -9,6 +9,7 @@ that does not fit its loop must fail loudly instead of giving wrong numbers.
 from __future__ import annotations
 
 import ast
+import gc
 import inspect
 import json
 import subprocess
@@ -270,3 +271,23 @@ def test_a_block_outside_its_loop_fails_loudly(name, monkeypatch):
     monkeypatch.setattr(engine, "plan_feature_set", lambda plan: FEATURES_PLAIN)
     with pytest.raises(RuntimeError, match="does not fit"):
         _metrics(name, n_paths=20)
+
+
+# --- the collector during the compile -------------------------------------------------------
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_warm_up_compiles_with_the_collector_paused_and_restores_it(enabled, monkeypatch):
+    seen = []
+
+    def fake_warm_up(plan):
+        seen.append(gc.isenabled())
+        raise KeyboardInterrupt  # an interrupted compile restores the collector too
+
+    monkeypatch.setattr(engine, "_warm_up_kernels", fake_warm_up)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine._warm_up(None)
+        assert seen == [False]
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()
