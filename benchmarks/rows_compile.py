@@ -18,6 +18,13 @@ state the load average printed with the table::
 worktree of an older commit with its own venv) in the same way, interleaved with this one
 scenario by scenario, so both are measured under the same load (``--rounds`` repeats that).
 
+``--profile`` instead runs ``mcsim.run`` in a new process on an empty cache (each build's
+Python, next to its ``mcsim``) and prints where the cold compile goes: the run's seconds,
+peak memory, the kernels compiled by inclusive seconds and Numba's pass times of each step
+loop compiled (inlining, typing with the callees it compiles, lowering)::
+
+    python benchmarks/rows_compile.py --profile --only default_60_40 --baseline .../bin/mcsim
+
 A cold compile takes tens of seconds per scenario, so ``--only`` (repeatable) picks some.
 """
 
@@ -77,6 +84,60 @@ def measure(name: str, n_paths: int, exe: Path = _MCSIM) -> dict[str, float]:
     return {"paths": n, "cold_s": cold, "warm_s": warm, "warm_again_s": again}
 
 
+# Run in a new process by --profile: a cold ``mcsim.run`` with Numba's compile events.
+_PROFILE = """
+import os, resource, sys, time
+from numba.core import event
+import mcsim
+from mcsim.kernels import _loops
+rec = event.RecordingListener()
+event.register("numba:compile", rec)
+scenario = mcsim.Scenario.from_toml(sys.argv[1])
+t0 = time.perf_counter()
+mcsim.run(scenario, n_paths=int(sys.argv[2]), seed=1, progress=False)
+run_s = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+starts, rows = {}, []
+for ts, ev in rec.buffer:
+    key = id(ev.data["dispatcher"]), str(ev.data["args"])
+    if ev.is_start:
+        starts[key] = ts
+    else:
+        f = ev.data["dispatcher"].py_func
+        rows.append((ts - starts.pop(key), f"{f.__module__}.{f.__name__}"))
+print(f"run {run_s:.2f} s, peak memory {rss:.0f} MiB, {len(rows)} kernels compiled")
+for dt, name in sorted(rows, reverse=True)[:8]:
+    print(f"  {dt:6.2f} s  {name}")
+for loop in _loops.LOOPS.values():
+    for cres in loop.overloads.values():
+        for passes in cres.metadata["pipeline_times"].values():
+            t = {p.split("_", 1)[1]: v.init + v.run + v.finalize for p, v in passes.items()}
+            top = sorted(t.items(), key=lambda kv: -kv[1])[:4]
+            print(f"  {loop.__name__}: " + ", ".join(f"{p} {v:.2f} s" for p, v in top))
+"""
+
+
+def profile(name: str, n_paths: int, exe: Path = _MCSIM) -> str:
+    """The in-process cold compile profile of scenario ``name`` (see the module docstring)
+    with the Python next to the ``mcsim`` executable ``exe``, as printed."""
+    scratch = Path(tempfile.mkdtemp(prefix="mcsim-compile-"))
+    try:
+        env = dict(
+            os.environ,
+            NUMBA_CACHE_DIR=str(scratch / "numba"),
+            MCSIM_CACHE_DIR=str(scratch / "mcsim"),
+        )
+        python = exe.with_name("python")
+        cmd = [str(python), "-c", _PROFILE, name, str(n_paths)]
+        # From the scratch folder: in a source tree, ``import mcsim`` could find the tree.
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=scratch)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name}: profile failed: {done.stderr.strip()[-400:]}")
+        return done.stdout
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", help="a bundled scenario (repeatable)")
@@ -86,11 +147,22 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline", type=Path, help="another install's mcsim executable, timed alternately"
     )
     parser.add_argument("--rounds", type=int, default=1, help="rounds per scenario (1)")
+    parser.add_argument(
+        "--profile", action="store_true", help="where the cold compile goes, in-process"
+    )
     args = parser.parse_args(argv)
     names = args.only or bundled_scenarios()
     builds = [("this", _MCSIM)] + ([("baseline", args.baseline)] if args.baseline else [])
     rows: dict[str, list] = {}
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
+    if args.profile:
+        for name in names:
+            for round_ in range(args.rounds):
+                for build, exe in builds if round_ % 2 == 0 else builds[::-1]:
+                    print(f"{name}, {build}, {args.paths:,} paths:", flush=True)
+                    print(profile(name, args.paths, exe), end="", flush=True)
+        print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
+        return 0
     print("| scenario | build | paths | cold (s) | warm (s) | warm again (s) | cold / warm |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name in names:

@@ -1,14 +1,38 @@
 """Bootstrap of historical return vectors: i.i.d. rows or Politis-Romano stationary blocks."""
 
-from numba import njit
+from numba import int64, njit
+from numba.np.random.generator_core import next_uint32
+from numba.np.random.random_methods import buffered_bounded_lemire_uint32
+
+
+@njit(cache=True, inline="always")
+def row_index_nb(rng, n_obs):
+    """``rng.integers(0, n_obs)`` for ``1 <= n_obs <= 2**32``: the same draws and value, bit
+    for bit (a longer history, over 32 GiB a series, is refused).
+
+    The 32-bit branches of Numba's ``Generator.integers`` (``random_bounded_uint64_fill``)
+    for one int64 value, with its argument types (an int64 bound, the sum ``low + draw`` as
+    Numba forms it), without the one-element array it fills and its argument checks: those
+    took about 1 s of a first run's compile (the default scenario's model).
+    """
+    low = int64(0)
+    bound = int64(n_obs) - int64(1)
+    bitgen = rng.bit_generator
+    if bound == 0:
+        return low
+    if bound <= 0xFFFFFFFF:
+        if bound == 0xFFFFFFFF:
+            return int64(low + next_uint32(bitgen))
+        return int64(low + buffered_bounded_lemire_uint32(bitgen, bound))
+    raise ValueError("a bootstrap history has at most 2**32 rows")
 
 
 @njit(cache=True, nogil=True)
 def bootstrap_iid_nb(rng, history, out):
     """Fill ``out`` with whole rows of ``history`` drawn uniformly with replacement.
 
-    One ``rng.integers(0, n_obs)`` per path and step, path by path, so a block drawn in
-    chunks gives the same numbers as in one call. Numba-compiled.
+    One ``rng.integers(0, n_obs)`` (:func:`row_index_nb`) per path and step, path by path,
+    so a block drawn in chunks gives the same numbers as in one call. Numba-compiled.
 
     Parameters
     ----------
@@ -24,7 +48,7 @@ def bootstrap_iid_nb(rng, history, out):
     n_obs = history.shape[0]
     for p in range(n_paths):
         for t in range(n_steps):
-            k = rng.integers(0, n_obs)
+            k = row_index_nb(rng, n_obs)
             for j in range(n_series):
                 out[p, t, j] = history[k, j]
 
@@ -56,9 +80,9 @@ def bootstrap_stationary_nb(rng, history, p_new, out):
         k = 0
         for t in range(n_steps):
             if t == 0:
-                k = rng.integers(0, n_obs)
+                k = row_index_nb(rng, n_obs)
             elif rng.random() < p_new:
-                k = rng.integers(0, n_obs)
+                k = row_index_nb(rng, n_obs)
             else:
                 k += 1
                 if k == n_obs:

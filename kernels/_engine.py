@@ -195,7 +195,9 @@ def market_step_light_nb(t, h, r_path, inflation_t, asset_params, tax_state, pri
     return wealth, paid
 
 
-@njit(cache=True, inline="always")
+# A compiled kernel, not inlined, for the reason given at rebalance_step_nb: only loops
+# with ``frictions`` call it, and a call per step of a run with flows costs little.
+@njit_no_refcount
 def flow_step_nb(t, h, target, flows, flow_table, tabled, flow_mode, steps_per_year, acc):
     """Pay the step's scheduled flow; a withdrawal larger than wealth ruins the path.
 
@@ -221,6 +223,18 @@ def flow_step_nb(t, h, target, flows, flow_table, tabled, flow_mode, steps_per_y
     return wealth
 
 
+# Compiled, not inlined, for the reason given at rebalance_step_nb (only loops with
+# ``frictions`` call it).
+@njit_no_refcount
+def track_prices_nb(t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode,
+                    tax_state, acc):  # fmt: skip
+    """``_tax_account.after_market_nb`` (price indices, substitute tracking, dividends after
+    the market move of step ``t``) as a compiled kernel; returns wealth after it."""
+    return after_market_nb(
+        t, h, r_path, noise_key, asset_params, tax_params, target, flow_mode, tax_state, acc
+    )
+
+
 @njit(cache=True, inline="always")
 def target_row_nb(targets, t, target):
     """Copy row ``t`` of ``targets`` into ``target`` (no array view in the step loop)."""
@@ -239,7 +253,12 @@ def targets_constant_nb(targets):
     return True
 
 
-@njit(cache=True, inline="always")
+# The two rebalances beyond plain execution are compiled kernels, not inlined: a step loop
+# calls one of them only under its literal ``frictions`` flag, so a loop without it (the
+# plain feature set) prunes the call before typing without first copying the trade
+# shaping, the execution costs and the lot booking into its IR (Numba inlines a function's
+# whole tree before pruning). They run on rebalances only, where a call costs little.
+@njit_no_refcount
 def rebalance_step_nb(
     t,
     h,
@@ -258,11 +277,24 @@ def rebalance_step_nb(
 
     After costs the holdings are exactly ``w_new`` times the remaining wealth, unless the
     trade was shaped first (tax-aware rules, participation cap: ``shape_trades_nb``); the
-    tax lots then book the purchases and sales.
+    tax lots then book the purchases and sales. Returns wealth after the trade (currency).
     """
     return rebalance_step_for_nb(
         t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
         trade, gains, True,
+    )  # fmt: skip
+
+
+@njit_no_refcount
+def rebalance_step_untaxed_nb(
+    t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+    trade, gains,
+):  # fmt: skip
+    """:func:`rebalance_step_nb` for an untaxed loop: the tax-aware shaping and the lot
+    booking are pruned before typing (never compiled)."""
+    return rebalance_step_for_nb(
+        t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
+        trade, gains, False,
     )  # fmt: skip
 
 
@@ -271,9 +303,8 @@ def rebalance_step_for_nb(
     t, h, w_new, asset_params, tax_params, exec_params, noise_key, tax_state, lots, acc,
     trade, gains, taxes,
 ):  # fmt: skip
-    """:func:`rebalance_step_nb` for a feature set: with ``taxes`` a literal False (an
-    untaxed loop, ``_loops.py``) the tax-aware shaping and the lot booking are pruned
-    before typing, so they are never compiled."""
+    """:func:`rebalance_step_nb` with the literal ``taxes``: False prunes the tax-aware
+    shaping and the lot booking before typing (:func:`rebalance_step_untaxed_nb`)."""
     wealth = acc[A_WEALTH]
     traded = 0.0
     for i in range(h.size):
@@ -648,7 +679,7 @@ def before_decision_for_nb(t, due, r_path, inflation_t, noise_key, run, inp, ws,
         if wealth > 0.0 and dividends > 0.0:
             acc[M_DIVIDENDS] += dividends
     elif frictions and run.track_prices and wealth > 0.0:
-        wealth = after_market_nb(
+        wealth = track_prices_nb(
             t, h, r_path, noise_key, inp.asset_params, inp.tax_params, ws.target,
             run.flow_mode, ws.tax_state, acc,
         )  # fmt: skip
@@ -691,10 +722,16 @@ def after_decision_for_nb(traded, t, n_steps, noise_key, run, inp, ws, frictions
         frictions and acc[A_PENDING] > 0.0 and pending_weights_nb(ws.tax_state, acc, ws.w_new)
     ):
         if frictions and not run.plain:
-            wealth = rebalance_step_for_nb(
-                t, h, ws.w_new, inp.asset_params, inp.tax_params, inp.exec_params, noise_key,
-                ws.tax_state, ws.lots, acc, ws.trade, ws.gains, taxes,
-            )  # fmt: skip
+            if taxes:
+                wealth = rebalance_step_nb(
+                    t, h, ws.w_new, inp.asset_params, inp.tax_params, inp.exec_params,
+                    noise_key, ws.tax_state, ws.lots, acc, ws.trade, ws.gains,
+                )  # fmt: skip
+            else:
+                wealth = rebalance_step_untaxed_nb(
+                    t, h, ws.w_new, inp.asset_params, inp.tax_params, inp.exec_params,
+                    noise_key, ws.tax_state, ws.lots, acc, ws.trade, ws.gains,
+                )  # fmt: skip
         else:
             wealth = rebalance_plain_nb(h, ws.w_new, inp.asset_params, acc, ws.trade)
         if wealth <= 0.0:

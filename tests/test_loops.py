@@ -9,6 +9,7 @@ that does not fit its loop must fail loudly instead of giving wrong numbers.
 from __future__ import annotations
 
 import ast
+import gc
 import inspect
 import json
 import subprocess
@@ -27,6 +28,7 @@ from numba import njit
 from numba.core import ir
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import AnalysisPass, register_pass
+from numba.core.untyped_passes import InlineInlinables
 
 import mcsim
 from mcsim import engine
@@ -156,12 +158,24 @@ class _UntypedOnly(CompilerBase):
         return [pm]
 
 
-def _globals_before_typing(loop) -> set[str]:
-    """The globals a loop's IR still uses when type inference would start."""
+class _InlinedOnly(CompilerBase):
+    """Numba's untyped pipeline up to inlining, before dead-branch pruning, then stop."""
+
+    def define_pipelines(self):
+        pm = DefaultPassBuilder.define_untyped_pipeline(self.state)
+        pm.add_pass_after(_CollectGlobals, InlineInlinables)
+        pm.finalize()
+        return [pm]
+
+
+def _globals_before_typing(loop, pipeline=_UntypedOnly) -> set[str]:
+    """The globals a loop's IR still uses when type inference would start (or, with
+    ``_InlinedOnly``, once every inlined function is copied in, before pruning: the
+    inlined functions' names are among them)."""
     plain = _loops.simulate_plain_simple_nb
     if not plain.signatures:  # every loop takes the same argument types
         mcsim.run(mcsim.Scenario.from_toml("default_60_40"), n_paths=20, seed=1, progress=False)
-    probe = njit(pipeline_class=_UntypedOnly)(loop.py_func)
+    probe = njit(pipeline_class=pipeline)(loop.py_func)
     with pytest.raises(Exception) as caught:
         probe.compile(plain.signatures[0])
     err = caught.value
@@ -172,19 +186,45 @@ def _globals_before_typing(loop) -> set[str]:
 
 
 # Compiled (not inlined) kernels that only taxes, frictions or other rule families call.
-_TAXES = {"before_trading_nb", "year_end_nb", "start_account_nb"}
-_FRICTIONS = {"pending_weights_nb", "trade_tax_nb", "avoid_short_term_nb"}
+_TAXES = {"before_trading_nb", "year_end_nb", "rebalance_step_nb"}
+_FRICTIONS = {"start_account_nb", "pending_weights_nb", "track_prices_nb", "flow_step_nb"}
+_UNTAXED_FRICTIONS = {"rebalance_step_untaxed_nb"}
 _OTHER_FAMILIES = {"allocation_rebalance_nb", "learned_rebalance_nb", "builtin_rebalance_nb"}
 _EDGES = {"to_band_edge_nb"}
+# Functions of the rebalances beyond plain execution, the price tracking and the flows:
+# inlined into those compiled kernels, never copied into a step loop.
+_BEHIND_KERNELS = {
+    "rebalance_step_for_nb",
+    "shape_trades_for_nb",
+    "execution_costs_nb",
+    "after_trading_nb",
+    "after_market_nb",
+    "scheduled_flow_nb",
+    "place_flow_nb",
+    "trade_tax_nb",
+}
 
 
 def test_the_plain_loop_has_no_tax_friction_or_other_rule_code_before_typing():
     plain = _globals_before_typing(_loops.simulate_plain_simple_nb)
     assert {"simple_rebalance_nb", "rebalance_plain_nb"} <= plain  # what it does run
-    assert not plain & (_TAXES | _FRICTIONS | _OTHER_FAMILIES | _EDGES)
+    assert not plain & (_TAXES | _FRICTIONS | _UNTAXED_FRICTIONS | _OTHER_FAMILIES | _EDGES)
+    frictions = _globals_before_typing(_loops.simulate_frictions_simple_nb)
+    assert (_FRICTIONS | _UNTAXED_FRICTIONS | _EDGES) <= frictions
+    assert not frictions & (_TAXES | _OTHER_FAMILIES)
     taxed = _globals_before_typing(_loops.simulate_taxed_simple_nb)
     assert (_TAXES | _FRICTIONS | _EDGES | {"simple_rebalance_nb"}) <= taxed
-    assert not taxed & _OTHER_FAMILIES
+    assert not taxed & (_OTHER_FAMILIES | _UNTAXED_FRICTIONS)
+
+
+@pytest.mark.parametrize("loop", [_loops.simulate_plain_simple_nb, _loops.simulate_taxed_simple_nb])
+def test_no_loop_inlines_the_code_behind_its_compiled_friction_kernels(loop):
+    """Numba inlines a function's whole tree before pruning it, so the friction and tax
+    work a loop may skip sits behind compiled kernels: even before pruning, no loop's IR
+    holds a copy of it (the plain loop's inlining took 5 s of a cold start with it)."""
+    inlined = _globals_before_typing(loop, _InlinedOnly)
+    assert "end_of_step_nb" in inlined  # the inlined phases are there
+    assert not inlined & _BEHIND_KERNELS
 
 
 # --- same numbers where loops overlap -------------------------------------------------------
@@ -231,3 +271,23 @@ def test_a_block_outside_its_loop_fails_loudly(name, monkeypatch):
     monkeypatch.setattr(engine, "plan_feature_set", lambda plan: FEATURES_PLAIN)
     with pytest.raises(RuntimeError, match="does not fit"):
         _metrics(name, n_paths=20)
+
+
+# --- the collector during the compile -------------------------------------------------------
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_warm_up_compiles_with_the_collector_paused_and_restores_it(enabled, monkeypatch):
+    seen = []
+
+    def fake_warm_up(plan):
+        seen.append(gc.isenabled())
+        raise KeyboardInterrupt  # an interrupted compile restores the collector too
+
+    monkeypatch.setattr(engine, "_warm_up_kernels", fake_warm_up)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine._warm_up(None)
+        assert seen == [False]
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()
