@@ -212,7 +212,8 @@ TS_WASH_LONG = 19  # their unmatched long-term loss (currency, <= 0)
 # these (``_lots.window_units_nb``).
 TS_USED_STEP = 21  # step of the latest match of a purchase with a loss sale; -inf if none
 TS_USED_UNITS = 23  # units matched since, as replacement shares
-N_TAX_STATE = 25
+TS_BUY_STEP = 25  # step of the latest purchase (per vehicle); -inf if none
+N_TAX_STATE = 27
 
 # --- tax lots: ``lots`` (n_assets, max_lots, N_LOT_FIELDS) ----------------------------------
 # A FIFO book is kept in purchase order; a HIFO or tax-min book (``TS_BY_COST``) in ascending

@@ -563,11 +563,12 @@ def sell_lots_nb(i, amount, t, method, long_steps, lots, tax_state, commit, gain
 @njit_no_refcount
 def window_units_nb(i, v, t, wash_steps, lots, tax_state):
     """Units of vehicle ``v`` of asset ``i`` held in lots bought within ``wash_steps`` steps
-    of ``t`` (currency-free, units). Numba-compiled."""
+    of ``t``. The initial holdings (step -1) are never counted. Numba-compiled."""
     lots = fixed_fields_nb(lots, N_LOT_FIELDS)
     units = 0.0
     for k in range(int(tax_state[i, TS_N_LOTS])):
-        recent = (lots[i, k, LOT_VEHICLE] == v) & (t - lots[i, k, LOT_STEP] <= wash_steps)
+        step = lots[i, k, LOT_STEP]
+        recent = (lots[i, k, LOT_VEHICLE] == v) & (t - step <= wash_steps) & (step >= 0.0)
         units += lots[i, k, LOT_UNITS] if recent else 0.0
     return units
 

@@ -53,6 +53,7 @@ from ._layout import (
     M_TAXES,
     N_LOT_FIELDS,
     TAX_AWARE_AVOID_SHORT_TERM,
+    TS_BUY_STEP,
     TS_BY_COST,
     TS_CURRENT,
     TS_LOSS_SALE,
@@ -210,6 +211,10 @@ def replacement_units_nb(i, v, t, wash_steps, tax_state, lots):
     a loss sale (:func:`used_units_nb`). Counted from the lots, so an account that buys at
     every step (reinvested dividends) counts only the purchases within the window.
     Numba-compiled."""
+    # Without a purchase within the window no lot can be a replacement share (a merged lot
+    # keeps the later of its purchase steps), so the book is not scanned.
+    if t - tax_state[i, TS_BUY_STEP + v] > wash_steps:
+        return 0.0
     held = window_units_nb(i, v, t, wash_steps, lots, tax_state)
     return max(0.0, held - used_units_nb(i, v, t, wash_steps, tax_state))
 
@@ -268,6 +273,7 @@ def buy_nb(i, amount, cost, t, tax_params, tax_state, lots, acc):
         extra += disallowed
     if matched > 0.0:
         use_replacements_nb(i, v, t, wash, matched, tax_state)
+    tax_state[i, TS_BUY_STEP + v] = t
     long_steps = tax_params[TX_LONG_STEPS]
     if extra > 0.0:
         basis = amount + extra
@@ -334,6 +340,7 @@ def start_account_nb(h, tax_params, tax_state, lots):
             tax_state[i, TS_WASH_LONG + v] = 0.0
             tax_state[i, TS_USED_STEP + v] = -np.inf
             tax_state[i, TS_USED_UNITS + v] = 0.0
+            tax_state[i, TS_BUY_STEP + v] = -np.inf
         if tax_params[TX_ENABLED] > 0.0 and h[i] > 0.0:
             add_lot_nb(i, h[i], -1, 0, tax_params[TX_LONG_STEPS], lots, tax_state)
 
@@ -479,12 +486,16 @@ def harvest_vehicle_nb(
         return wealth
     # Harvest only when the tax value of the loss it may deduct beats the round trip's cost.
     saving = -(short * tax_params[TX_SHORT_RATE] + long * tax_params[TX_LONG_RATE])
+    quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
+    # Replacement shares only lower the saving, so a harvest that does not pay without them
+    # is refused before the book is scanned for them.
+    if saving <= quote:
+        return wealth
     # Shares bought within the window, not yet matched and not sold now, are the
     # replacement shares.
     repl = replacement_units_nb(i, v, t, wash, tax_state, lots) - recent_sold
     if repl > 0.0:
         saving *= 1.0 - min(1.0, repl / sold_units)
-    quote = 2.0 * quote_cost_nb(i, sold, t, asset_params, noise_key, tax_state)
     if saving <= quote:
         return wealth
     for k in range(first, n):
