@@ -756,6 +756,15 @@ _ALLOW_CODE_HELP = (
 )
 
 
+def _add_no_disk_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-disk-check",
+        action="store_true",
+        help="start even when the estimate of what the run writes exceeds the free disk space "
+        "(the estimate has a margin; a full disk still stops the run, blocks kept)",
+    )
+
+
 def _add_report_plotly(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--report-plotly",
@@ -820,12 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="stream",
         help="hold the per-path table in memory (paths.parquet is one file)",
     )
-    p.add_argument(
-        "--no-disk-check",
-        action="store_true",
-        help="start even when the estimate of what the run writes exceeds the free disk space "
-        "(the estimate has a margin; a full disk still stops the run, blocks kept)",
-    )
+    _add_no_disk_check(p)
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     _add_report_plotly(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -868,6 +872,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--scheduler", help="dask scheduler address (implies --backend dask)")
     p.add_argument("--max-memory", type=float, help="memory the run may use, in GiB")
+    _add_no_disk_check(p)
     p.add_argument("--no-report", action="store_true", help="skip report.html")
     _add_report_plotly(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
