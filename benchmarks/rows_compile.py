@@ -31,6 +31,7 @@ A cold compile takes tens of seconds per scenario, so ``--only`` (repeatable) pi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mcsim.scenarios import bundled_scenarios
@@ -65,22 +67,32 @@ def _mcsim_run(exe: Path, name: str, n_paths: int, env: dict[str, str], out: Pat
     return wall
 
 
+@contextlib.contextmanager
+def _empty_caches() -> Iterator[tuple[Path, dict[str, str]]]:
+    """A scratch folder, removed after, and an environment whose numba and mcsim caches
+    are empty folders in it."""
+    scratch = Path(tempfile.mkdtemp(prefix="mcsim-compile-"))
+    try:
+        yield (
+            scratch,
+            dict(
+                os.environ,
+                NUMBA_CACHE_DIR=str(scratch / "numba"),
+                MCSIM_CACHE_DIR=str(scratch / "mcsim"),
+            ),
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def measure(name: str, n_paths: int, exe: Path = _MCSIM) -> dict[str, float]:
     """Cold, warm and second warm wall seconds of scenario ``name`` (fresh caches) with the
     ``mcsim`` executable ``exe``."""
-    scratch = Path(tempfile.mkdtemp(prefix="mcsim-compile-"))
-    try:
-        env = dict(
-            os.environ,
-            NUMBA_CACHE_DIR=str(scratch / "numba"),
-            MCSIM_CACHE_DIR=str(scratch / "mcsim"),
-        )
+    with _empty_caches() as (scratch, env):
         n = max(n_paths, _MIN_PATHS.get(name, 0))
         cold = _mcsim_run(exe, name, n, env, scratch / "out")
         warm = _mcsim_run(exe, name, n, env, scratch / "out")
         again = _mcsim_run(exe, name, n, env, scratch / "out")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return {"paths": n, "cold_s": cold, "warm_s": warm, "warm_again_s": again}
 
 
@@ -120,13 +132,7 @@ for loop in _loops.LOOPS.values():
 def profile(name: str, n_paths: int, exe: Path = _MCSIM) -> str:
     """The in-process cold compile profile of scenario ``name`` (see the module docstring)
     with the Python next to the ``mcsim`` executable ``exe``, as printed."""
-    scratch = Path(tempfile.mkdtemp(prefix="mcsim-compile-"))
-    try:
-        env = dict(
-            os.environ,
-            NUMBA_CACHE_DIR=str(scratch / "numba"),
-            MCSIM_CACHE_DIR=str(scratch / "mcsim"),
-        )
+    with _empty_caches() as (scratch, env):
         python = exe.with_name("python")
         cmd = [str(python), "-c", _PROFILE, name, str(n_paths)]
         # From the scratch folder: in a source tree, ``import mcsim`` could find the tree.
@@ -134,8 +140,6 @@ def profile(name: str, n_paths: int, exe: Path = _MCSIM) -> str:
         if done.returncode != 0:
             raise RuntimeError(f"{name}: profile failed: {done.stderr.strip()[-400:]}")
         return done.stdout
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ __all__ = [
     "npz_bytes",
     "parquet_bytes",
     "same_disk",
+    "tree_bytes",
 ]
 
 #: Fraction of the most sketch bins a block can fill that the estimate counts (measured:
@@ -88,6 +89,17 @@ def parquet_bytes(n_rows: int, n_columns: int, n_row_groups: int = 1) -> int:
     columns that vary and about twice the size for a table with many constant ones.
     """
     return n_rows * n_columns * 8 + _PARQUET_OVERHEAD * max(1, n_row_groups)
+
+
+def tree_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes of the file ``path``, or of every file under the folder ``path``; 0 when it
+    does not exist."""
+    p = Path(path)
+    if p.is_file():
+        return p.stat().st_size
+    if not p.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
 @dataclass

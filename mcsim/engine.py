@@ -34,7 +34,15 @@ from .checkpoint import Checkpoint, dense_array, sparse_arrays, sparse_spec
 from .choose import SweepOutcome, sweep_ranking, sweep_winner
 from .config import Scenario
 from .decision import DecisionConfig, is_selection_block, selection_mask
-from .disk import REPORT_BYTES, SKETCH_FILL, DiskNeed, check_disk, npz_bytes, parquet_bytes
+from .disk import (
+    REPORT_BYTES,
+    SKETCH_FILL,
+    DiskNeed,
+    check_disk,
+    npz_bytes,
+    parquet_bytes,
+    tree_bytes,
+)
 from .errors import ConfigError, OutputError
 from .failure import feature_names, path_features
 from .kernels import layout
@@ -443,16 +451,21 @@ def _sweep_extra_bytes(plan: RunPlan, n_jobs: int, n_points: int) -> int:
     )
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available now (Linux /proc/meminfo), or None when unknown."""
+def _proc_bytes(path: str, key: str) -> int | None:
+    """The ``key:`` line of a Linux /proc file given in kB, in bytes; None when unknown."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux /proc/meminfo), or None when unknown."""
+    return _proc_bytes("/proc/meminfo", "MemAvailable")
 
 
 def process_memory() -> int | None:
@@ -462,14 +475,7 @@ def process_memory() -> int | None:
     prepared), it is the baseline a run's own arrays add to: about 300 MiB with numpy,
     numba, pandas and pyarrow.
     """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    return _proc_bytes("/proc/self/status", "VmRSS")
 
 
 def _check_memory(
@@ -678,7 +684,7 @@ def estimate_disk(
         need.parts["per-path table"] = table_file_bytes(plan)
         need.parts["result files"] = result_file_bytes(plan, report)
         if streamed:
-            need.reclaimed = _tree_bytes(ckpt.dir / STORE_NAME)
+            need.reclaimed = tree_bytes(ckpt.dir / STORE_NAME)
         return [need]
     if checkpoint_dir is not None:
         ckpt = Checkpoint(checkpoint_dir, _run_key(plan), "checkpoint_dir")
@@ -695,14 +701,6 @@ def estimate_disk(
 def _missing_blocks(plan: RunPlan, ckpt: Checkpoint) -> list[int]:
     """Blocks without a file in ``ckpt`` (files there are assumed whole for the estimate)."""
     return [b for b in range(plan.scenario.simulation.n_blocks) if not ckpt.path(b).is_file()]
-
-
-def _tree_bytes(p: Path) -> int:
-    if p.is_file():
-        return p.stat().st_size
-    if not p.is_dir():
-        return 0
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
 def _disk_fix(out: bool) -> str:

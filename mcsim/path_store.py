@@ -244,13 +244,17 @@ class PathStoreWriter:
         except OutputError:
             raise
         except OSError as e:
-            # A full disk (ENOSPC) or a folder gone: one message, the files closed.
-            self.abort()
-            full = " (the disk is full)" if getattr(e, "errno", None) == errno.ENOSPC else ""
-            raise OutputError(
-                f"could not write the per-path table in {str(self.folder)!r}: "
-                f"{e.strerror or e}{full}.{self.failure_hint}"
-            ) from e
+            raise self._failed("write", e) from e
+
+    def _failed(self, doing: str, e: OSError) -> OutputError:
+        """A full disk (ENOSPC) or a folder gone while writing: the files closed, one
+        message saying what is kept and how to go on."""
+        self.abort()
+        full = " (the disk is full)" if getattr(e, "errno", None) == errno.ENOSPC else ""
+        return OutputError(
+            f"could not {doing} the per-path table in {str(self.folder)!r}: "
+            f"{e.strerror or e}{full}.{self.failure_hint}"
+        )
 
     def _write_buffer(self) -> None:
         if not self._buffered:
@@ -307,11 +311,7 @@ class PathStoreWriter:
             for w in self._writers:
                 w.close()
         except OSError as e:
-            self.abort()
-            raise OutputError(
-                f"could not finish the per-path table in {str(self.folder)!r}: "
-                f"{e.strerror or e}.{self.failure_hint}"
-            ) from e
+            raise self._failed("finish", e) from e
         self._writers = []
         return PathStore(self.folder, self.policy_names, self.n_paths, owner=self._owner)
 

@@ -12,6 +12,7 @@ import json
 import math
 import signal
 import subprocess
+import textwrap
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -139,3 +140,53 @@ def _kill_during(argv: list[str], phase: str, delay: float, cwd: Path) -> bool:
 def kill_during() -> Callable[[list[str], str, float, Path], bool]:
     """:func:`_kill_during`: the fault tests' SIGKILL at a moment of a run's output."""
     return _kill_during
+
+
+# The fault tests' run (tests/test_trust_output.py, tests/test_streaming.py): `mcsim run`
+# that prints "blocks" when it first writes a checkpoint block and "save" when it first
+# syncs a result file, and is slowed down there so a kill lands inside those phases.
+_FAULT_WRAPPER = textwrap.dedent(
+    """
+    import os, sys, time
+    import mcsim.checkpoint, mcsim.cli, mcsim.output
+
+    DELAY = 0.03
+    real_save, real_fsync, real_replace = (
+        mcsim.checkpoint.Checkpoint.save, mcsim.output._fsync_file, os.replace
+    )
+    said = set()
+
+    def say(word):
+        if word not in said:
+            said.add(word)
+            print(word, flush=True)
+
+    def save(self, block, arrays):
+        say("blocks")
+        time.sleep(DELAY)
+        real_save(self, block, arrays)
+
+    def fsync_file(path):
+        say("save")
+        time.sleep(DELAY)
+        real_fsync(path)
+
+    def replace(src, dst):
+        time.sleep(DELAY)
+        real_replace(src, dst)
+
+    mcsim.checkpoint.Checkpoint.save = save
+    mcsim.output._fsync_file = fsync_file
+    os.replace = replace
+    sys.exit(mcsim.cli.main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.fixture
+def fault_wrapper(tmp_path: Path) -> Path:
+    """A script, ``python SCRIPT ARGS`` running ``mcsim ARGS`` slowed as the fault tests
+    need (:data:`_FAULT_WRAPPER`), written into ``tmp_path``."""
+    path = tmp_path / "wrapper.py"
+    path.write_text(_FAULT_WRAPPER)
+    return path

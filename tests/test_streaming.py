@@ -12,7 +12,6 @@ import gc
 import re
 import subprocess
 import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -278,47 +277,14 @@ def test_an_interrupted_streamed_run_resumes_with_the_same_files(
         assert a.read_bytes() == b.read_bytes()
 
 
-# The fault harness of tests/test_trust_output.py: a run that says when it writes blocks
-# and when it saves, and is slowed down there so a kill lands inside those phases.
-_WRAPPER = textwrap.dedent(
-    """
-    import os, sys, time
-    import mcsim.checkpoint, mcsim.cli, mcsim.output
-
-    real_save, real_fsync = mcsim.checkpoint.Checkpoint.save, mcsim.output._fsync_file
-    said = set()
-
-    def say(word):
-        if word not in said:
-            said.add(word)
-            print(word, flush=True)
-
-    def save(self, block, arrays):
-        say("blocks")
-        time.sleep(0.03)
-        real_save(self, block, arrays)
-
-    def fsync_file(path):
-        say("save")
-        time.sleep(0.03)
-        real_fsync(path)
-
-    mcsim.checkpoint.Checkpoint.save = save
-    mcsim.output._fsync_file = fsync_file
-    sys.exit(mcsim.cli.main(sys.argv[1:]))
-    """
-)
-
-
 @pytest.mark.slow
 def test_sigkill_while_streaming_then_rerun_gives_identical_files(
-    table, write_toml, kill_during, tmp_path
+    table, write_toml, kill_during, fault_wrapper, tmp_path
 ):
     path = write_toml(
         {**table, "simulation": {**table["simulation"], "block_size": 15}}, tmp_path / "k.toml"
     )
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(_WRAPPER)
+    wrapper = fault_wrapper
     reference = tmp_path / "reference"
     assert mcsim.cli.main(_argv(path, reference, "--stream")) == 0
     parts = sorted((reference / "paths.parquet").iterdir())

@@ -297,47 +297,11 @@ def test_stale_staging_and_temp_files_are_cleaned(scenario_file, tmp_path, capsy
 
 
 # -- fault injection: SIGKILL at random moments -------------------------------------------
-_WRAPPER = textwrap.dedent(
-    """
-    import os, sys, time
-    import mcsim.checkpoint, mcsim.cli, mcsim.output
-
-    DELAY = 0.03
-    real_save, real_fsync, real_replace = (
-        mcsim.checkpoint.Checkpoint.save, mcsim.output._fsync_file, os.replace
-    )
-    said = set()
-
-    def say(word):
-        if word not in said:
-            said.add(word)
-            print(word, flush=True)
-
-    def save(self, block, arrays):
-        say("blocks")
-        time.sleep(DELAY)
-        real_save(self, block, arrays)
-
-    def fsync_file(path):
-        say("save")
-        time.sleep(DELAY)
-        real_fsync(path)
-
-    def replace(src, dst):
-        time.sleep(DELAY)
-        real_replace(src, dst)
-
-    mcsim.checkpoint.Checkpoint.save = save
-    mcsim.output._fsync_file = fsync_file
-    os.replace = replace
-    sys.exit(mcsim.cli.main(sys.argv[1:]))
-    """
-)
 N_FAULT_BLOCKS = 20
 # Phases to kill in, per chain of runs into one folder; the chain then runs to the end.
 CHAINS = [("blocks", "blocks", "save", "save")] * 3
 # Seconds into a phase to kill at, at most: blocks take about N_FAULT_BLOCKS * DELAY, the
-# save about 12 * DELAY.
+# save about 12 * DELAY (conftest's fault_wrapper: 0.03 s).
 LATEST = {"blocks": 0.45, "save": 0.3}
 
 
@@ -359,7 +323,7 @@ def _comparable(out: Path) -> dict[str, object]:
 
 
 def test_sigkill_at_random_moments_then_rerun_gives_identical_results(
-    small_table, write_toml, kill_during, tmp_path
+    small_table, write_toml, kill_during, fault_wrapper, tmp_path
 ):
     table = small_table(
         simulation={
@@ -370,8 +334,7 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_results(
         }
     )
     path = write_toml(table, tmp_path / "f.toml")
-    wrapper = tmp_path / "wrapper.py"
-    wrapper.write_text(_WRAPPER)
+    wrapper = fault_wrapper
     reference = tmp_path / "reference"
     assert mcsim.cli.main(_argv(path, reference)) == 0
     expected = _comparable(reference)
